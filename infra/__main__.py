@@ -1,0 +1,27 @@
+"""vigil's command line: python -m infra COMMAND (validate, schema, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from infra.cli import schema_cmd, validate_cmd
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "validate": ("check the catalog and list every problem", validate_cmd.add_arguments, validate_cmd.run),
+    "schema": ("write (or --check) the catalog's JSON Schemas", schema_cmd.add_arguments, schema_cmd.run),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra", description="vigil: monitoring as code")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command][2](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

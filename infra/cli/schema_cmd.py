@@ -1,0 +1,66 @@
+"""`python -m infra schema [--check]`: the JSON Schemas editors use to complete catalog files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, TypeAdapter
+
+from infra.kinds import KINDS
+from infra.settings import Settings
+from vigil.spec.common import Slug, StrictModel
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """Service-file and settings-file schemas, generated from the same models that validate."""
+    # service and team are written once per file, so the per-check schema leaves them out.
+    check_models = tuple(_without_file_fields(kind.model) for kind in KINDS.values())
+    check = Annotated[Union[check_models], Field(discriminator="kind")]  # noqa: UP007
+
+    class ServiceFile(StrictModel):
+        service: Slug
+        team: Slug | None = None
+        checks: list[check] = []  # type: ignore[valid-type]
+
+    service = ServiceFile.model_json_schema()
+    service["title"] = "vigil service file (checks/<service>.yaml)"
+    settings = TypeAdapter(Settings).json_schema()
+    settings["title"] = "vigil settings (checks/_settings.yaml)"
+    return {"service.schema.json": service, "settings.schema.json": settings}
+
+
+def _without_file_fields(model: type) -> type:
+    fields = {
+        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in ("service", "team")
+    }
+    fields["kind"] = (Literal[model.model_fields["kind"].annotation.__args__[0]], Field())
+    from pydantic import create_model
+
+    return create_model(model.__name__, __base__=StrictModel, **fields)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed schemas are stale")
+
+
+def run(args: argparse.Namespace) -> int:
+    stale = []
+    for name, schema in schemas().items():
+        path = SCHEMA_DIR / name
+        text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            SCHEMA_DIR.mkdir(exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(SCHEMA_DIR.parent)}")
+    if stale:
+        print(f"stale: {', '.join(stale)}; run `python -m infra schema` and commit schema/")
+        return 1
+    return 0

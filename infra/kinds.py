@@ -1,0 +1,30 @@
+"""The registry of check kinds: one line per kind. Everything else looks kinds up here."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from vigil.spec.common import CheckBase
+from vigil.spec.http import HttpCheck
+from vigil.spec.sqs import SqsCheck
+
+
+@dataclass(frozen=True)
+class Kind:
+    model: type[CheckBase]
+    # Module under infra/checks/ with a `build(scope, check, ctx)` function. Imported lazily so
+    # `validate` and `plan` never start the CDK's JavaScript runtime.
+    construct_module: str
+    # Module under lambdas/vigil/checkers/ with `handler` and `measure`; None for Lambda-free kinds.
+    checker_module: str | None = None
+
+    def constructs(self) -> ModuleType:
+        return importlib.import_module(self.construct_module)
+
+
+KINDS: dict[str, Kind] = {
+    "http": Kind(HttpCheck, "infra.checks.http", "vigil.checkers.http"),
+    "sqs": Kind(SqsCheck, "infra.checks.sqs"),
+}

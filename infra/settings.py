@@ -1,0 +1,67 @@
+"""The catalog's global settings: contacts, routes, secrets and defaults (checks/_settings.yaml)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from vigil.spec.common import Duration, Severity, Slug, StrictModel
+
+E164 = r"^\+[1-9]\d{6,14}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+SECRET_REF = r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$"
+
+
+class Contact(StrictModel):
+    email: Annotated[str, Field(pattern=EMAIL)] | None = None
+    sms: Annotated[str, Field(pattern=E164, description="E.164 phone number, such as +447700900123")] | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if self.email is None and self.sms is None:
+            raise ValueError("a contact needs an email, an sms number, or both")
+        return self
+
+
+class Route(StrictModel):
+    """Who gets what: checks of these teams/services and severities go to these contacts."""
+
+    teams: list[Slug] | None = Field(default=None, description="match checks of these teams; omitted: any team")
+    services: list[Slug] | None = Field(default=None, description="match these services; omitted: any service")
+    severities: list[Severity] = Field(default=[Severity.critical, Severity.warning], min_length=1)
+    email: list[Slug] = Field(default=[], description="contacts who receive the full e-mail")
+    sms: list[Slug] = Field(default=[], description="contacts who receive the short SMS text")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Route:
+        if not self.email and not self.sms:
+            raise ValueError("a route needs at least one contact under email or sms")
+        return self
+
+    def matches(self, service: str, team: str | None, severity: Severity) -> bool:
+        return (
+            severity in self.severities
+            and (self.services is None or service in self.services)
+            and (self.teams is None or (team is not None and team in self.teams))
+        )
+
+
+class AlarmDefaults(StrictModel):
+    evaluation_periods: int | None = Field(default=None, ge=1, le=100)
+    datapoints_to_alarm: int | None = Field(default=None, ge=1, le=100)
+
+
+class Defaults(StrictModel):
+    cadence: Duration = 300
+    alarm: AlarmDefaults = AlarmDefaults()
+
+
+class Settings(StrictModel):
+    defaults: Defaults = Defaults()
+    contacts: dict[Slug, Contact] = Field(min_length=1)
+    routes: dict[Slug, Route] = Field(min_length=1)
+    secrets: dict[Slug, Annotated[str, Field(pattern=SECRET_REF)]] = Field(
+        default_factory=dict, description="name → Secrets Manager secret name or ARN; values never live here"
+    )
+    self_monitoring_route: Slug = Field(description="route that receives vigil's own alarms (always critical)")

@@ -1,0 +1,248 @@
+"""Building blocks shared by every check kind: durations, alarm rules, signals, the check base."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+Slug = Annotated[
+    str, Field(pattern=SLUG_PATTERN, description="lowercase slug: a-z, 0-9 and '-', at most 64 characters")
+]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept '30s', '5m', '1h' or a number of seconds; leave anything else to pydantic's int check."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration: use a number with s, m or h, such as 30s, 5m or 1h")
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+def format_duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+# Stored as seconds; written back as the short form so a dumped spec reads like the catalog.
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    Field(gt=0, json_schema_extra={"examples": ["1m", "5m", "30s"]}),
+]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in the catalog must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    warning = "warning"
+
+
+class Comparison(StrEnum):
+    gt = ">"
+    ge = ">="
+    lt = "<"
+    le = "<="
+
+    @property
+    def cloudwatch(self) -> str:
+        return {
+            ">": "GreaterThanThreshold",
+            ">=": "GreaterThanOrEqualToThreshold",
+            "<": "LessThanThreshold",
+            "<=": "LessThanOrEqualToThreshold",
+        }[self.value]
+
+    def breaches(self, value: float, threshold: float) -> bool:
+        return {
+            ">": value > threshold,
+            ">=": value >= threshold,
+            "<": value < threshold,
+            "<=": value <= threshold,
+        }[self.value]
+
+
+class MissingData(StrEnum):
+    """CloudWatch's TreatMissingData values, spelled as CloudWatch spells them."""
+
+    breaching = "breaching"
+    not_breaching = "notBreaching"
+    ignore = "ignore"
+    missing = "missing"
+
+
+class Statistic(StrEnum):
+    maximum = "Maximum"
+    minimum = "Minimum"
+    average = "Average"
+    sum = "Sum"
+    sample_count = "SampleCount"
+
+
+class AlarmRule(StrictModel):
+    """One CloudWatch alarm's rule. The CDK alarm and the local alarm model both read this object."""
+
+    threshold: float
+    comparison: Comparison
+    evaluation_periods: int = Field(ge=1, le=100)
+    datapoints_to_alarm: int = Field(ge=1, le=100)
+    missing_data: MissingData
+    statistic: Statistic = Statistic.maximum
+    period: Duration = 60
+
+    @model_validator(mode="after")
+    def _m_of_n(self) -> AlarmRule:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(
+                f"datapoints_to_alarm ({self.datapoints_to_alarm}) must not exceed "
+                f"evaluation_periods ({self.evaluation_periods})"
+            )
+        if self.period % 60 and self.period not in (10, 20, 30):
+            raise ValueError(f"period {self.period}s: CloudWatch allows 10s, 20s, 30s or a multiple of 60s")
+        if self.period * self.evaluation_periods > 86400:
+            raise ValueError("period × evaluation_periods must not exceed one day (CloudWatch limit)")
+        return self
+
+    def describe(self, unit: str = "") -> str:
+        """The rule in words, for plans and notifications: '> 1000 for 3 of 3 minutes'."""
+        value = f"{self.threshold:g}{(' ' + unit) if unit else ''}"
+        window = format_duration(self.period)
+        periods = f"{self.datapoints_to_alarm} of {self.evaluation_periods}"
+        span = f"{periods} minutes" if window == "1m" else f"{periods} periods of {window}"
+        return f"{self.comparison.value} {value} for {span}"
+
+
+class AlarmRuleOverride(StrictModel):
+    """The part of a rule a catalog entry may change; anything left out keeps the kind's default."""
+
+    threshold: float | None = None
+    comparison: Comparison | None = None
+    evaluation_periods: int | None = Field(default=None, ge=1, le=100)
+    datapoints_to_alarm: int | None = Field(default=None, ge=1, le=100)
+    missing_data: MissingData | None = None
+    statistic: Statistic | None = None
+    period: Duration | None = None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Something a kind can alarm on: the metric it reads, its unit and its default rule."""
+
+    name: str
+    metric: str
+    unit: str
+    summary: str
+    default: AlarmRule
+    # Checker kinds emit one datapoint per run, so their alarm period follows the cadence.
+    period_follows_cadence: bool = False
+
+
+class VpcPlacement(StrictModel):
+    """Where a checker runs when its target is private (RabbitMQ on EC2, an internal endpoint)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+
+
+class CheckBase(StrictModel):
+    """Fields every check has, whatever its kind."""
+
+    # Set by each kind: its signals, and whether a checker Lambda measures it (False: AWS does).
+    signals: ClassVar[dict[str, Signal]] = {}
+    has_checker: ClassVar[bool] = True
+
+    id: Slug = Field(description="stable identity of everything built for this check; never rename")
+    kind: str
+    service: Slug
+    team: Slug | None = None
+    severity: Severity
+    cadence: Duration = Field(default=300, description="how often the checker runs (1m to 1h)")
+    description: str | None = Field(default=None, max_length=300)
+    runbook: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
+    alarms: dict[str, AlarmRuleOverride] = Field(
+        default_factory=dict, description="per-signal overrides of the kind's default alarm rules"
+    )
+
+    @model_validator(mode="after")
+    def _alarms_resolve(self) -> CheckBase:
+        if not 60 <= self.cadence <= 3600 or self.cadence % 60:
+            raise ValueError(f"cadence {format_duration(self.cadence)}: use whole minutes from 1m to 1h")
+        unknown = sorted(set(self.alarms) - set(self.signals))
+        if unknown:
+            raise ValueError(
+                f"alarms: unknown signal {', '.join(unknown)}; kind {self.kind} has {', '.join(self.signals)}"
+            )
+        for name in self.signals:
+            self.rule(name)  # raises with the merged rule's problem
+        return self
+
+    def rule(self, signal: str) -> AlarmRule:
+        """The kind's default rule for this signal with the catalog's overrides applied."""
+        spec = self.signals[signal]
+        merged = spec.default.model_dump()
+        if spec.period_follows_cadence:
+            merged["period"] = self.cadence
+        override = self.alarms.get(signal)
+        if override is not None:
+            merged.update(override.model_dump(exclude_none=True))
+        try:
+            return AlarmRule.model_validate(merged)
+        except ValueError as exc:
+            raise ValueError(f"alarms.{signal}: {_first_error(exc)}") from None
+
+    def active_signals(self) -> list[str]:
+        """Signals that get an alarm; a kind may drop some (an SQS check without a DLQ has no dlq alarm)."""
+        return list(self.signals)
+
+    def rules(self) -> dict[str, AlarmRule]:
+        return {name: self.rule(name) for name in self.active_signals()}
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return str(first["msg"]).removeprefix("Value error, ")
+    return str(exc)
+
+
+# Every checker kind also has this signal: the checker says it could not measure, or it stopped
+# reporting at all (missing data is breaching, so a silent checker alarms).
+MEASURE_SIGNAL = Signal(
+    name="measure",
+    metric="MeasureFailed",
+    unit="",
+    summary="the checker could not measure, or went silent",
+    default=AlarmRule(
+        threshold=1,
+        comparison=Comparison.ge,
+        evaluation_periods=2,
+        datapoints_to_alarm=2,
+        missing_data=MissingData.breaching,
+    ),
+    period_follows_cadence=True,
+)
+
+
+def checker_signals(*signals: Signal) -> dict[str, Signal]:
+    """The signals of a kind measured by a checker Lambda: its own plus the measure signal."""
+    return {s.name: s for s in (*signals, MEASURE_SIGNAL)}

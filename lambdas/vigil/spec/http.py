@@ -1,0 +1,68 @@
+"""Kind `http`: a microservice health endpoint."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from vigil.spec.common import (
+    AlarmRule,
+    CheckBase,
+    Comparison,
+    MissingData,
+    Signal,
+    Slug,
+    StrictModel,
+    VpcPlacement,
+    checker_signals,
+)
+
+
+class JsonAssertion(StrictModel):
+    """The body must be JSON and the field at `path` (dotted, list indexes allowed) must equal `equals`."""
+
+    path: str = Field(min_length=1, description="dotted path into the JSON body, such as status or checks.0.state")
+    equals: str | int | float | bool | None
+
+
+class HttpCheck(CheckBase):
+    """Calls a URL and reports whether it answered as expected, and how fast."""
+
+    signals: ClassVar = checker_signals(
+        Signal(
+            name="down",
+            metric="Healthy",
+            unit="",
+            summary="endpoint unhealthy (unreachable, wrong status or body, or slower than allowed)",
+            default=AlarmRule(
+                threshold=1,
+                comparison=Comparison.lt,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                missing_data=MissingData.not_breaching,
+            ),
+            period_follows_cadence=True,
+        )
+    )
+
+    kind: Literal["http"]
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2000)
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: list[int] = Field(default=[200], min_length=1)
+    max_latency_ms: int = Field(default=2000, ge=1, le=60000)
+    timeout: float = Field(default=5.0, gt=0, le=60, description="seconds before the request is abandoned")
+    json_assert: JsonAssertion | None = None
+    headers_secret: Slug | None = Field(
+        default=None, description="name of a secret (see settings secrets) holding a JSON object of request headers"
+    )
+    vpc: VpcPlacement | None = None
+
+    @model_validator(mode="after")
+    def _http_sane(self) -> HttpCheck:
+        bad = [s for s in self.expect_status if not 100 <= s <= 599]
+        if bad:
+            raise ValueError(f"expect_status: {bad} are not HTTP status codes (100-599)")
+        if self.timeout >= self.cadence:
+            raise ValueError(f"timeout {self.timeout}s must be shorter than the cadence ({self.cadence}s)")
+        return self
