@@ -26,7 +26,7 @@ class ServiceFile(StrictModel):
 
     service: Slug
     team: Slug | None = None
-    checks: list[dict[str, Any]] = Field(default_factory=list)
+    checks: list[Any] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def _explain(error: dict[str, Any]) -> str:
     if kind == "string_pattern_mismatch":
         return f"found {found!r}; {_pattern_hint(error)}"
     if kind == "literal_error" or kind == "enum":
-        return f"found {found!r}; {msg.lower()}"
+        return f"found {found!r}; {msg.replace('Input should be', 'allowed:')}"
     if kind == "value_error" and isinstance(found, dict):
         return msg
     if isinstance(found, (dict, list)):

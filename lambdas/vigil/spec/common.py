@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 Slug = Annotated[
@@ -41,7 +41,13 @@ Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
-    Field(gt=0, json_schema_extra={"examples": ["1m", "5m", "30s"]}),
+    Field(gt=0),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*(s|m|h)\s*$"}, {"type": "integer", "minimum": 1}],
+            "description": "a duration such as 30s, 5m or 1h, or a number of seconds",
+        }
+    ),
 ]
 
 

@@ -1,0 +1,19 @@
+"""Shared test setup: fake AWS credentials, so nothing here can ever reach a real AWS account."""
+
+from __future__ import annotations
+
+import os
+
+# Set before boto3 is imported anywhere: moto intercepts these, and a forgotten mock fails
+# loudly with invalid credentials instead of touching a real account.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
