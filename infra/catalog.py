@@ -19,6 +19,8 @@ from infra.settings import Settings
 from vigil.spec.common import CheckBase, Slug, StrictModel
 
 SETTINGS_FILE = "_settings.yaml"
+# Alarm unit tests (python -m infra test-alarms) live here; they are not service files.
+ALARM_TESTS_DIR = "tests"
 
 
 class ServiceFile(StrictModel):
@@ -82,7 +84,11 @@ def load_catalog(root: Path | str) -> Catalog:
     settings = _load_settings(root, problems)
     checks: list[CheckBase] = []
     origin: dict[str, str] = {}
-    service_files = sorted(p for p in root.rglob("*.y*ml") if p.name != SETTINGS_FILE and p.suffix in {".yaml", ".yml"})
+    service_files = sorted(
+        p
+        for p in root.rglob("*.y*ml")
+        if p.name != SETTINGS_FILE and p.suffix in {".yaml", ".yml"} and p.relative_to(root).parts[0] != ALARM_TESTS_DIR
+    )
     if not service_files:
         problems.append(Problem(str(root), "no service files (*.yaml) found"))
     for path in service_files:

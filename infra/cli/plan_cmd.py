@@ -1,0 +1,87 @@
+"""`python -m infra plan [DIR] [--json]`: per check its rules, worst-case detection time and monthly cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from infra.catalog import CatalogError, load_catalog
+from infra.plan import CheckPlan, Totals, load_prices, plan_catalog, price_info
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("catalog", nargs="?", default="checks", help="catalog directory (default: checks)")
+    parser.add_argument("--json", action="store_true", help="print JSON: {checks: [...], totals: {...}}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        catalog = load_catalog(args.catalog)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}")
+        print(f"{len(exc.problems)} problem(s) in {args.catalog}")
+        return 1
+    rows, totals = plan_catalog(catalog, load_prices())
+    if args.json:
+        print(
+            json.dumps(
+                {"prices": price_info(), "checks": [r.as_dict() for r in rows], "totals": asdict(totals)}, indent=2
+            )
+        )
+    else:
+        print(render_table(rows, totals))
+    return 0
+
+
+def _seconds(value: int) -> str:
+    minutes, seconds = divmod(value, 60)
+    return f"{value}s ({minutes}m{seconds:02d}s)"
+
+
+def render_table(rows: list[CheckPlan], totals: Totals) -> str:
+    headers = ["check", "kind", "service", "cadence", "severity", "routes", "detect", "USD/month"]
+    table = [
+        [
+            r.id,
+            r.kind,
+            r.service,
+            r.cadence or "native",
+            r.severity,
+            ",".join(r.routes),
+            _seconds(r.detect_seconds),
+            f"{r.cost_usd_month:.2f}",
+        ]
+        for r in rows
+    ]
+    total = [
+        "TOTAL",
+        f"{totals.checks} checks",
+        "",
+        "",
+        "",
+        f"{totals.alarms} alarms",
+        f"worst {_seconds(totals.worst_detect_seconds)}",
+        f"{totals.cost_usd_month:.2f}",
+    ]
+    widths = [max(len(str(line[i])) for line in [headers, *table, total]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i == len(cells) - 1 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    for r, cells in zip(rows, table, strict=True):
+        out.append(line(cells))
+        for s in r.signals:
+            out.append(f"    {s.signal}: {s.rule}  → alarm after {s.periods_to_alarm} period(s), {s.detect_seconds}s")
+    out.append(line(["-" * w for w in widths]))
+    out.append(line(total))
+    out.append(
+        f"{totals.custom_metrics} custom metrics, {totals.runs_per_month:,.0f} checker runs/month; "
+        "us-east-1 list prices, no free tier (infra/prices.json); assumptions in infra/plan.py"
+    )
+    return "\n".join(out)

@@ -1,0 +1,201 @@
+"""What the catalog will deploy, per check: its rules in words, how fast a fault reaches someone, what it costs.
+
+Pure computation over a loaded catalog and the price list (infra/prices.json); `python -m infra plan`
+prints it. Every number is an estimate with stated assumptions (see `Assumptions`), meant to compare
+checks and catch an expensive or slow one in review, not to predict the bill.
+
+Worst-case detection time, per alarm signal (the check's figure is its slowest signal):
+
+    checker kinds: cadence            a fault just after a run waits for the next run
+                 + checker timeout     that run takes at most its timeout to report
+    native kinds:  publish delay       AWS publishes the metric late (SQS: 1-minute metrics, a few
+                                       minutes behind); replaces cadence + timeout
+    both:        + period × P          P breaching periods until ALARM, from the alarm model: for a
+                                       persistent fault P = datapoints_to_alarm (the M of "M of N";
+                                       N only sets how long the alarm remembers)
+                 + evaluation delay    CloudWatch evaluates alarms once a minute
+                 + delivery            EventBridge → notifier Lambda → SNS → e-mail/SMS
+
+For the `measure` signal of a checker kind the slower of "the checker reports a failure" and "the
+checker goes silent" is used: with missing data treated as breaching, silence alarms only once no real
+data point is left in CloudWatch's evaluation range (see infra.alarm_model), which takes longer.
+
+Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no free tier):
+    checker kinds: scheduler invocations + Lambda requests + GB-seconds (128 MB arm64, a typical
+                   duration per kind; one invocation per check and run, an upper bound when runs are
+                   grouped) + the EMF log lines + one custom metric per distinct metric name
+    all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s)
+                   + notifications: an assumed number of state changes per alarm per month, each
+                   published once and delivered to every e-mail and SMS contact of the check's routes
+AWS's own metrics (SQS, ...) are free; alarm state-change events on the default bus are free.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.alarm_model import periods_to_alarm, periods_to_alarm_when_silent
+from infra.catalog import Catalog
+from vigil.spec.common import MEASURE_SIGNAL, CheckBase, format_duration
+
+PRICES_FILE = Path(__file__).with_name("prices.json")
+HOURS_PER_MONTH = 730  # AWS's pricing pages use 730 hours per month
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    lambda_memory_mb: int = 128
+    # Typical checker run, seconds: an HTTP probe is mostly waiting on the network.
+    typical_duration_s: dict[str, float] = field(default_factory=lambda: {"http": 0.5})
+    default_duration_s: float = 1.0
+    # When a kind has no `timeout` field: the checker Lambda's own timeout.
+    default_checker_timeout_s: float = 30.0
+    # AWS-published metrics arrive late; SQS sends 1-minute metrics, typically a few minutes behind.
+    native_publish_delay_s: dict[str, int] = field(default_factory=lambda: {"sqs": 180})
+    default_native_publish_delay_s: int = 180
+    evaluation_delay_s: int = 60
+    delivery_s: int = 30
+    log_bytes_per_run: int = 2048  # one EMF line plus the Lambda's START/END/REPORT lines
+    state_changes_per_alarm_month: int = 4  # two incidents: ALARM and OK each
+
+
+@dataclass(frozen=True)
+class SignalPlan:
+    signal: str
+    rule: str
+    period_seconds: int
+    periods_to_alarm: int
+    detect_seconds: int
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    id: str
+    kind: str
+    service: str
+    cadence: str | None  # None: AWS measures, no checker runs
+    severity: str
+    routes: list[str]
+    rules: dict[str, str]
+    detect_seconds: int
+    cost_usd_month: float
+    cost_breakdown: dict[str, float]
+    signals: list[SignalPlan]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Totals:
+    checks: int
+    alarms: int
+    custom_metrics: int
+    runs_per_month: float
+    cost_usd_month: float
+    worst_detect_seconds: int
+
+
+def load_prices(path: Path | str = PRICES_FILE) -> dict[str, float]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: float(entry["usd"]) for name, entry in data["prices"].items()}
+
+
+def price_info(path: Path | str = PRICES_FILE) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {"region": data["region"], "currency": data["currency"]}
+
+
+def detect_seconds(check: CheckBase, signal: str, a: Assumptions) -> tuple[int, int]:
+    """(periods until ALARM, worst-case seconds from fault to notification) for one signal."""
+    rule = check.rule(signal)
+    periods = periods_to_alarm(rule)
+    if signal == MEASURE_SIGNAL.name:
+        silent = periods_to_alarm_when_silent(rule)
+        if silent is not None:
+            periods = max(periods, silent)
+    if check.has_checker:
+        timeout = float(getattr(check, "timeout", None) or a.default_checker_timeout_s)
+        lead = check.cadence + timeout
+    else:
+        lead = a.native_publish_delay_s.get(check.kind, a.default_native_publish_delay_s)
+    total = lead + rule.period * periods + a.evaluation_delay_s + a.delivery_s
+    return periods, round(total)
+
+
+def runs_per_month(check: CheckBase) -> float:
+    return SECONDS_PER_MONTH / check.cadence if check.has_checker else 0.0
+
+
+def custom_metrics(check: CheckBase) -> int:
+    # One metric per name with the Check=<id> dimension; AWS's own metrics are free.
+    return len({s.metric for s in check.signals.values()}) if check.has_checker else 0
+
+
+def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: Assumptions) -> dict[str, float]:
+    runs = runs_per_month(check)
+    duration = a.typical_duration_s.get(check.kind, a.default_duration_s)
+    gb_seconds = runs * duration * a.lambda_memory_mb / 1024
+    alarms = check.rules()
+    alarm_cost = sum(
+        prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"]
+        for rule in alarms.values()
+    )
+    emails = sms = 0
+    for name in catalog.routes_for(check):
+        route = catalog.settings.routes[name]
+        emails += len(route.email)
+        sms += len(route.sms)
+    changes = len(alarms) * a.state_changes_per_alarm_month
+    return {
+        "scheduler": runs * prices["scheduler_invocation"],
+        "lambda_requests": runs * prices["lambda_request"],
+        "lambda_compute": gb_seconds * prices["lambda_gb_second_arm"],
+        "logs": runs * a.log_bytes_per_run / 1024**3 * prices["logs_ingest_gb"],
+        "custom_metrics": custom_metrics(check) * prices["custom_metric_month"],
+        "alarms": alarm_cost,
+        "notifications": changes * (prices["sns_publish"] + emails * prices["sns_email"] + sms * prices["sns_sms"]),
+    }
+
+
+def plan_check(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: Assumptions | None = None) -> CheckPlan:
+    a = a or Assumptions()
+    signals = []
+    for name, rule in check.rules().items():
+        periods, seconds = detect_seconds(check, name, a)
+        unit = check.signals[name].unit
+        signals.append(SignalPlan(name, rule.describe(unit), rule.period, periods, seconds))
+    breakdown = cost_breakdown(check, catalog, prices, a)
+    return CheckPlan(
+        id=check.id,
+        kind=check.kind,
+        service=check.service,
+        cadence=format_duration(check.cadence) if check.has_checker else None,
+        severity=check.severity.value,
+        routes=catalog.routes_for(check),
+        rules={s.signal: s.rule for s in signals},
+        detect_seconds=max(s.detect_seconds for s in signals),
+        cost_usd_month=round(sum(breakdown.values()), 4),
+        cost_breakdown={k: round(v, 6) for k, v in breakdown.items()},
+        signals=signals,
+    )
+
+
+def plan_catalog(
+    catalog: Catalog, prices: dict[str, float] | None = None, a: Assumptions | None = None
+) -> tuple[list[CheckPlan], Totals]:
+    prices = prices if prices is not None else load_prices()
+    rows = [plan_check(check, catalog, prices, a) for check in catalog.checks]
+    totals = Totals(
+        checks=len(rows),
+        alarms=sum(len(r.signals) for r in rows),
+        custom_metrics=sum(custom_metrics(c) for c in catalog.checks),
+        runs_per_month=round(sum(runs_per_month(c) for c in catalog.checks), 1),
+        cost_usd_month=round(sum(r.cost_usd_month for r in rows), 4),
+        worst_detect_seconds=max((r.detect_seconds for r in rows), default=0),
+    )
+    return rows, totals
