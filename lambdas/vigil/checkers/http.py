@@ -1,0 +1,324 @@
+"""Checker for kind `http`: call a health endpoint, judge the answer, time it.
+
+Down versus cannot measure
+--------------------------
+For a health endpoint, an unreachable target IS the measurement. So status ok ("measured") covers
+every case where the checker got an answer or a definite network verdict about the target, and
+the verdict goes into Healthy (1/0) with a reason_code:
+
+  dns      the name does not resolve
+  connect  connection refused, host or network unreachable, connection closed or reset
+  tls      certificate or handshake failure
+  timeout  no complete answer within spec.timeout
+  protocol the target answered, but not in HTTP
+  status   got a status code not in expect_status
+  body     invalid JSON, or the json_assert path is missing or holds another value
+  slow     answered correctly, but later than max_latency_ms
+
+Status failed ("cannot measure", MeasureFailed=1) is kept for the checker's own problems: the
+header secret cannot be read, the spec is invalid, an unexpected exception. Were an outage also
+reported as "cannot measure", one outage would page twice, once through the down alarm and once
+through the measure alarm, and the measure alarm would no longer mean "vigil itself is broken".
+
+Other choices:
+- Redirects are not followed: a health endpoint should answer itself, and a redirect to a login
+  page is the classic false "healthy". List 3xx in expect_status if a redirect is the answer.
+- spec.timeout is one budget for the whole call: after connecting, every socket operation gets
+  only what is left of it. The TCP connect and the TLS handshake each get up to the full
+  timeout, and name resolution uses the system resolver's own timeout, so the Lambda timeout
+  should allow about 2 × spec.timeout plus a few seconds.
+- LatencyMs is from the start of the connection to the last byte read (at most 1 MiB), so it is
+  only sent with a complete answer; StatusCode is sent whenever a status line arrived.
+- Only the standard library: the module stays cheap to import on a cold start. http.client itself
+  imports ssl, so there is nothing to gain from importing ssl lazily here.
+- Header values from the secret are sent, never logged, and never copied into a reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import socket
+import ssl
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from vigil.checkers import runner
+from vigil.result import CheckResult, Status
+from vigil.secrets import SecretError
+from vigil.spec.http import HttpCheck, JsonAssertion
+
+KIND = "http"
+MAX_BODY_BYTES = 1024 * 1024
+_CHUNK = 64 * 1024
+USER_AGENT = "vigil-checker/1"
+
+HEALTHY = "Healthy"
+LATENCY = "LatencyMs"
+STATUS_CODE = "StatusCode"
+UNITS = {HEALTHY: "None", LATENCY: "Milliseconds", STATUS_CODE: "None"}
+
+# OSErrors that say something about the network path to the target. Anything else (out of file
+# descriptors, buffers) is the checker's own trouble and must surface as "cannot measure".
+_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ECONNABORTED, errno.EPIPE}
+)
+
+_tls_context: ssl.SSLContext | None = None
+
+
+class Verdict(Exception):
+    """The target is down for a known reason: a measurement, not an error of the checker."""
+
+    def __init__(self, code: str, reason: str, status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.status_code = status_code  # when the status line arrived before things went wrong
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return runner.run(event, HttpCheck, measure_with_secrets)
+
+
+def measure_with_secrets(spec: HttpCheck, resolve: runner.SecretsResolver) -> CheckResult:
+    headers = header_secret(spec.headers_secret, resolve(spec.headers_secret)) if spec.headers_secret else None
+    return measure(spec, headers)
+
+
+def header_secret(name: str, value: dict[str, Any]) -> dict[str, str]:
+    """Check the secret is a flat object of header name → text value; errors name the header only."""
+    headers: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise SecretError(f"secret {name}: header {key!r} must be a string")
+        if not _header_ok(key, item):
+            raise SecretError(f"secret {name}: header {key!r} has an invalid name or value")
+        headers[key] = item
+    return headers
+
+
+def _header_ok(key: str, value: str) -> bool:
+    # http.client would reject these too, but its error messages quote the value.
+    if not key or not key.isascii() or any(c in key for c in ":\r\n\0 \t"):
+        return False
+    try:
+        value.encode("latin-1")  # what http.client sends header values as
+    except UnicodeEncodeError:
+        return False
+    return not any(c in value for c in "\r\n\0")
+
+
+def measure(spec: HttpCheck, headers: dict[str, str] | None = None) -> CheckResult:
+    """Call spec.url once and judge the answer. Raises only for checker-side problems."""
+    started = time.perf_counter()
+    deadline = started + spec.timeout
+    status_code: int | None = None
+    latency_ms: float | None = None
+    details: dict[str, int | bool] = {}
+    try:
+        status_code, body, truncated = _fetch(spec, headers or {}, deadline)
+        latency_ms = (time.perf_counter() - started) * 1000
+        details = {"body_bytes": len(body), "body_truncated": truncated}
+        judge(spec, status_code, body, truncated, latency_ms)
+    except Verdict as verdict:
+        values = {HEALTHY: 0.0}
+        status_code = status_code if status_code is not None else verdict.status_code
+        if status_code is not None:
+            values[STATUS_CODE] = float(status_code)
+        if latency_ms is not None:  # only a complete answer has a latency
+            values[LATENCY] = round(latency_ms, 1)
+        return _result(spec, started, values, details, verdict.code, runner.one_line(verdict.reason))
+    values = {HEALTHY: 1.0, STATUS_CODE: float(status_code), LATENCY: round(latency_ms, 1)}
+    return _result(spec, started, values, details)
+
+
+def judge(spec: HttpCheck, status_code: int, body: bytes, truncated: bool, latency_ms: float) -> None:
+    """Raise the first Verdict that applies to a complete answer; return when it is healthy."""
+    if status_code not in spec.expect_status:
+        expected = spec.expect_status[0] if len(spec.expect_status) == 1 else f"one of {spec.expect_status}"
+        raise Verdict("status", f"status {status_code}, expected {expected}")
+    if spec.json_assert is not None:
+        check_json(spec.json_assert, body, truncated)
+    if latency_ms > spec.max_latency_ms:
+        raise Verdict("slow", f"slow: {latency_ms:.0f} ms, allowed {spec.max_latency_ms} ms")
+
+
+def check_json(assertion: JsonAssertion, body: bytes, truncated: bool) -> None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        note = f" (only the first {MAX_BODY_BYTES // 1024} KiB were read)" if truncated else ""
+        raise Verdict("body", f"body is not valid JSON{note}") from None
+    found = lookup(document, assertion.path)
+    if found is _MISSING:
+        raise Verdict("body", f"body: {assertion.path} missing, expected {_show(assertion.equals)}")
+    if not same_json(found, assertion.equals):
+        raise Verdict("body", f"body: {assertion.path} is {_show(found)}, expected {_show(assertion.equals)}")
+
+
+_MISSING = object()
+
+
+def lookup(document: Any, path: str) -> Any:
+    """Follow a dotted path (list indexes as numbers) through parsed JSON; _MISSING if it breaks."""
+    node = document
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def same_json(found: Any, expected: Any) -> bool:
+    # Python says True == 1; JSON does not: a health flag of 1 is not `true`.
+    if isinstance(found, bool) or isinstance(expected, bool):
+        return type(found) is type(expected) and found == expected
+    return bool(found == expected)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _result(
+    spec: HttpCheck,
+    started: float,
+    values: dict[str, float],
+    details: dict[str, int | bool],
+    code: str | None = None,
+    reason: str | None = None,
+) -> CheckResult:
+    return CheckResult(
+        check_id=spec.id,
+        kind=KIND,
+        status=Status.ok,
+        values=values,
+        units={name: UNITS[name] for name in values},
+        reason_code=code,
+        reason=reason,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        details=details,
+    )
+
+
+def _fetch(spec: HttpCheck, headers: dict[str, str], deadline: float) -> tuple[int, bytes, bool]:
+    """(status, body up to 1 MiB, truncated); network verdicts raise Verdict, checker trouble raises."""
+    url = urlsplit(spec.url)
+    host = url.hostname or ""
+    conn = _connection(url.scheme, host, url.port, spec.timeout)
+    status_code: int | None = None
+    try:
+        conn.connect()
+        _arm(conn, deadline)
+        conn.putrequest(spec.method, _target(url.path, url.query), skip_accept_encoding=True)
+        for name, value in _request_headers(spec, headers).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        _arm(conn, deadline)
+        response = conn.getresponse()
+        status_code = response.status
+        body, truncated = _read_body(conn, response, deadline)
+        return status_code, body, truncated
+    except Verdict:
+        raise
+    except Exception as exc:
+        verdict = network_verdict(exc, host, spec.timeout)
+        if verdict is None:
+            raise
+        verdict.status_code = status_code
+        raise verdict from None
+    finally:
+        conn.close()
+
+
+def _connection(scheme: str, host: str, port: int | None, timeout: float) -> http.client.HTTPConnection:
+    if scheme == "https":
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls())
+    return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs tens of ms: once per container, and only for https checks.
+    global _tls_context
+    if _tls_context is None:
+        _tls_context = ssl.create_default_context()
+    return _tls_context
+
+
+def _target(path: str, query: str) -> str:
+    return (path or "/") + (f"?{query}" if query else "")
+
+
+def _request_headers(spec: HttpCheck, secret_headers: dict[str, str]) -> dict[str, str]:
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json" if spec.json_assert else "*/*",
+        "Connection": "close",
+    }
+    # Secret headers win (an Accept or User-Agent the endpoint insists on), matched case-insensitively.
+    for name, value in secret_headers.items():
+        for existing in [k for k in headers if k.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value
+    return headers
+
+
+def _arm(conn: http.client.HTTPConnection, deadline: float) -> None:
+    """Give the next socket operation only what is left of the overall timeout."""
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        raise TimeoutError("deadline passed")
+    if conn.sock is not None:
+        conn.sock.settimeout(remaining)
+
+
+def _read_body(
+    conn: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float
+) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY_BYTES:
+        _arm(conn, deadline)
+        chunk = response.read1(min(_CHUNK, MAX_BODY_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    truncated = size > MAX_BODY_BYTES
+    if not truncated and response.length:
+        # read1 reports a close before Content-Length bytes as a plain end of body.
+        raise http.client.IncompleteRead(b"", response.length)
+    return b"".join(chunks)[:MAX_BODY_BYTES], truncated
+
+
+def network_verdict(exc: BaseException, host: str, timeout: float) -> Verdict | None:
+    """What a network exception says about the target; None when it says nothing (checker trouble)."""
+    # Order matters: SSLError and the timeout are OSErrors too, RemoteDisconnected is a ConnectionError.
+    if isinstance(exc, socket.gaierror):
+        return Verdict("dns", f"dns: {host} does not resolve ({exc.strerror or exc})")
+    if isinstance(exc, TimeoutError):
+        return Verdict("timeout", f"timeout: no complete answer within {timeout:g}s")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return Verdict("tls", f"tls: certificate rejected: {exc.verify_message or exc.reason}")
+    if isinstance(exc, ssl.SSLError):
+        return Verdict("tls", f"tls: handshake failed: {exc.reason or exc}")
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return Verdict("connect", "connect: connection closed without an answer")
+    if isinstance(exc, ConnectionRefusedError):
+        return Verdict("connect", "connect: connection refused")
+    if isinstance(exc, ConnectionResetError):
+        return Verdict("connect", "connect: connection reset by the target")
+    if isinstance(exc, http.client.IncompleteRead):
+        return Verdict("connect", "connect: connection closed in the middle of the answer")
+    if isinstance(exc, http.client.HTTPException):
+        return Verdict("protocol", f"protocol: not an HTTP answer ({type(exc).__name__})")
+    if isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS:
+        return Verdict("connect", f"connect: {exc.strerror}")
+    return None

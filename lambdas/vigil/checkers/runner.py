@@ -1,0 +1,138 @@
+"""What every checker handler does around its kind's `measure`: never raise, always report.
+
+Event: {"check": <CheckSpec as model_dump(mode="json")>, "secrets": {name: Secrets Manager id or ARN}}.
+
+The spec is validated with the kind's own catalog model, so the checker reads its input exactly
+as synth validated it. Whatever goes wrong on the checker's side (bad event, secret unreadable,
+a bug) becomes a CheckResult with status failed, and MeasureFailed=1 is emitted: the measure
+alarm pages about the checker instead of a Lambda error that nobody alarms on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from vigil import metrics
+from vigil.result import CheckResult, Status
+from vigil.secrets import SecretError, get_json_secret
+from vigil.spec.common import SLUG_PATTERN, CheckBase
+
+# name → the secret's JSON object; raises SecretError.
+SecretsResolver = Callable[[str], dict[str, Any]]
+Measure = Callable[[Any, SecretsResolver], CheckResult]
+
+REASON_LIMIT = 300
+
+logger = logging.getLogger(__name__)
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+def run(event: Any, model: type[CheckBase], measure: Measure) -> dict[str, Any]:
+    """Validate, measure, emit; the CheckResult as JSON-ready dict. Never raises."""
+    started = time.perf_counter()
+    try:
+        result = _measure_event(event, model, measure)
+    except Exception as exc:  # the last line of defence: a checker must report, not crash
+        logger.exception("checker bug outside measure")
+        result = _failed(event, model, "internal", _describe(exc))
+    result = result.model_copy(update={"duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+    if _SLUG.match(result.check_id):
+        _log(result)
+        try:
+            metrics.emit(result, model.signals)
+        except Exception:
+            # Nothing emitted: the measure alarm sees missing data, which it treats as breaching.
+            logger.exception("check %s: could not emit metrics", result.check_id)
+    else:
+        logger.error(
+            "vigil checker: event without a readable check id, no metric emitted (%s): %s",
+            result.reason_code,
+            result.reason,
+        )
+    return result.model_dump(mode="json")
+
+
+def _measure_event(event: Any, model: type[CheckBase], measure: Measure) -> CheckResult:
+    if not isinstance(event, Mapping) or not isinstance(event.get("check"), Mapping):
+        return _failed(event, model, "spec", 'malformed event: expected {"check": {...}, "secrets": {...}}')
+    secret_ids = event.get("secrets") or {}
+    if not isinstance(secret_ids, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in secret_ids.items()
+    ):
+        return _failed(event, model, "spec", "malformed event: secrets must map names to secret ids")
+    try:
+        spec = model.model_validate(event["check"])
+    except ValidationError as exc:
+        return _failed(event, model, "spec", f"invalid check: {_first_error(exc)}")
+    try:
+        result = measure(spec, resolver(secret_ids))
+    except SecretError as exc:
+        return _failed(event, model, "secret", str(exc))
+    except Exception as exc:
+        logger.exception("check %s: measure raised", spec.id)
+        return _failed(event, model, "internal", _describe(exc))
+    if not isinstance(result, CheckResult):
+        return _failed(event, model, "internal", f"measure returned {type(result).__name__}, not CheckResult")
+    # The spec, not the checker, is the authority on identity.
+    return result.model_copy(update={"check_id": spec.id, "kind": spec.kind})
+
+
+def resolver(secret_ids: Mapping[str, str]) -> SecretsResolver:
+    """Catalog secret name → its JSON object, through the ids the stack put in the event."""
+
+    def resolve(name: str) -> dict[str, Any]:
+        secret_id = secret_ids.get(name)
+        if secret_id is None:
+            raise SecretError(f"secret {name} is not in this event's secrets (stack and catalog out of step?)")
+        return get_json_secret(secret_id)
+
+    return resolve
+
+
+def _failed(event: Any, model: type[CheckBase], code: str, reason: str) -> CheckResult:
+    check = event.get("check") if isinstance(event, Mapping) else None
+    raw_id = check.get("id") if isinstance(check, Mapping) else None
+    return CheckResult(
+        check_id=raw_id if isinstance(raw_id, str) else "",
+        kind=_kind_of(model),
+        status=Status.failed,
+        reason_code=code,
+        reason=one_line(reason),
+    )
+
+
+def _kind_of(model: type[CheckBase]) -> str:
+    # Each kind declares `kind: Literal["<name>"]`.
+    args = get_args(model.model_fields["kind"].annotation)
+    return str(args[0]) if args else ""
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "check"
+    return f"{where}: {first['msg']}" + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def one_line(text: str, limit: int = REASON_LIMIT) -> str:
+    """Reasons go into SMS and e-mail subjects: one line, bounded."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _log(result: CheckResult) -> None:
+    if result.status is Status.failed:
+        logger.error("check %s could not measure (%s): %s", result.check_id, result.reason_code, result.reason)
+    elif result.reason_code:
+        logger.warning("check %s unhealthy (%s): %s", result.check_id, result.reason_code, result.reason)
+    else:
+        logger.info("check %s healthy in %.0f ms", result.check_id, result.duration_ms)

@@ -1,0 +1,93 @@
+"""Secrets Manager reads for checkers: JSON secrets, cached per container, values never logged.
+
+boto3 is imported inside the first fetch, not at module import: most checks need no secret, and
+boto3 costs more import time than the checker itself. The cache keeps a warm container from
+calling Secrets Manager on every run (it is billed per call and throttles), while the TTL lets a
+rotated secret reach running containers within minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+DEFAULT_TTL_SECONDS = 300.0
+
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_client: Any = None
+# boto3's default session is not thread-safe when creating clients; a multi-check checker may
+# resolve secrets from several threads.
+_client_lock = threading.Lock()
+
+
+class SecretError(Exception):
+    """A secret could not be read or is not a JSON object. The message names the secret, never its value."""
+
+
+def get_json_secret(secret_id: str, ttl: float = DEFAULT_TTL_SECONDS) -> dict[str, Any]:
+    """The secret's SecretString parsed as a JSON object; raises SecretError on any failure."""
+    now = time.monotonic()
+    cached = _cache.get(secret_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    value = _parse(secret_id, _fetch(secret_id))
+    _cache[secret_id] = (now + ttl, value)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget cached values and the client (tests, or after a known rotation)."""
+    global _client
+    _cache.clear()
+    with _client_lock:
+        _client = None
+
+
+def _secrets_client() -> Any:
+    global _client
+    with _client_lock:
+        if _client is None:
+            import boto3  # lazy: see module docstring
+
+            _quiet_botocore()
+            _client = boto3.client("secretsmanager")
+        return _client
+
+
+def _quiet_botocore() -> None:
+    # At DEBUG, botocore logs every response body, secret values included. A Lambda's log level
+    # is one setting away from DEBUG, so botocore is held at INFO or quieter.
+    botocore_logger = logging.getLogger("botocore")
+    if botocore_logger.getEffectiveLevel() < logging.INFO:
+        botocore_logger.setLevel(logging.INFO)
+
+
+def _fetch(secret_id: str) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = _secrets_client().get_secret_value(SecretId=secret_id)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        raise SecretError(f"secret {secret_id}: {code}") from None
+    except BotoCoreError as exc:
+        # Messages of BotoCoreError name endpoints and credentials problems, never secret values.
+        raise SecretError(f"secret {secret_id}: {type(exc).__name__}: {exc}") from None
+    text = response.get("SecretString")
+    if not isinstance(text, str):
+        raise SecretError(f"secret {secret_id}: has no SecretString (binary secrets are not supported)")
+    return text
+
+
+def _parse(secret_id: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        # The decoder's message quotes part of the text: leave it out.
+        raise SecretError(f"secret {secret_id}: SecretString is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise SecretError(f"secret {secret_id}: SecretString is JSON but not an object")
+    return value

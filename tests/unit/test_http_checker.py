@@ -1,0 +1,400 @@
+"""The http checker against a real loopback server: every verdict, its reason and the EMF line it prints."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.support.emf import assert_vigil_emf, metric_units, only_emf
+from tests.support.http_server import LoopbackServer, closed_port, running_server
+from vigil import secrets
+from vigil.checkers import http as checker
+from vigil.result import CheckResult
+from vigil.spec.http import HttpCheck
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_ID = "api-health"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopbackServer]:
+    with running_server() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    # The secrets cache and client live per container; each test is a new container.
+    secrets.clear_cache()
+    yield
+    secrets.clear_cache()
+
+
+def spec(url: str, **fields: Any) -> dict[str, Any]:
+    """A check as the stack puts it in the event: validated, then dumped as JSON."""
+    raw = {"id": CHECK_ID, "kind": "http", "service": "api", "severity": "critical", "url": url, "timeout": 2, **fields}
+    return HttpCheck.model_validate(raw).model_dump(mode="json")
+
+
+def invoke(capsys: pytest.CaptureFixture[str], event: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the Lambda handler; (its returned result, the one EMF line it printed)."""
+    result = checker.handler(event, None)
+    json.dumps(result)  # the Lambda runtime must be able to serialise it
+    return result, only_emf(capsys.readouterr().out)
+
+
+def check(capsys: pytest.CaptureFixture[str], url: str, **fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    return invoke(capsys, {"check": spec(url, **fields), "secrets": {}})
+
+
+def assert_down(result: dict[str, Any], code: str, reason_part: str) -> None:
+    assert result["status"] == "ok", "a down target is a measurement, not a checker failure"
+    assert result["values"]["Healthy"] == 0
+    assert result["reason_code"] == code
+    assert reason_part in result["reason"]
+    assert "\n" not in result["reason"]
+
+
+# --- healthy -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "assertion",
+    [
+        None,
+        {"path": "status", "equals": "up"},
+        {"path": "checks.0.state", "equals": "ok"},
+        {"path": "ready", "equals": True},
+    ],
+)
+def test_healthy_endpoint(capsys, server, assertion):
+    result, emf = check(capsys, server.url("/health"), json_assert=assertion)
+
+    assert result["status"] == "ok"
+    assert result["reason_code"] is None and result["reason"] is None
+    latency = result["values"]["LatencyMs"]
+    assert 0 < latency < 2000
+    assert result["values"] == {"Healthy": 1, "StatusCode": 200, "LatencyMs": latency}
+    assert result["duration_ms"] >= latency
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 1, "StatusCode": 200, "LatencyMs": latency})
+    assert metric_units(emf) == {
+        "MeasureFailed": "None",
+        "Healthy": "None",
+        "StatusCode": "None",
+        "LatencyMs": "Milliseconds",
+    }
+    assert emf["status"] == "ok"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "POST"])
+def test_method_is_sent(capsys, server, method):
+    before = len(server.requests)
+    result, emf = check(capsys, server.url("/health"), method=method)
+
+    assert result["values"]["Healthy"] == 1
+    assert [r.method for r in server.requests[before:]] == [method]
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, **result["values"]})
+
+
+def test_listed_status_is_healthy(capsys, server):
+    result, _ = check(capsys, server.url("/down"), expect_status=[503])
+    assert result["values"]["Healthy"] == 1
+
+
+def test_body_larger_than_limit_is_read_only_to_one_mib(capsys, server):
+    result, _ = check(capsys, server.url("/big"))
+
+    assert result["values"]["Healthy"] == 1
+    assert result["details"] == {"body_bytes": 1024 * 1024, "body_truncated": True}
+
+
+# --- down: the target answered wrongly -----------------------------------------------------------
+
+
+def test_unexpected_status(capsys, server):
+    result, emf = check(capsys, server.url("/down"))
+
+    assert_down(result, "status", "status 503, expected 200")
+    latency = result["values"]["LatencyMs"]
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 503, "LatencyMs": latency})
+    assert emf["reason_code"] == "status"
+
+
+def test_redirect_is_not_followed(capsys, server):
+    result, _ = check(capsys, server.url("/redirect"), expect_status=[200, 204])
+    assert_down(result, "status", "status 302, expected one of [200, 204]")
+
+
+def test_json_value_differs(capsys, server):
+    result, emf = check(capsys, server.url("/degraded"), json_assert={"path": "status", "equals": "up"})
+
+    assert_down(result, "body", 'body: status is "degraded", expected "up"')
+    assert_vigil_emf(
+        emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200, "LatencyMs": result["values"]["LatencyMs"]}
+    )
+
+
+def test_json_path_missing(capsys, server):
+    result, _ = check(capsys, server.url("/health"), json_assert={"path": "checks.3.state", "equals": "ok"})
+    assert_down(result, "body", 'body: checks.3.state missing, expected "ok"')
+
+
+def test_json_true_is_not_one(capsys, server):
+    # Python's True == 1 must not make a health flag pass a numeric assertion.
+    result, _ = check(capsys, server.url("/health"), json_assert={"path": "ready", "equals": 1})
+    assert_down(result, "body", "body: ready is true, expected 1")
+
+
+def test_invalid_json(capsys, server):
+    result, emf = check(capsys, server.url("/not-json"), json_assert={"path": "status", "equals": "up"})
+
+    assert_down(result, "body", "body is not valid JSON")
+    assert emf["Healthy"] == [0.0]
+
+
+def test_truncated_json_says_so(capsys, server):
+    result, _ = check(capsys, server.url("/big"), json_assert={"path": "pad", "equals": "x"})
+    assert_down(result, "body", "only the first 1024 KiB were read")
+
+
+def test_slow_but_within_timeout(capsys, server):
+    result, emf = check(capsys, server.url("/sleep?ms=300"), max_latency_ms=100, timeout=3)
+
+    assert_down(result, "slow", "allowed 100 ms")
+    latency = result["values"]["LatencyMs"]
+    assert latency >= 300
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200, "LatencyMs": latency})
+
+
+# --- down: no (complete) answer ------------------------------------------------------------------
+
+
+def test_timeout(capsys, server):
+    started = time.perf_counter()
+    result, emf = check(capsys, server.url("/sleep?ms=3000"), timeout=0.3)
+    elapsed = time.perf_counter() - started
+
+    assert_down(result, "timeout", "no complete answer within 0.3s")
+    assert elapsed < 2, "the checker must give up at spec.timeout"
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+
+
+def test_connection_refused(capsys):
+    result, emf = check(capsys, f"http://127.0.0.1:{closed_port()}/health")
+
+    assert_down(result, "connect", "connection refused")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+
+
+def test_name_does_not_resolve(capsys):
+    result, emf = check(capsys, "http://vigil-nowhere.invalid/health")
+
+    assert_down(result, "dns", "vigil-nowhere.invalid does not resolve")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+
+
+def test_tls_failure(capsys, server):
+    result, emf = check(capsys, server.url("/health").replace("http://", "https://"))
+
+    assert_down(result, "tls", "tls:")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+
+
+def test_closed_without_answer(capsys, server):
+    result, emf = check(capsys, server.url("/hangup"))
+
+    assert_down(result, "connect", "closed without an answer")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+
+
+def test_closed_mid_body_keeps_status_but_no_latency(capsys, server):
+    result, emf = check(capsys, server.url("/short"))
+
+    assert_down(result, "connect", "closed in the middle of the answer")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200})
+
+
+# --- header secret -------------------------------------------------------------------------------
+
+HEADERS = {"Authorization": "Bearer t0p-s3cret-token", "X-Api-Key": "k3y-value-42"}
+
+
+@pytest.fixture
+def secrets_manager() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="us-east-1")
+
+
+def test_header_secret_is_sent_and_never_printed(capsys, caplog, server, secrets_manager):
+    arn = secrets_manager.create_secret(Name="vigil/api/headers", SecretString=json.dumps(HEADERS))["ARN"]
+    before = len(server.requests)
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)  # botocore logs response bodies at DEBUG: must stay quiet anyway
+
+    result = checker.handler(
+        {"check": spec(server.url("/health"), headers_secret="api-headers"), "secrets": {"api-headers": arn}}, None
+    )
+    out, err = capsys.readouterr()
+
+    assert result["values"]["Healthy"] == 1
+    (seen,) = server.requests[before:]
+    assert seen.headers["authorization"] == HEADERS["Authorization"]
+    assert seen.headers["x-api-key"] == HEADERS["X-Api-Key"]
+    for value in HEADERS.values():
+        for text in (out, err, caplog.text, json.dumps(result)):
+            assert value not in text
+    assert_vigil_emf(only_emf(out), CHECK_ID, {"MeasureFailed": 0, **result["values"]})
+
+
+def test_secret_header_overrides_default_case_insensitively(capsys, server, secrets_manager):
+    secrets_manager.create_secret(Name="hdr", SecretString=json.dumps({"user-agent": "custom/2"}))
+    before = len(server.requests)
+
+    checker.handler(
+        {"check": spec(server.url("/health"), headers_secret="api-headers"), "secrets": {"api-headers": "hdr"}}, None
+    )
+
+    (seen,) = server.requests[before:]
+    assert seen.headers["user-agent"] == "custom/2"
+
+
+def test_secret_missing_means_cannot_measure(capsys, server, secrets_manager):
+    before = len(server.requests)
+
+    result, emf = invoke(
+        capsys,
+        {
+            "check": spec(server.url("/health"), headers_secret="api-headers"),
+            "secrets": {"api-headers": "vigil/absent"},
+        },
+    )
+
+    assert result["status"] == "failed"
+    assert result["reason_code"] == "secret"
+    assert "vigil/absent" in result["reason"] and "ResourceNotFoundException" in result["reason"]
+    assert result["values"] == {}
+    assert server.requests[before:] == [], "no request without its headers"
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert emf["status"] == "failed"
+
+
+def test_secret_not_in_event_means_cannot_measure(capsys, server):
+    result, emf = invoke(capsys, {"check": spec(server.url("/health"), headers_secret="api-headers"), "secrets": {}})
+
+    assert (result["status"], result["reason_code"]) == ("failed", "secret")
+    assert "api-headers" in result["reason"]
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+@pytest.mark.parametrize("value", ["abc\r\nInjected: yes", "abc\u2603snow", 42])
+def test_bad_header_value_is_rejected_without_quoting_it(capsys, server, secrets_manager, value):
+    secrets_manager.create_secret(Name="hdr", SecretString=json.dumps({"X-Token": value}))
+
+    result, emf = invoke(
+        capsys, {"check": spec(server.url("/health"), headers_secret="api-headers"), "secrets": {"api-headers": "hdr"}}
+    )
+
+    assert (result["status"], result["reason_code"]) == ("failed", "secret")
+    assert "X-Token" in result["reason"]
+    assert not any(part in result["reason"] for part in ("abc", "snow", "42", "Injected"))
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+# --- the checker itself in trouble ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "check",
+        {},
+        {"check": "api-health"},
+        {"check": {"id": "Not A Slug!", "kind": "http"}},
+        {"check": {"id": 7}},
+    ],
+)
+def test_malformed_event_without_id_logs_and_emits_nothing(capsys, caplog, event):
+    result = checker.handler(event, None)
+
+    assert result["status"] == "failed"
+    assert result["reason_code"] == "spec"
+    assert result["values"] == {}
+    assert capsys.readouterr().out.strip() == "", "no dimension to emit to"
+    assert "without a readable check id" in caplog.text
+
+
+def test_invalid_spec_with_readable_id_emits_measure_failed(capsys):
+    event = {"check": {**spec("http://127.0.0.1/"), "url": "ftp://example.com/"}, "secrets": {}}
+
+    result, emf = invoke(capsys, event)
+
+    assert (result["status"], result["reason_code"]) == ("failed", "spec")
+    assert result["reason"].startswith("invalid check: url:")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+def test_malformed_secrets_map(capsys, server):
+    result, emf = invoke(capsys, {"check": spec(server.url("/health")), "secrets": ["not", "a", "map"]})
+
+    assert (result["status"], result["reason_code"]) == ("failed", "spec")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+def test_unexpected_exception_is_internal(capsys, monkeypatch, server):
+    def boom(*_: Any) -> None:
+        raise RuntimeError("bug\nwith two lines")
+
+    monkeypatch.setattr(checker, "_fetch", boom)
+
+    result, emf = invoke(capsys, {"check": spec(server.url("/health")), "secrets": {}})
+
+    assert (result["status"], result["reason_code"]) == ("failed", "internal")
+    assert result["reason"] == "RuntimeError: bug with two lines"
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+def test_local_os_error_is_not_blamed_on_the_target(capsys, monkeypatch, server):
+    def out_of_descriptors(*_: Any) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(checker, "_fetch", out_of_descriptors)
+
+    result, emf = invoke(capsys, {"check": spec(server.url("/health")), "secrets": {}})
+
+    assert (result["status"], result["reason_code"]) == ("failed", "internal")
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+def test_measure_alone_returns_result_and_prints_nothing(capsys, server):
+    result = checker.measure(HttpCheck.model_validate(spec(server.url("/health"))))
+
+    assert isinstance(result, CheckResult)
+    assert result.measured and result.values["Healthy"] == 1
+    assert capsys.readouterr().out == ""
+
+
+def test_import_does_not_load_boto3():
+    # Powertools imports the bare botocore package (under 1 ms) to tag its user agent; boto3 and
+    # botocore's sessions and clients are the expensive part and must wait for a secret.
+    code = "import sys, vigil.checkers.http; print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": "lambdas"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() in ("[]", "['botocore']")
