@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""CDK entry point: `cdk synth -c env=dev` (default: demo) builds the stack Vigil-<env>."""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App
+
+from infra.catalog import CatalogError
+from infra.environments import get_environment
+from infra.stack import build_app
+
+
+def main() -> None:
+    app = App()
+    environment = get_environment(app.node.try_get_context("env"))
+    try:
+        build_app(environment, app=app)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        sys.exit(f"{exc}: fix the catalog ({environment.catalog}) and synth again")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

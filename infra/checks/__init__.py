@@ -1,0 +1,163 @@
+"""What every kind's `build(scope, check, ctx)` shares: the build context and the checker functions.
+
+Checker kinds get ONE Lambda function per (kind, VPC placement), created on first use and shared
+by every check of that kind and placement; each check then adds only a schedule and its alarms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import functions, nag
+from infra.alarms import AlarmFactory
+from infra.catalog import Catalog, _secret_fields
+from infra.dashboard import DashboardBuilder
+from infra.kinds import KINDS
+from vigil.spec.common import CheckBase, VpcPlacement
+
+# Room between the slowest check's own timeout and the function's: secret fetch, cold start, EMF.
+TIMEOUT_MARGIN = 10
+# The function must finish before the next run of the fastest check starts.
+CADENCE_MARGIN = 5
+
+
+def placement_of(check: CheckBase) -> VpcPlacement | None:
+    return getattr(check, "vpc", None)
+
+
+def placement_key(placement: VpcPlacement | None) -> str:
+    """Stable construct id part for a placement: adding a check elsewhere never renames it."""
+    if placement is None:
+        return "public"
+    parts = [placement.vpc_id, *sorted(placement.subnet_ids), *sorted(placement.security_group_ids)]
+    return f"{placement.vpc_id}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:8]}"
+
+
+def secrets_of(check: CheckBase) -> list[str]:
+    return [name for f in _secret_fields(check) if (name := getattr(check, f)) is not None]
+
+
+def checker_timeout(checks: list[CheckBase]) -> int:
+    """Seconds: at least the slowest check's timeout plus margin, and shorter than the fastest cadence."""
+    slowest = max((math.ceil(float(getattr(c, "timeout", 0))) for c in checks), default=0)
+    fastest = min(c.cadence for c in checks)
+    timeout = min(slowest + TIMEOUT_MARGIN, fastest - CADENCE_MARGIN)
+    if timeout <= slowest:
+        ids = ", ".join(c.id for c in checks)
+        raise ValueError(
+            f"checks {ids}: a {slowest}s check timeout leaves no room in a {fastest}s cadence; "
+            "lower the timeout or lengthen the cadence"
+        )
+    return timeout
+
+
+@dataclass
+class Checker:
+    """One shared checker function and what its schedules need."""
+
+    function: lambda_.Function
+    timeout: int
+    key: str
+    scheduler_role: iam.IRole
+
+
+@dataclass
+class CheckContext:
+    env: str
+    catalog: Catalog
+    alarms: AlarmFactory
+    dashboard: DashboardBuilder
+    code: lambda_.Code
+    scope: Construct  # where shared checker functions live ("Checkers")
+    checker_failures: sqs.IQueue  # on-failure destination of every checker function
+    scheduler_dlq: sqs.IQueue  # dead-letter queue of every schedule
+    schedule_group: scheduler.ScheduleGroup
+    checkers: dict[tuple[str, str], Checker] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return dict(self.catalog.settings.secrets)
+
+    def event(self, check: CheckBase) -> dict[str, object]:
+        """The checker's input: the spec itself (validated again by the same model) and secret ids."""
+        return {
+            "check": check.model_dump(mode="json"),
+            "secrets": {name: self.secrets[name] for name in secrets_of(check)},
+        }
+
+    def checker(self, check: CheckBase) -> Checker:
+        placement = placement_of(check)
+        key = (check.kind, placement_key(placement))
+        if key not in self.checkers:
+            self.checkers[key] = self._make_checker(check.kind, placement, key[1])
+        return self.checkers[key]
+
+    def _make_checker(self, kind: str, placement: VpcPlacement | None, pkey: str) -> Checker:
+        # Sized and permitted for every check it will run, not only the first one asking.
+        peers = [c for c in self.catalog.checks if c.kind == kind and placement_key(placement_of(c)) == pkey]
+        timeout = checker_timeout(peers)
+        fastest = min(c.cadence for c in peers)
+        handler_module = KINDS[kind].checker_module
+        assert handler_module is not None, f"kind {kind} has no checker"
+        scope = Construct(self.scope, kind if placement is None else f"{kind}-{pkey}")
+        vpc_args: dict[str, object] = {}
+        if placement is not None:
+            vpc_args = {
+                # Only the ids are known; the AZs matter only when subnets are selected by type.
+                "vpc": ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=placement.vpc_id, availability_zones=["-"]),
+                "subnets": [ec2.Subnet.from_subnet_id(scope, s, s) for s in placement.subnet_ids],
+                "security_groups": [
+                    ec2.SecurityGroup.from_security_group_id(scope, g, g, mutable=False)
+                    for g in placement.security_group_ids
+                ],
+            }
+        fn = functions.function(
+            scope,
+            "Function",
+            code=self.code,
+            handler=f"{handler_module}.handler",
+            description=f"vigil {self.env}: {kind} checker ({'public' if placement is None else placement.vpc_id})",
+            timeout=Duration.seconds(timeout),
+            environment={"VIGIL_ENV": self.env, "POWERTOOLS_SERVICE_NAME": f"vigil-checker-{kind}"},
+            on_failure=self.checker_failures,
+            # A retry later than one cadence would only overlap the next scheduled run.
+            retry_attempts=1,
+            max_event_age=Duration.seconds(max(60, fastest)),
+            **vpc_args,  # type: ignore[arg-type]
+        )
+        names = sorted({name for c in peers for name in secrets_of(c)})
+        if names:
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[arn for name in names for arn in self._secret_arns(name)],
+                )
+            )
+        # Our own scheduler role per function, so its one finding can be acknowledged right here.
+        role = iam.Role(scope, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"))
+        fn_logical_id = Stack.of(scope).resolve(Stack.of(scope).get_logical_id(fn.node.default_child))
+        nag.acknowledge(
+            role,
+            [f"AwsSolutions-IAM5[Resource::<{fn_logical_id}.Arn>:*]"],
+            "The LambdaInvoke target grants invoke on this one function's versions; no other function matches.",
+        )
+        return Checker(function=fn, timeout=timeout, key=pkey, scheduler_role=role)
+
+    def _secret_arns(self, name: str) -> list[str]:
+        ref = self.secrets[name]
+        if not ref.startswith("arn:"):
+            ref = Stack.of(self.scope).format_arn(
+                service="secretsmanager", resource="secret", resource_name=ref, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+        # A secret's ARN ends with a random 6-character suffix that a name (or partial ARN) lacks.
+        return [ref, f"{ref}-??????"]

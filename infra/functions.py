@@ -1,0 +1,111 @@
+"""vigil's Lambda functions share one shape: ARM_64 python3.12, own role, own log group, traced,
+retried asynchronously into a dead-letter queue. Checker and notifier modules only say what differs."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import nag, packaging
+
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+FAILURE_RETENTION = Duration.days(14)  # SQS's maximum: time to read what failed after a long weekend
+
+
+def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """Where events go when every retry failed; a self-monitoring alarm fires on any message."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=FAILURE_RETENTION,
+    )
+    nag.acknowledge(
+        queue,
+        ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"],
+        "This queue is itself the last stop for failed events; a dead-letter queue behind it would only move the problem.",
+    )
+    return queue
+
+
+def function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    code: lambda_.Code,
+    handler: str,
+    description: str,
+    timeout: Duration,
+    environment: dict[str, str],
+    on_failure: sqs.IQueue,
+    retry_attempts: int,
+    max_event_age: Duration,
+    memory_size: int = 256,
+    vpc: ec2.IVpc | None = None,
+    subnets: list[ec2.ISubnet] | None = None,
+    security_groups: list[ec2.ISecurityGroup] | None = None,
+) -> lambda_.Function:
+    # Our own role and log group: the default role carries AWSLambdaBasicExecutionRole, which may
+    # write to every log group in the account.
+    role = iam.Role(scope, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    log_group = logs.LogGroup(
+        scope, f"{construct_id}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+    )
+    fn = lambda_.Function(
+        scope,
+        construct_id,
+        code=code,
+        handler=handler,
+        runtime=packaging.RUNTIME,
+        architecture=packaging.ARCHITECTURE,
+        description=description,
+        timeout=timeout,
+        memory_size=memory_size,
+        environment=environment,
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+        on_failure=destinations.SqsDestination(on_failure),
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnets=subnets) if subnets else None,
+        security_groups=security_groups,
+    )
+    if vpc is not None:
+        role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+        )
+        nag.acknowledge(
+            role,
+            [
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]"
+            ],
+            "Network interface actions cannot be scoped to resources; the AWS-maintained policy tracks what Lambda needs in a VPC.",
+        )
+    nag.acknowledge(
+        fn,
+        ["AwsSolutions-L1", "Serverless-LambdaLatestVersion"],
+        "The runtime is pinned to python3.12 because packaging builds cp312 wheels; both move together.",
+    )
+    nag.acknowledge(
+        fn,
+        ["Serverless-LambdaDLQ"],
+        "Failed async invocations go to an on-failure destination queue, which records more than a DeadLetterConfig.",
+    )
+    nag.acknowledge(
+        role,
+        ["AwsSolutions-IAM5[Resource::*]"],
+        "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+    )
+    return fn

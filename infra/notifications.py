@@ -1,0 +1,118 @@
+"""Routes and the notifier: KMS key, one SNS topic per route, the alarm-events topic, the notifier.
+
+Route topics have explicit names, vigil-<env>-<route>, so the notifier finds a route's topic from
+TOPIC_ARN_PREFIX + route name (the route list travels in each alarm's description) without an
+environment variable per route.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra import functions, nag
+from infra.settings import Settings
+
+NOTIFIER_HANDLER = "vigil.notifier.handler.handler"
+
+
+def topic_name(env: str, route: str) -> str:
+    return f"vigil-{env}-{route}"
+
+
+def dashboard_name(env: str) -> str:
+    return f"vigil-{env}"
+
+
+class Notifications(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env: str, settings: Settings, code: lambda_.Code
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"vigil {env}: encrypts the route and alarm-events topics",
+            enable_key_rotation=True,
+        )
+        # CloudWatch publishes alarm notifications to encrypted topics only if it may use the key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+
+        # SNS parks here what it could not deliver (bounced e-mail, refused SMS, notifier throttled).
+        self.delivery_failures = functions.failure_queue(self, "DeliveryFailures")
+        self.routes: dict[str, sns.Topic] = {}
+        routes_scope = Construct(self, "Routes")
+        for name, route in settings.routes.items():
+            topic = sns.Topic(
+                routes_scope,
+                name,
+                topic_name=topic_name(env, name),
+                display_name=f"vigil {name}"[:100],
+                master_key=self.key,
+                enforce_ssl=True,
+            )
+            for contact in route.email:
+                address = settings.contacts[contact].email
+                if address is not None:
+                    topic.add_subscription(
+                        subscriptions.EmailSubscription(address, dead_letter_queue=self.delivery_failures)
+                    )
+            for contact in route.sms:
+                number = settings.contacts[contact].sms
+                if number is not None:
+                    sms = topic.add_subscription(subscriptions.SmsSubscription(number))
+                    nag.acknowledge(
+                        sms,
+                        ["Serverless-SNSRedrivePolicy"],
+                        "CDK's SmsSubscription takes no dead-letter queue; failed SMS show in SNS delivery status logs.",
+                    )
+            self.routes[name] = topic
+
+        # Internal: every check alarm's ALARM and OK actions. No explicit name, so no route name
+        # can ever collide with it.
+        self.alarm_events = sns.Topic(self, "AlarmEvents", master_key=self.key, enforce_ssl=True)
+
+        self.failures = functions.failure_queue(self, "NotifierFailures")
+        self.function = functions.function(
+            self,
+            "Notifier",
+            code=code,
+            handler=NOTIFIER_HANDLER,
+            description=f"vigil {env}: renders alarm state changes and publishes them to route topics",
+            timeout=Duration.seconds(30),
+            environment={
+                "TOPIC_ARN_PREFIX": f"arn:{Aws.PARTITION}:sns:{Aws.REGION}:{Aws.ACCOUNT_ID}:vigil-{env}-",
+                "FALLBACK_ROUTE": settings.self_monitoring_route,
+                "DASHBOARD_NAME": dashboard_name(env),
+                "VIGIL_ENV": env,
+                "POWERTOOLS_SERVICE_NAME": "vigil-notifier",
+            },
+            on_failure=self.failures,
+            # SNS invokes asynchronously; two retries ride out a throttle without delaying a page long.
+            retry_attempts=2,
+            max_event_age=Duration.hours(1),
+        )
+        for topic in self.routes.values():
+            topic.grant_publish(self.function)
+        assert self.function.role is not None
+        nag.acknowledge(
+            self.function.role,
+            ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"],
+            "Publishing to a KMS-encrypted topic needs the GenerateDataKey family, granted on vigil's one key only.",
+        )
+        self.alarm_events.add_subscription(
+            subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)
+        )

@@ -1,0 +1,109 @@
+"""The Vigil-<env> stack: notifications, one construct per check, self-monitoring, the dashboard.
+
+Logical ids follow construct paths, and each check's resources live under Checks/<check id>, so
+adding a check adds resources without renaming any. Were a catalog to outgrow one stack's 500
+resources, Checks/<service> scopes could become NestedStacks (one per service file) keeping the
+same inner ids; not built yet: the sample needs ~60 resources.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from infra import functions, nag, packaging
+from infra.alarms import AlarmFactory, TopicActions
+from infra.catalog import Catalog, load_catalog
+from infra.checks import CheckContext
+from infra.dashboard import DashboardBuilder
+from infra.environments import Environment as VigilEnvironment
+from infra.kinds import KINDS
+from infra.notifications import Notifications, dashboard_name
+from infra.selfmon import SelfMonitoring
+
+
+def stack_name(env: str) -> str:
+    return f"Vigil-{env}"
+
+
+class VigilStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env_name: str, catalog: Catalog, code: lambda_.Code, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"vigil monitoring ({env_name})", **kwargs)
+        settings = catalog.settings
+        notifications = Notifications(self, "Notifications", env=env_name, settings=settings, code=code)
+        alarms = AlarmFactory(
+            env_name,
+            catalog,
+            check_actions=TopicActions(notifications.alarm_events),
+            self_actions=TopicActions(notifications.routes[settings.self_monitoring_route]),
+        )
+        dashboard = DashboardBuilder()
+
+        shared = Construct(self, "Checkers")
+        ctx = CheckContext(
+            env=env_name,
+            catalog=catalog,
+            alarms=alarms,
+            dashboard=dashboard,
+            code=code,
+            scope=shared,
+            checker_failures=functions.failure_queue(shared, "Failures"),
+            scheduler_dlq=functions.failure_queue(shared, "SchedulerDlq"),
+            schedule_group=scheduler.ScheduleGroup(shared, "Schedules", schedule_group_name=f"vigil-{env_name}"),
+        )
+        checks_scope = Construct(self, "Checks")
+        for check in sorted(catalog.checks, key=lambda c: c.id):
+            KINDS[check.kind].constructs().build(Construct(checks_scope, check.id), check, ctx)
+
+        SelfMonitoring(
+            self,
+            "SelfMonitoring",
+            alarms=alarms,
+            dashboard=dashboard,
+            functions={
+                "notifier": notifications.function,
+                **{
+                    f"checker-{kind}" if pkey == "public" else f"checker-{kind}-{pkey}": checker.function
+                    for (kind, pkey), checker in sorted(ctx.checkers.items())
+                },
+            },
+            queues={
+                "notifier-failures": notifications.failures,
+                "delivery-failures": notifications.delivery_failures,
+                "checker-failures": ctx.checker_failures,
+                "scheduler-dlq": ctx.scheduler_dlq,
+            },
+        )
+        dashboard.build(self, "Dashboard", dashboard_name(env_name))
+        Tags.of(self).add("vigil:env", env_name)
+
+
+def build_app(
+    environment: VigilEnvironment,
+    *,
+    catalog: Catalog | None = None,
+    code: lambda_.Code | None = None,
+    app: App | None = None,
+    outdir: Path | str | None = None,
+) -> tuple[App, VigilStack]:
+    """The whole app, nag packs included; `app.synth()` raises on any unacknowledged finding."""
+    app = app or App(outdir=str(outdir) if outdir else None)
+    catalog = catalog or load_catalog(environment.catalog)
+    stack = VigilStack(
+        app,
+        stack_name(environment.name),
+        env_name=environment.name,
+        catalog=catalog,
+        code=code or packaging.code(),
+        env=Environment(account=environment.account, region=environment.region)
+        if environment.account or environment.region
+        else None,
+    )
+    nag.apply(app)
+    return app, stack

@@ -1,0 +1,64 @@
+"""Shared synth helpers: the Lambda asset is built once per session; each module synthesizes once."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+
+from infra import packaging
+from infra.catalog import load_catalog
+from infra.environments import Environment
+from infra.stack import build_app, stack_name
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "checks"
+ENV = "demo"
+
+
+@dataclass
+class Synth:
+    outdir: Path
+    template: dict
+    seconds: float
+
+    @property
+    def resources(self) -> dict[str, dict]:
+        return self.template["Resources"]
+
+    def of_type(self, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+
+def synth(catalog_dir: Path, outdir: Path, asset_dir: Path, env: str = ENV) -> Synth:
+    started = time.perf_counter()
+    # A Code object binds to one stack, so each app gets its own; the directory is shared.
+    app, _ = build_app(
+        Environment(name=env, catalog=catalog_dir),
+        catalog=load_catalog(catalog_dir),
+        code=lambda_.Code.from_asset(str(asset_dir)),
+        outdir=outdir,
+    )
+    app.synth()
+    template = json.loads((outdir / f"{stack_name(env)}.template.json").read_text())
+    return Synth(outdir=outdir, template=template, seconds=time.perf_counter() - started)
+
+
+@pytest.fixture(scope="session")
+def asset_dir() -> Path:
+    return packaging.build()
+
+
+@pytest.fixture(scope="session")
+def synthesize(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Synth]:
+    return lambda catalog_dir: synth(catalog_dir, tmp_path_factory.mktemp("cdk.out"), asset_dir)
+
+
+@pytest.fixture(scope="module")
+def sample(synthesize: Callable[[Path], Synth]) -> Synth:
+    return synthesize(SAMPLE)

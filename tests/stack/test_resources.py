@@ -1,0 +1,214 @@
+"""The sample catalog's stack, resource by resource (aws_cdk.assertions on the synthesized template)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from conftest import ENV, SAMPLE, Synth
+
+from infra.catalog import load_catalog
+from vigil.alarm_meta import alarm_name, decode_description
+from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
+
+pytestmark = pytest.mark.slow
+
+CATALOG = load_catalog(SAMPLE)
+CW = {
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+    "<=": "LessThanOrEqualToThreshold",
+}
+
+
+@pytest.fixture(scope="module")
+def template(sample: Synth) -> Template:
+    return Template.from_json(sample.template)
+
+
+def _alarms_by_name(sample: Synth) -> dict[str, dict]:
+    return {a["Properties"]["AlarmName"]: a["Properties"] for a in sample.of_type("AWS::CloudWatch::Alarm").values()}
+
+
+def test_kms_key_rotates_and_lets_cloudwatch_use_it(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_route_topics_are_named_encrypted_and_ssl_only(sample: Synth) -> None:
+    topics = sample.of_type("AWS::SNS::Topic")
+    names = {t["Properties"].get("TopicName") for t in topics.values()}
+    assert {f"vigil-{ENV}-{r}" for r in CATALOG.settings.routes} <= names
+    for topic in topics.values():
+        assert "KmsMasterKeyId" in topic["Properties"]
+    policies = sample.of_type("AWS::SNS::TopicPolicy").values()
+    ssl_only = [
+        p
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(ssl_only) == len(topics)
+
+
+def test_email_and_sms_subscriptions_follow_the_routes(sample: Synth) -> None:
+    subs = {
+        (s["Properties"]["Protocol"], json.dumps(s["Properties"]["Endpoint"]).strip('"'))
+        for s in sample.of_type("AWS::SNS::Subscription").values()
+    }
+    settings = CATALOG.settings
+    for route in settings.routes.values():
+        for contact in route.email:
+            assert ("email", settings.contacts[contact].email) in subs
+        for contact in route.sms:
+            assert ("sms", settings.contacts[contact].sms) in subs
+    assert any(protocol == "lambda" for protocol, _ in subs)
+
+
+def test_a_schedule_per_checker_check_with_the_spec_as_input(sample: Synth) -> None:
+    schedules = [s["Properties"] for s in sample.of_type("AWS::Scheduler::Schedule").values()]
+    checker_checks = [c for c in CATALOG.checks if c.has_checker]
+    assert len(schedules) == len(checker_checks)
+    by_id = {json.loads(s["Target"]["Input"])["check"]["id"]: s for s in schedules}
+    for check in checker_checks:
+        schedule = by_id[check.id]
+        event = json.loads(schedule["Target"]["Input"])
+        assert type(check).model_validate(event["check"]) == check
+        assert set(event["secrets"]) == {n for n in (getattr(check, "headers_secret", None),) if n}
+        for name, ref in event["secrets"].items():
+            assert CATALOG.settings.secrets[name] == ref
+        minutes = check.cadence // 60
+        assert schedule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+        assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert "DeadLetterConfig" in schedule["Target"]
+
+
+def test_functions_runtime_architecture_timeout_and_logs(sample: Synth) -> None:
+    functions = sample.of_type("AWS::Lambda::Function")
+    handlers = {f["Properties"]["Handler"]: f["Properties"] for f in functions.values()}
+    assert set(handlers) == {"vigil.notifier.handler.handler", "vigil.checkers.http.handler"}
+    fastest = min(c.cadence for c in CATALOG.checks if c.kind == "http")
+    slowest = max(c.timeout for c in CATALOG.checks if c.kind == "http")  # type: ignore[attr-defined]
+    assert slowest < handlers["vigil.checkers.http.handler"]["Timeout"] < fastest
+    for props in handlers.values():
+        assert props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        group = sample.resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["RetentionInDays"] > 0
+    notifier = handlers["vigil.notifier.handler.handler"]["Environment"]["Variables"]
+    assert {"TOPIC_ARN_PREFIX", "FALLBACK_ROUTE", "DASHBOARD_NAME", "VIGIL_ENV"} <= set(notifier)
+    for config in sample.of_type("AWS::Lambda::EventInvokeConfig").values():
+        assert "OnFailure" in config["Properties"]["DestinationConfig"]
+
+
+def test_checker_reads_only_the_referenced_secrets(sample: Synth) -> None:
+    statements = [
+        s
+        for p in sample.of_type("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+    ]
+    assert len(statements) == 1
+    assert "vigil/campaign-api/probe-headers" in json.dumps(statements[0]["Resource"])
+    assert "*" not in json.dumps(statements[0]["Resource"])
+
+
+def test_notifier_publishes_only_to_route_topics(sample: Synth) -> None:
+    publish = [
+        s
+        for p in sample.of_type("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "sns:Publish"
+    ]
+    topics = {
+        r["Ref"] for s in publish for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    }
+    route_topics = {k for k, t in sample.of_type("AWS::SNS::Topic").items() if "TopicName" in t["Properties"]}
+    assert topics == route_topics
+
+
+def test_an_alarm_per_check_signal_with_its_rule(sample: Synth) -> None:
+    alarms = _alarms_by_name(sample)
+    events_topic = next(k for k, t in sample.of_type("AWS::SNS::Topic").items() if "TopicName" not in t["Properties"])
+    for check in CATALOG.checks:
+        for signal, rule in check.rules().items():
+            props = alarms[alarm_name(ENV, check.id, signal)]
+            metric = type(check).signals[signal].metric
+            assert props["MetricName"] == metric
+            if check.has_checker:
+                assert props["Namespace"] == METRIC_NAMESPACE
+                assert props["Dimensions"] == [{"Name": CHECK_DIMENSION, "Value": check.id}]
+            else:
+                assert props["Namespace"] == "AWS/SQS"
+                assert props["Dimensions"][0]["Name"] == "QueueName"
+            assert props["Threshold"] == rule.threshold
+            assert props["ComparisonOperator"] == CW[rule.comparison.value]
+            assert props["EvaluationPeriods"] == rule.evaluation_periods
+            assert props["DatapointsToAlarm"] == rule.datapoints_to_alarm
+            assert props["TreatMissingData"] == rule.missing_data.value
+            assert props["Period"] == rule.period
+            assert props["Statistic"] == rule.statistic.value
+            assert props["AlarmActions"] == [{"Ref": events_topic}] == props["OKActions"]
+            _, meta = decode_description(props["AlarmDescription"])
+            assert meta is not None and meta.check == check.id and meta.signal == signal
+            assert meta.routes == CATALOG.routes_for(check)
+
+
+def test_sqs_alarms_watch_the_queue_and_its_dlq(sample: Synth) -> None:
+    alarms = _alarms_by_name(sample)
+    assert alarms[alarm_name(ENV, "orders-queue", "backlog")]["Dimensions"][0]["Value"] == "campaign-orders"
+    assert alarms[alarm_name(ENV, "orders-queue", "dlq")]["Dimensions"][0]["Value"] == "campaign-orders-dlq"
+
+
+def test_self_monitoring_pages_the_route_directly(sample: Synth) -> None:
+    alarms = _alarms_by_name(sample)
+    route = CATALOG.settings.self_monitoring_route
+    route_topic = next(
+        k
+        for k, t in sample.of_type("AWS::SNS::Topic").items()
+        if t["Properties"].get("TopicName") == f"vigil-{ENV}-{route}"
+    )
+    expected = [
+        *("notifier-errors", "notifier-throttles", "checker-http-errors", "checker-http-throttles"),
+        *("notifier-failures-failed", "delivery-failures-failed", "checker-failures-failed", "scheduler-dlq-failed"),
+    ]
+    for signal in expected:
+        props = alarms[alarm_name(ENV, "self", signal)]
+        assert props["AlarmActions"] == [{"Ref": route_topic}] == props["OKActions"]
+        _, meta = decode_description(props["AlarmDescription"])
+        assert meta is not None and meta.routes == [route]
+
+
+def test_every_alarm_carries_the_notifier_trailer(sample: Synth) -> None:
+    for props in _alarms_by_name(sample).values():
+        assert decode_description(props["AlarmDescription"])[1] is not None
+
+
+def test_dashboard_has_a_row_per_service(sample: Synth) -> None:
+    (dashboard,) = sample.of_type("AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == f"vigil-{ENV}"
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for service in {c.service for c in CATALOG.checks}:
+        assert f"## {service}" in body
+    for check in CATALOG.checks:
+        assert check.id in body
