@@ -1,0 +1,474 @@
+"""AlarmEvent: one CloudWatch alarm state change, whichever way it reached the notifier.
+
+Two wire shapes arrive:
+- an SNS alarm-action notification (Lambda record Sns.Message is a JSON string with AlarmName,
+  NewStateValue, Trigger…; Region there is a display name such as "EU (Ireland)", so the region
+  code comes from AlarmArn; there is no reason data and no previous-state time);
+- an EventBridge "CloudWatch Alarm State Change" event (detail.state / previousState / configuration;
+  reasonData carries the datapoints, but threshold and comparison are only in words, in the reason).
+Both become the same AlarmEvent, so rendering never cares where an event came from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vigil.alarm_meta import AlarmMeta, decode_description
+
+STATE_CHANGE = "CloudWatch Alarm State Change"
+
+
+class AlarmEventError(ValueError):
+    """The input is not an alarm state change this notifier can read."""
+
+
+class AlarmState(StrEnum):
+    alarm = "ALARM"
+    ok = "OK"
+    insufficient_data = "INSUFFICIENT_DATA"
+
+
+COMPARISON_SYMBOLS = {
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": ">=",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+
+
+class EvaluatedDatapoint(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    timestamp: datetime | None = None
+    value: float | None = None  # absent for missing datapoints
+    sample_count: float | None = Field(default=None, alias="sampleCount")
+
+
+class ReasonData(BaseModel):
+    """CloudWatch's stateReasonData (a JSON string inside the event)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    # Oldest first; evaluatedDatapoints is newest first (as CloudWatch writes them).
+    recent_datapoints: list[float] = Field(default_factory=list, alias="recentDatapoints")
+    evaluated_datapoints: list[EvaluatedDatapoint] = Field(default_factory=list, alias="evaluatedDatapoints")
+    threshold: float | None = None
+    statistic: str | None = None
+    period: int | None = None
+    unit: str | None = None
+
+
+class AlarmEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: Literal["sns", "eventbridge"]
+    alarm_name: str = Field(min_length=1)
+    alarm_arn: str | None = None
+    region: str | None = None  # region code (eu-west-1), never a display name
+    account: str | None = None
+    state: AlarmState
+    previous_state: AlarmState | None = None
+    reason: str = ""
+    reason_data: ReasonData | None = None
+    state_time: datetime | None = None
+    previous_state_time: datetime | None = None  # when the previous state began (EventBridge only)
+    threshold: float | None = None
+    comparison: str | None = None  # CloudWatch operator name: GreaterThanThreshold, …
+    metric_name: str | None = None
+    namespace: str | None = None
+    statistic: str | None = None
+    period: int | None = None
+    evaluation_periods: int | None = None
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str | None = None
+    description: str = ""  # the human part of AlarmDescription, without vigil's trailer
+    meta: AlarmMeta | None = None
+
+    @property
+    def comparison_symbol(self) -> str | None:
+        if self.comparison is None:
+            return None
+        return COMPARISON_SYMBOLS.get(self.comparison, self.comparison)
+
+    @property
+    def latest_value(self) -> float | None:
+        """The newest measured datapoint, from reason data or, failing that, the reason text."""
+        data = self.reason_data
+        if data is not None:
+            measured = [p for p in data.evaluated_datapoints if p.value is not None]
+            if measured:
+                newest = max(measured, key=lambda p: p.timestamp.timestamp() if p.timestamp else float("-inf"))
+                return newest.value
+            if data.recent_datapoints:
+                return data.recent_datapoints[-1]
+        return _latest_from_reason(self.reason)
+
+
+# --- shared helpers -------------------------------------------------------------------------------
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    # CloudWatch writes "2019-10-02T17:04:40.989+0000"; fromisoformat reads that since 3.11.
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # CloudWatch times are UTC; a time without an offset is read as UTC, never as local time.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _to_state(value: Any) -> AlarmState | None:
+    try:
+        return AlarmState(value)
+    except ValueError:
+        return None
+
+
+def _parse_reason_data(raw: Any) -> ReasonData | None:
+    """Reason data is advisory: a damaged blob loses datapoints, never the notification."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return ReasonData.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+# "… [1520.0 (02/10/19 16:59:00), 1490.0 (…)] was greater than …": newest datapoint first.
+_REASON_VALUE = re.compile(r"\[\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*\(")
+_REASON_COMPARISON = re.compile(r"\b(?:was|were) (?:not )?(greater|less) than( or equal to)? the threshold")
+_REASON_THRESHOLD = re.compile(r"the threshold \((-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\)")
+
+
+def _latest_from_reason(reason: str) -> float | None:
+    match = _REASON_VALUE.search(reason or "")
+    return float(match.group(1)) if match else None
+
+
+def _comparison_from_reason(reason: str) -> str | None:
+    match = _REASON_COMPARISON.search(reason or "")
+    if not match:
+        return None
+    direction = "GreaterThan" if match.group(1) == "greater" else "LessThan"
+    return f"{direction}{'OrEqualTo' if match.group(2) else ''}Threshold"
+
+
+def _threshold_from_reason(reason: str) -> float | None:
+    match = _REASON_THRESHOLD.search(reason or "")
+    return float(match.group(1)) if match else None
+
+
+def _arn_parts(arn: str | None) -> tuple[str | None, str | None]:
+    """(region, account) from arn:aws:cloudwatch:<region>:<account>:alarm:<name>."""
+    if not arn:
+        return None, None
+    parts = arn.split(":", 6)
+    if len(parts) < 7 or parts[0] != "arn":
+        return None, None
+    return parts[3] or None, parts[4] or None
+
+
+def _missing_data(value: str | None) -> str | None:
+    # Older notifications spell it "- TreatMissingData:     NonBreaching".
+    if not value:
+        return None
+    return value.rsplit(":", 1)[-1].strip() or None
+
+
+# Wire models are built on first use: a deployment sees one shape (EventBridge or SNS), so the
+# other's schemas never cost cold-start time.
+_WIRE = ConfigDict(extra="ignore", defer_build=True)
+
+
+# --- SNS alarm action -----------------------------------------------------------------------------
+
+
+class _SnsTrigger(BaseModel):
+    model_config = _WIRE
+
+    MetricName: str | None = None
+    Namespace: str | None = None
+    Statistic: str | None = None
+    Period: int | None = None
+    EvaluationPeriods: int | None = None
+    DatapointsToAlarm: int | None = None
+    ComparisonOperator: str | None = None
+    Threshold: float | None = None
+    TreatMissingData: str | None = None
+
+
+class _SnsAlarmMessage(BaseModel):
+    model_config = _WIRE
+
+    AlarmName: str = Field(min_length=1)
+    AlarmDescription: str | None = None
+    AWSAccountId: str | None = None
+    NewStateValue: AlarmState
+    NewStateReason: str | None = None
+    StateChangeTime: str | None = None
+    AlarmArn: str | None = None
+    OldStateValue: str | None = None
+    Trigger: _SnsTrigger | None = None
+
+    @field_validator("Trigger", mode="before")
+    @classmethod
+    def _trigger_or_none(cls, value: Any) -> Any:
+        # A metric-math alarm's trigger has other keys; an odd trigger must not sink the event.
+        return value if isinstance(value, dict) else None
+
+
+def from_sns_message(message: dict[str, Any]) -> AlarmEvent:
+    msg = _SnsAlarmMessage.model_validate(message)
+    trigger = msg.Trigger or _SnsTrigger()
+    region, account = _arn_parts(msg.AlarmArn)
+    human, meta = decode_description(msg.AlarmDescription)
+    reason = msg.NewStateReason or ""
+    statistic = trigger.Statistic.capitalize() if trigger.Statistic else None  # SNS says "MAXIMUM"
+    return AlarmEvent(
+        source="sns",
+        alarm_name=msg.AlarmName,
+        alarm_arn=msg.AlarmArn,
+        region=region,
+        account=msg.AWSAccountId or account,
+        state=msg.NewStateValue,
+        previous_state=_to_state(msg.OldStateValue),
+        reason=reason,
+        state_time=_to_datetime(msg.StateChangeTime),
+        threshold=trigger.Threshold if trigger.Threshold is not None else _threshold_from_reason(reason),
+        comparison=trigger.ComparisonOperator or _comparison_from_reason(reason),
+        metric_name=trigger.MetricName,
+        namespace=trigger.Namespace,
+        statistic=statistic,
+        period=trigger.Period,
+        evaluation_periods=trigger.EvaluationPeriods,
+        datapoints_to_alarm=trigger.DatapointsToAlarm,
+        treat_missing_data=_missing_data(trigger.TreatMissingData),
+        description=human,
+        meta=meta,
+    )
+
+
+# --- EventBridge state change ---------------------------------------------------------------------
+
+
+class _EbState(BaseModel):
+    model_config = _WIRE
+
+    value: str
+    reason: str | None = None
+    reasonData: str | dict[str, Any] | None = None
+    timestamp: str | None = None
+
+
+class _EbConfiguration(BaseModel):
+    model_config = _WIRE
+
+    description: str | None = None
+    metrics: list[Any] = Field(default_factory=list)
+
+
+class _EbDetail(BaseModel):
+    model_config = _WIRE
+
+    alarmName: str = Field(min_length=1)
+    state: _EbState
+    previousState: _EbState | None = None
+    configuration: _EbConfiguration | None = None
+
+
+class _EbEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
+
+    detail_type: str | None = Field(default=None, alias="detail-type")
+    account: str | None = None
+    region: str | None = None
+    resources: list[str] = Field(default_factory=list)
+    detail: _EbDetail
+
+
+def _single_metric(metrics: list[Any]) -> dict[str, Any]:
+    """The metricStat of a single-metric alarm; {} for metric math, where no one metric speaks."""
+    stats = [m.get("metricStat") for m in metrics if isinstance(m, dict) and isinstance(m.get("metricStat"), dict)]
+    return stats[0] if len(stats) == 1 else {}
+
+
+def from_eventbridge(event: dict[str, Any]) -> AlarmEvent:
+    eb = _EbEvent.model_validate(event)
+    if eb.detail_type is not None and eb.detail_type != STATE_CHANGE:
+        raise AlarmEventError(f"not an alarm state change: detail-type {eb.detail_type!r}")
+    detail = eb.detail
+    state = _to_state(detail.state.value)
+    if state is None:
+        raise AlarmEventError(f"unknown alarm state {detail.state.value!r}")
+    arn = next((r for r in eb.resources if ":alarm:" in r), None)
+    arn_region, arn_account = _arn_parts(arn)
+    config = detail.configuration or _EbConfiguration()
+    human, meta = decode_description(config.description)
+    reason = detail.state.reason or ""
+    reason_data = _parse_reason_data(detail.state.reasonData)
+    metric_stat = _single_metric(config.metrics)
+    metric = metric_stat.get("metric") if isinstance(metric_stat.get("metric"), dict) else {}
+    previous = detail.previousState
+    threshold = reason_data.threshold if reason_data and reason_data.threshold is not None else None
+    return AlarmEvent(
+        source="eventbridge",
+        alarm_name=detail.alarmName,
+        alarm_arn=arn,
+        region=eb.region or arn_region,
+        account=eb.account or arn_account,
+        state=state,
+        previous_state=_to_state(previous.value) if previous else None,
+        reason=reason,
+        reason_data=reason_data,
+        state_time=_to_datetime(detail.state.timestamp),
+        previous_state_time=_to_datetime(previous.timestamp) if previous else None,
+        threshold=threshold if threshold is not None else _threshold_from_reason(reason),
+        comparison=_comparison_from_reason(reason),
+        metric_name=metric.get("name"),
+        namespace=metric.get("namespace"),
+        statistic=metric_stat.get("stat") or (reason_data.statistic if reason_data else None),
+        period=metric_stat.get("period") or (reason_data.period if reason_data else None),
+        description=human,
+        meta=meta,
+    )
+
+
+# --- entry points ---------------------------------------------------------------------------------
+
+
+def split_event(event: Any) -> list[Any]:
+    """The alarm payloads in one Lambda input: one per SNS record, or the EventBridge event itself."""
+    if isinstance(event, dict) and isinstance(event.get("Records"), list) and event["Records"]:
+        payloads: list[Any] = []
+        for record in event["Records"]:
+            sns = record.get("Sns") if isinstance(record, dict) else None
+            payloads.append(sns["Message"] if isinstance(sns, dict) and "Message" in sns else record)
+        return payloads
+    return [event]
+
+
+def parse_alarm(payload: Any) -> AlarmEvent:
+    """One payload (SNS Message string or dict, EventBridge event) → AlarmEvent, or AlarmEventError."""
+    if isinstance(payload, bytes | bytearray):
+        payload = payload.decode("utf-8", errors="replace")
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise AlarmEventError(f"alarm message is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise AlarmEventError(f"alarm message is a {type(payload).__name__}, not a JSON object")
+    try:
+        if "AlarmName" in payload:
+            return from_sns_message(payload)
+        if "detail" in payload:
+            return from_eventbridge(payload)
+    except ValidationError as exc:
+        raise AlarmEventError(_first_problem(exc)) from None
+    raise AlarmEventError("neither a CloudWatch alarm notification nor an alarm state change event")
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "event"
+    return f"{where}: {first['msg']} ({exc.error_count()} problem(s))"
+
+
+# --- salvage for the fallback ---------------------------------------------------------------------
+
+_NAME_KEYS = ("AlarmName", "alarmName")
+_DESCRIPTION_KEYS = ("AlarmDescription", "description")
+_STATE_TEXT = re.compile(r'"(?:NewStateValue|value)"\s*:\s*"(ALARM|OK|INSUFFICIENT_DATA)"')
+_NAME_TEXT = re.compile(r'"(?:AlarmName|alarmName)"\s*:\s*"((?:[^"\\]|\\.){1,255})"')
+
+
+class Salvage(BaseModel):
+    """What can still be read from input that would not parse."""
+
+    model_config = ConfigDict(defer_build=True)  # only the fallback path needs it
+
+    name: str | None = None
+    state: str | None = None
+    region: str | None = None
+    meta: AlarmMeta | None = None
+
+
+def salvage(raw: Any) -> Salvage:
+    """Alarm name, state, region and vigil metadata found anywhere in raw input. Never raises."""
+    try:
+        found: dict[str, Any] = {}
+        _walk(raw, found, depth=0)
+        meta = None
+        if isinstance(found.get("description"), str):
+            meta = decode_description(found["description"])[1]
+        region = found.get("region")
+        if region is None:
+            region = _arn_parts(found.get("arn"))[0]
+        return Salvage(name=found.get("name"), state=found.get("state"), region=region, meta=meta)
+    except Exception:
+        return Salvage()
+
+
+def _walk(node: Any, found: dict[str, Any], depth: int) -> None:
+    if depth > 8:  # input is untrusted: bound the work
+        return
+    if isinstance(node, bytes | bytearray):
+        node = node.decode("utf-8", errors="replace")
+    if isinstance(node, str):
+        try:
+            decoded = json.loads(node)
+        except ValueError:
+            _scan_text(node, found)
+            return
+        if isinstance(decoded, dict | list):
+            _walk(decoded, found, depth + 1)
+        return
+    if isinstance(node, list):
+        for item in node[:50]:
+            _walk(item, found, depth + 1)
+        return
+    if not isinstance(node, dict):
+        return
+    for key in _NAME_KEYS:
+        if isinstance(node.get(key), str) and node[key] and "name" not in found:
+            found["name"] = node[key]
+    for key in _DESCRIPTION_KEYS:
+        if isinstance(node.get(key), str) and "description" not in found:
+            found["description"] = node[key]
+    if isinstance(node.get("NewStateValue"), str) and "state" not in found:
+        found["state"] = node["NewStateValue"]
+    state = node.get("state")
+    if isinstance(state, dict) and isinstance(state.get("value"), str) and "state" not in found:
+        found["state"] = state["value"]
+    if isinstance(node.get("AlarmArn"), str) and "arn" not in found:
+        found["arn"] = node["AlarmArn"]
+    if isinstance(node.get("region"), str) and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", node["region"]):
+        found.setdefault("region", node["region"])
+    for value in node.values():
+        if isinstance(value, dict | list | str | bytes):
+            _walk(value, found, depth + 1)
+
+
+def _scan_text(text: str, found: dict[str, Any]) -> None:
+    """Truncated or damaged JSON: a regex still finds the name and state more often than not."""
+    if "name" not in found:
+        match = _NAME_TEXT.search(text)
+        if match:
+            found["name"] = match.group(1).replace('\\"', '"')
+    if "state" not in found:
+        match = _STATE_TEXT.search(text)
+        if match:
+            found["state"] = match.group(1)

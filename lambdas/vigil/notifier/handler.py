@@ -1,0 +1,148 @@
+"""Notifier Lambda: alarm state change in, one SNS publish per route out.
+
+Environment:
+    TOPIC_ARN_PREFIX  route topic ARN = prefix + route name ("arn:aws:sns:eu-west-1:123456789012:vigil-prod-")
+    FALLBACK_ROUTE    route for alarms without vigil metadata, and for events that could not be read
+    DASHBOARD_NAME    CloudWatch dashboard linked from emails (optional)
+    VIGIL_ENV         environment name, for the logs (optional)
+
+Delivery rules: something always goes out (a plain fallback when parsing or rendering fails), and a
+failed publish raises after every target was tried, so Lambda's retries and on-failure destination
+keep the event. A retry may repeat a publish that had succeeded: a duplicate beats a lost alert.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from vigil.notifier.events import AlarmEvent, parse_alarm, salvage, split_event
+from vigil.notifier.render import LinkContext, Notification, render, render_fallback, sns_message
+
+logger = Logger(service="vigil-notifier")
+
+# boto3 costs ~200 ms to import: pay it on the first publish, not on every cold start's import.
+_sns_client: Any = None
+
+
+def _sns() -> Any:
+    global _sns_client
+    if _sns_client is None:
+        import boto3
+
+        _sns_client = boto3.client("sns")
+    return _sns_client
+
+
+class PublishError(RuntimeError):
+    """At least one route topic did not accept its notification."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    topic_arn_prefix: str
+    fallback_route: str
+    dashboard_name: str | None
+    env: str | None
+    region: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        missing = [name for name in ("TOPIC_ARN_PREFIX", "FALLBACK_ROUTE") if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(f"notifier misconfigured: {', '.join(missing)} not set")
+        return cls(
+            topic_arn_prefix=os.environ["TOPIC_ARN_PREFIX"],
+            fallback_route=os.environ["FALLBACK_ROUTE"],
+            dashboard_name=os.environ.get("DASHBOARD_NAME") or None,
+            env=os.environ.get("VIGIL_ENV") or None,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One rendered notification and the routes it goes to."""
+
+    routes: tuple[str, ...]
+    notification: Notification
+    fallback: bool
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    settings = Settings.from_env()
+    logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
+    links = LinkContext(console_region=settings.region, dashboard_name=settings.dashboard_name)
+
+    failures: list[str] = []
+    published = 0
+    fallbacks = 0
+    for payload in split_event(event):
+        outgoing = prepare(payload, settings, links)
+        fallbacks += outgoing.fallback
+        subject, message = sns_message(outgoing.notification)
+        for route in outgoing.routes:
+            topic_arn = settings.topic_arn_prefix + route
+            try:
+                _sns().publish(TopicArn=topic_arn, Subject=subject, Message=message, MessageStructure="json")
+            except Exception as exc:  # keep going: the other routes still deserve their alert
+                failures.append(f"{route}: {type(exc).__name__}: {exc}")
+                logger.exception(
+                    "publish failed",
+                    extra={"route": route, "topic_arn": topic_arn, "alarm": outgoing.notification.alarm_name},
+                )
+            else:
+                published += 1
+                logger.info(
+                    "notification published",
+                    extra={
+                        "route": route,
+                        "alarm": outgoing.notification.alarm_name,
+                        "state": outgoing.notification.state,
+                        "fallback": outgoing.fallback,
+                    },
+                )
+    if failures:
+        raise PublishError(f"{len(failures)} publish(es) failed: " + "; ".join(failures))
+    return {"published": published, "fallbacks": fallbacks}
+
+
+def prepare(payload: Any, settings: Settings, links: LinkContext) -> Outgoing:
+    """Parse and render one alarm payload; on any failure, the plain fallback. Never raises."""
+    event: AlarmEvent | None = None
+    try:
+        event = parse_alarm(payload)
+        notification = render(event, links)
+    except Exception as exc:
+        return _fallback(payload, exc, event, settings, links)
+    routes = tuple(event.meta.routes) if event.meta else ()
+    return Outgoing(routes=_routes(routes, settings), notification=notification, fallback=False)
+
+
+def _fallback(
+    payload: Any, exc: Exception, event: AlarmEvent | None, settings: Settings, links: LinkContext
+) -> Outgoing:
+    notification = render_fallback(payload, exc, links)
+    meta = event.meta if event is not None else salvage(payload).meta
+    # Only names and the error go to the log: the payload is not ours to copy around.
+    logger.error(
+        "alarm event could not be rendered; sending the plain fallback",
+        extra={
+            "alarm": notification.alarm_name,
+            "state": notification.state,
+            "stage": "render" if event is not None else "parse",
+            "error_type": type(exc).__name__,
+            "error": str(exc)[:500],
+        },
+    )
+    routes = tuple(meta.routes) if meta else ()
+    return Outgoing(routes=_routes(routes, settings), notification=notification, fallback=True)
+
+
+def _routes(routes: tuple[str, ...], settings: Settings) -> tuple[str, ...]:
+    """Each route once, in order; an alarm that names none still reaches the fallback route."""
+    unique = tuple(dict.fromkeys(r for r in routes if r))
+    return unique or (settings.fallback_route,)
