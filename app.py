@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from aws_cdk import App
 
@@ -15,6 +17,9 @@ from infra.stack import build_app
 def main() -> None:
     app = App()
     environment = get_environment(app.node.try_get_context("env"))
+    catalog = app.node.try_get_context("catalog")
+    if catalog:  # `-c catalog=DIR` points any environment at another catalog (the demo uses this)
+        environment = replace(environment, catalog=Path(catalog).resolve())
     try:
         build_app(environment, app=app)
     except CatalogError as exc:

@@ -67,7 +67,9 @@ def test_good_catalog_resolves_defaults_and_overrides(tmp_path):
 
 def test_settings_alarm_window_applies_unless_the_check_overrides(tmp_path):
     settings = {**SETTINGS, "defaults": {"cadence": "5m", "alarm": {"evaluation_periods": 4, "datapoints_to_alarm": 2}}}
-    root = write_catalog(tmp_path, [{**SQS, "alarms": {"age": {"evaluation_periods": 1, "datapoints_to_alarm": 1}}}], settings)
+    root = write_catalog(
+        tmp_path, [{**SQS, "alarms": {"age": {"evaluation_periods": 1, "datapoints_to_alarm": 1}}}], settings
+    )
     check = load_catalog(root).by_id("orders-queue")
     assert (check.rule("backlog").evaluation_periods, check.rule("backlog").datapoints_to_alarm) == (4, 2)
     assert (check.rule("age").evaluation_periods, check.rule("age").datapoints_to_alarm) == (1, 1)
@@ -79,24 +81,48 @@ BAD_CHECKS = [
     ("missing-kind", [{k: v for k, v in HTTP.items() if k != "kind"}], ["check api-health", "kind", "found nothing"]),
     ("unknown-field", [{**HTTP, "colour": "red"}], ["check api-health", "colour", "unknown field"]),
     ("bad-id", [{**HTTP, "id": "API_Health"}], ["check API_Health", "id", "lowercase slug"]),
-    ("bad-severity", [{**HTTP, "severity": "urgent"}], ["check api-health", "severity", "'urgent'", "allowed: 'critical' or 'warning'"]),
+    (
+        "bad-severity",
+        [{**HTTP, "severity": "urgent"}],
+        ["check api-health", "severity", "'urgent'", "allowed: 'critical' or 'warning'"],
+    ),
     ("bad-url", [{**HTTP, "url": "ftp://host/x"}], ["check api-health", "url", "http:// or https://"]),
     ("missing-url", [{k: v for k, v in HTTP.items() if k != "url"}], ["check api-health", "url", "required"]),
     ("bad-cadence", [{**HTTP, "cadence": "5 minutes"}], ["check api-health", "cadence", "30s, 5m or 1h"]),
     ("cadence-too-long", [{**HTTP, "cadence": "2h"}], ["check api-health", "cadence", "1m to 1h"]),
-    ("timeout-past-cadence", [{**HTTP, "cadence": "1m", "timeout": 60}], ["check api-health", "timeout", "shorter than the cadence"]),
+    (
+        "timeout-past-cadence",
+        [{**HTTP, "cadence": "1m", "timeout": 60}],
+        ["check api-health", "timeout", "shorter than the cadence"],
+    ),
     ("bad-status", [{**HTTP, "expect_status": [200, 999]}], ["check api-health", "expect_status", "999"]),
-    ("unknown-signal", [{**SQS, "alarms": {"backlogg": {"threshold": 5}}}], ["check orders-queue", "alarms", "backlogg", "backlog, age, dlq"]),
+    (
+        "unknown-signal",
+        [{**SQS, "alarms": {"backlogg": {"threshold": 5}}}],
+        ["check orders-queue", "alarms", "backlogg", "backlog, age, dlq"],
+    ),
     (
         "m-greater-than-n",
         [{**SQS, "alarms": {"backlog": {"evaluation_periods": 2, "datapoints_to_alarm": 3}}}],
         ["check orders-queue", "alarms.backlog", "datapoints_to_alarm (3) must not exceed evaluation_periods (2)"],
     ),
-    ("bad-comparison", [{**SQS, "alarms": {"age": {"comparison": "=>"}}}], ["check orders-queue", "alarms.age.comparison", "'=>'"]),
-    ("bad-missing-data", [{**SQS, "alarms": {"age": {"missing_data": "zero"}}}], ["alarms.age.missing_data", "'notBreaching'"]),
+    (
+        "bad-comparison",
+        [{**SQS, "alarms": {"age": {"comparison": "=>"}}}],
+        ["check orders-queue", "alarms.age.comparison", "'=>'"],
+    ),
+    (
+        "bad-missing-data",
+        [{**SQS, "alarms": {"age": {"missing_data": "zero"}}}],
+        ["alarms.age.missing_data", "'notBreaching'"],
+    ),
     ("bad-queue", [{**SQS, "queue": "orders queue!"}], ["check orders-queue", "queue", "found 'orders queue!'"]),
     ("duplicate-id", [HTTP, {**SQS, "id": "api-health"}], ["check api-health", "id", "duplicate id"]),
-    ("unknown-secret", [{**HTTP, "headers_secret": "nope"}], ["check api-health", "headers_secret", "unknown secret 'nope'", "api-headers"]),
+    (
+        "unknown-secret",
+        [{**HTTP, "headers_secret": "nope"}],
+        ["check api-health", "headers_secret", "unknown secret 'nope'", "api-headers"],
+    ),
     ("check-not-a-mapping", ["just text"], ["api.yaml", "check #1", "expected a mapping, found text"]),
     ("service-per-check", [{**HTTP, "service": "other"}], ["check api-health", "service", "once per file"]),
     ("long-description", [{**HTTP, "description": "x" * 301}], ["check api-health", "description", "300"]),
@@ -115,16 +141,32 @@ def _settings(**changes):
 
 
 BAD_SETTINGS = [
-    ("unknown-contact", _settings(routes={"crit": {"email": ["ghost"]}}), ["_settings.yaml", "routes.crit.email", "unknown contact 'ghost'"]),
+    (
+        "unknown-contact",
+        _settings(routes={"crit": {"email": ["ghost"]}}),
+        ["_settings.yaml", "routes.crit.email", "unknown contact 'ghost'"],
+    ),
     (
         "contact-without-sms",
         _settings(routes={"crit": {"sms": ["desk"]}}, self_monitoring_route="crit"),
         ["routes.crit.sms", "contact 'desk' has no sms"],
     ),
     ("bad-phone", _settings(contacts={"oncall": {"sms": "07700 900123"}}), ["contacts.oncall.sms", "E.164"]),
-    ("bad-email", _settings(contacts={"oncall": {"email": "not-an-address"}}), ["contacts.oncall.email", "e-mail address"]),
-    ("route-without-contacts", _settings(routes={"crit": {"severities": ["critical"]}}), ["routes.crit", "at least one contact"]),
-    ("unknown-self-route", _settings(self_monitoring_route="pager"), ["self_monitoring_route", "unknown route 'pager'"]),
+    (
+        "bad-email",
+        _settings(contacts={"oncall": {"email": "not-an-address"}}),
+        ["contacts.oncall.email", "e-mail address"],
+    ),
+    (
+        "route-without-contacts",
+        _settings(routes={"crit": {"severities": ["critical"]}}),
+        ["routes.crit", "at least one contact"],
+    ),
+    (
+        "unknown-self-route",
+        _settings(self_monitoring_route="pager"),
+        ["self_monitoring_route", "unknown route 'pager'"],
+    ),
     ("settings-unknown-key", _settings(contact={}), ["_settings.yaml", "contact", "unknown field"]),
     (
         "no-route-for-check",

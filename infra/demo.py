@@ -1,0 +1,360 @@
+"""`make demo`: vigil end to end on this machine, with no AWS account.
+
+1. moto_server on 127.0.0.1 stands in for AWS; the real CDK CLI bootstraps it and deploys the
+   stack for a demo catalog whose targets are local.
+2. Demo targets: a healthy, a failing and a slow HTTP service on loopback, and an SQS queue with a
+   growing backlog and a dead-letter queue holding a message.
+3. Simulated minutes: the checkers run in-process (moto cannot run Lambda code without Docker),
+   their values go through the alarm model (moto does not evaluate alarms), and every state
+   change goes, as CloudWatch's SNS notification built from the *deployed* alarm, through the
+   real notifier into moto SNS. What the notifier published is printed as on-call receives it.
+4. The failing service and the queue's consumer come back: the recovery messages follow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import local_aws
+from infra.alarm_model import AlarmState, evaluate
+from infra.catalog import Catalog, load_catalog
+from infra.demo_targets import DemoServices
+from vigil.alarm_meta import alarm_name
+from vigil.checkers import http as http_checker
+from vigil.spec.common import CheckBase
+from vigil.spec.sqs import SqsCheck
+
+ENV = "demo"
+STACK = f"Vigil-{ENV}"
+MINUTES = 10
+FIX_AT = 6  # the minute the failing service and the queue's consumer come back
+BACKLOG_PER_MINUTE = 200
+SLOW_SECONDS = 2.5
+
+
+def demo_catalog(root: Path, services: DemoServices) -> Path:
+    """The demo's catalog: the sample settings, and checks pointing at the local targets."""
+    root.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "defaults": {"cadence": "1m"},
+        "contacts": {"oncall": {"email": "oncall@example.com", "sms": "+447700900123"}},
+        "routes": {"oncall": {"email": ["oncall"], "sms": ["oncall"]}},
+        "self_monitoring_route": "oncall",
+    }
+    http = {"kind": "http", "severity": "critical", "timeout": 2, "max_latency_ms": 1500}
+    checks = [
+        {**http, "id": "checkout-health", "url": services.url("/healthy"), "description": "Checkout service health."},
+        {
+            **http,
+            "id": "campaign-api-health",
+            "url": services.url("/failing"),
+            "json_assert": {"path": "status", "equals": "ok"},
+            "description": "Public health endpoint of the campaign API.",
+            "runbook": "https://wiki.example.com/runbooks/campaign-api#health",
+        },
+        {
+            **http,
+            "id": "reporting-health",
+            "severity": "warning",
+            "url": services.url("/slow"),
+            "description": "Reporting service health.",
+        },
+        {
+            "id": "orders-queue",
+            "kind": "sqs",
+            "severity": "critical",
+            "queue": "demo-orders",
+            "dlq": "demo-orders-dlq",
+            "description": "Orders waiting for the order-worker.",
+            "runbook": "https://wiki.example.com/runbooks/orders#queue",
+            "alarms": {"backlog": {"threshold": 500}},
+        },
+    ]
+    (root / "_settings.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    (root / "demo.yaml").write_text(
+        yaml.safe_dump({"service": "campaigns", "team": "campaigns", "checks": checks}, sort_keys=False)
+    )
+    return root
+
+
+@dataclass
+class Delivered:
+    minute: int
+    topic: str
+    subject: str
+    email: str
+    sms: str
+
+
+@dataclass
+class Track:
+    """One alarm as the demo models it: its rule, its datapoints so far and its state."""
+
+    check: CheckBase
+    signal: str
+    series: list[float | None] = field(default_factory=list)
+    state: AlarmState = AlarmState.OK
+    last_value: float | None = None
+
+
+class Publications:
+    """Records every SNS Publish the notifier makes, exactly as sent (moto keeps no SMS from topics)."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
+        self.items.append(dict(params))
+
+
+def run_demo(out: Any = print) -> int:
+    started = time.monotonic()
+    services = DemoServices(slow_seconds=SLOW_SECONDS)
+    with services.running(), tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
+        catalog_dir = demo_catalog(Path(tmp) / "checks", services)
+        catalog = load_catalog(catalog_dir)
+        out(f"== vigil demo: {len(catalog.checks)} checks, local targets on 127.0.0.1:{services.port}")
+        with local_aws.start_moto_server() as endpoint:
+            out(f"== local AWS (moto_server) at {endpoint}")
+            deploy_stack(endpoint, catalog_dir, Path(tmp) / "cdk.out", out)
+            setup_started = time.monotonic()
+            with aws_environment(endpoint):
+                code = simulate(catalog, services, endpoint, out)
+            out(
+                f"\n== done: simulation took {time.monotonic() - setup_started:.0f}s, whole demo {time.monotonic() - started:.0f}s"
+            )
+        out("== moto_server stopped; demo services stopped")
+    return code
+
+
+def deploy_stack(endpoint: str, catalog_dir: Path, output_dir: Path, out: Any) -> None:
+    t0 = time.monotonic()
+    local_aws.bootstrap(endpoint)
+    out(f"== cdk bootstrap: done in {time.monotonic() - t0:.0f}s")
+    t0 = time.monotonic()
+    local_aws.deploy(endpoint, STACK, output_dir=output_dir, context={"env": ENV, "catalog": str(catalog_dir)})
+    out(f"== cdk deploy {STACK}: done in {time.monotonic() - t0:.0f}s")
+    summary = local_aws.deployed_resources(endpoint, STACK)
+    out(summary.format())
+
+
+@contextlib.contextmanager
+def aws_environment(endpoint: str):
+    import os
+
+    saved = dict(os.environ)
+    os.environ.update(local_aws.aws_env(endpoint))
+    os.environ.update(
+        {
+            "TOPIC_ARN_PREFIX": f"arn:aws:sns:{local_aws.REGION}:{local_aws.ACCOUNT}:vigil-{ENV}-",
+            "FALLBACK_ROUTE": "oncall",
+            "DASHBOARD_NAME": f"vigil-{ENV}",
+            "VIGIL_ENV": ENV,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def simulate(catalog: Catalog, services: DemoServices, endpoint: str, out: Any) -> int:
+    import boto3
+
+    from vigil.notifier import handler as notifier
+
+    session = boto3.session.Session()
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
+    # The notifier creates its own client from the default session: listen there.
+    boto3.setup_default_session()
+    publications = Publications()
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.sns.Publish", publications)
+    notifier._sns_client = None
+
+    queue = sqs.create_queue(QueueName="demo-orders")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="demo-orders-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"order": 4711, "error": "schema mismatch"}))
+
+    tracks = [Track(check, signal) for check in catalog.checks for signal in check.active_signals()]
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    delivered: list[Delivered] = []
+    emf_sample = ""
+    out(f"\n== {MINUTES} simulated minutes (the failing service and the queue consumer come back at minute {FIX_AT})")
+    for minute in range(MINUTES):
+        now = start + timedelta(minutes=minute)
+        if minute == FIX_AT:
+            services.fix()
+            sqs.purge_queue(QueueUrl=queue)
+            sqs.purge_queue(QueueUrl=dlq)
+            out(f"-- minute {minute}: campaign-api fixed, order-worker drained the queue, DLQ redriven")
+        elif minute < FIX_AT:
+            sqs.send_message_batch(
+                QueueUrl=queue,
+                Entries=[{"Id": str(i), "MessageBody": f"order {minute}-{i}"} for i in range(10)],
+            )
+            for _ in range(BACKLOG_PER_MINUTE // 10 - 1):
+                sqs.send_message_batch(
+                    QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": "order"} for i in range(10)]
+                )
+        values, emf = measure_all(catalog, sqs, queue, dlq, minute)
+        emf_sample = emf_sample or emf
+        for track in tracks:
+            value = values.get((track.check.id, track.signal))
+            track.series.append(value)
+            track.last_value = value if value is not None else track.last_value
+            new = evaluate(track.check.rule(track.signal), track.series, initial=AlarmState.OK)[-1]
+            if new is not track.state:
+                before = len(publications.items)
+                notifier.handler(sns_event(cloudwatch, track, new, now), None)
+                for params in publications.items[before:]:
+                    delivered.append(_delivered(minute, params))
+                track.state = new
+        out(
+            f"   minute {minute}: "
+            + ", ".join(
+                f"{t.check.id}/{t.signal}={_fmt(t.last_value)} {t.state.value}" for t in tracks if t.signal != "measure"
+            )
+        )
+
+    out("\n== one checker's metrics line (Embedded Metric Format, as CloudWatch Logs receives it)")
+    out("   " + emf_sample)
+    print_summary(tracks, out)
+    print_notifications(delivered, out)
+    alarms = sum(1 for d in delivered if "ALARM" in d.subject)
+    oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
+    out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
+    return 0 if alarms and oks else 1
+
+
+def measure_all(
+    catalog: Catalog, sqs: Any, queue: str, dlq: str, minute: int
+) -> tuple[dict[tuple[str, str], float | None], str]:
+    values: dict[tuple[str, str], float | None] = {}
+    emf = ""
+    for check in catalog.checks:
+        if isinstance(check, SqsCheck):
+            # moto publishes no SQS metrics: read the same quantities from the queues themselves.
+            backlog = _count(sqs, queue)
+            values[(check.id, "backlog")] = backlog
+            values[(check.id, "age")] = 60.0 * minute if backlog and minute < FIX_AT else 0.0
+            values[(check.id, "dlq")] = _count(sqs, dlq)
+            continue
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            result = http_checker.handler({"check": check.model_dump(mode="json"), "secrets": {}}, None)
+        emf = emf or next((line for line in stdout.getvalue().splitlines() if '"_aws"' in line), "")
+        values[(check.id, "down")] = result["values"].get("Healthy")
+        values[(check.id, "measure")] = 1.0 if result["status"] == "failed" else 0.0
+    return values, emf
+
+
+def _count(sqs: Any, url: str) -> float:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return float(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def sns_event(cloudwatch: Any, track: Track, new: AlarmState, now: datetime) -> dict[str, Any]:
+    """CloudWatch's SNS alarm notification for this transition, built from the deployed alarm."""
+    name = alarm_name(ENV, track.check.id, track.signal)
+    found = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    if not found:
+        raise RuntimeError(f"alarm {name} was not deployed: the stack and the demo catalog disagree")
+    alarm = found[0]
+    rule = track.check.rule(track.signal)
+    recent = [v for v in track.series[-rule.evaluation_periods :] if v is not None]
+    stamp = now.strftime("%d/%m/%y %H:%M:%S")
+    verb = {">": "greater than", ">=": "greater than or equal to", "<": "less than", "<=": "less than or equal to"}
+    points = ", ".join(f"{v:.1f} ({stamp})" for v in reversed(recent))
+    crossed = "were" if new is AlarmState.ALARM else "were not all"
+    reason = (
+        f"Threshold Crossed: {len(recent)} out of the last {rule.evaluation_periods} datapoints [{points}] "
+        f"{crossed} {verb[rule.comparison.value]} the threshold ({rule.threshold:.1f}) "
+        f"(minimum {rule.datapoints_to_alarm} datapoints for OK -> ALARM transition)."
+    )
+    message = {
+        "AlarmName": name,
+        "AlarmDescription": alarm.get("AlarmDescription"),
+        "AWSAccountId": local_aws.ACCOUNT,
+        "AlarmConfigurationUpdatedTimestamp": now.isoformat(timespec="milliseconds"),
+        "NewStateValue": new.value,
+        "NewStateReason": reason,
+        "StateChangeTime": now.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+        "Region": "US East (N. Virginia)",
+        "AlarmArn": alarm["AlarmArn"],
+        "OldStateValue": track.state.value,
+        "OKActions": alarm.get("OKActions", []),
+        "AlarmActions": alarm.get("AlarmActions", []),
+        "InsufficientDataActions": [],
+        "Trigger": {
+            "MetricName": alarm.get("MetricName"),
+            "Namespace": alarm.get("Namespace"),
+            "StatisticType": "Statistic",
+            "Statistic": str(alarm.get("Statistic", "Maximum")).upper(),
+            "Unit": None,
+            "Dimensions": [{"value": d["Value"], "name": d["Name"]} for d in alarm.get("Dimensions", [])],
+            "Period": alarm.get("Period"),
+            "EvaluationPeriods": alarm.get("EvaluationPeriods"),
+            "DatapointsToAlarm": alarm.get("DatapointsToAlarm"),
+            "ComparisonOperator": alarm.get("ComparisonOperator"),
+            "Threshold": alarm.get("Threshold"),
+            "TreatMissingData": alarm.get("TreatMissingData"),
+            "EvaluateLowSampleCountPercentile": "",
+        },
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "Sns": {"Type": "Notification", "Subject": f'{new.value}: "{name}"', "Message": json.dumps(message)},
+            }
+        ]
+    }
+
+
+def _delivered(minute: int, params: dict[str, Any]) -> Delivered:
+    body = json.loads(params["Message"])
+    return Delivered(
+        minute,
+        params["TopicArn"].rsplit(":", 1)[-1],
+        params.get("Subject", ""),
+        body.get("email", body["default"]),
+        body.get("sms", ""),
+    )
+
+
+def print_summary(tracks: list[Track], out: Any) -> None:
+    out("\n== summary after the last minute")
+    out(f"   {'check':<22} {'signal':<8} {'rule':<36} {'value':>8}  state")
+    for t in tracks:
+        rule = t.check.rule(t.signal).describe(t.check.signals[t.signal].unit)
+        out(f"   {t.check.id:<22} {t.signal:<8} {rule:<36} {_fmt(t.last_value):>8}  {t.state.value}")
+
+
+def print_notifications(delivered: list[Delivered], out: Any) -> None:
+    out("\n== what on-call received (topic, e-mail subject, SMS text), in order")
+    for d in delivered:
+        out(f"\n-- minute {d.minute} → {d.topic}")
+        out(f"   e-mail subject: {d.subject}")
+        out(f"   SMS ({len(d.sms)} chars): {d.sms}")
+    first_alarm = next((d for d in delivered if "ALARM" in d.subject), None)
+    if first_alarm:
+        out(f"\n== the full e-mail of the first ALARM (minute {first_alarm.minute})")
+        out("\n".join("   | " + line for line in first_alarm.email.splitlines()))
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
