@@ -6,13 +6,18 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from infra.cli import demo_cmd, plan_cmd, schema_cmd, test_alarms_cmd, validate_cmd
+from infra.cli import demo_cmd, plan_cmd, run_cmd, schema_cmd, test_alarms_cmd, validate_cmd
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check the catalog and list every problem", validate_cmd.add_arguments, validate_cmd.run),
     "schema": ("write (or --check) the catalog's JSON Schemas", schema_cmd.add_arguments, schema_cmd.run),
     "test-alarms": ("run the alarm unit tests (CATALOG/tests)", test_alarms_cmd.add_arguments, test_alarms_cmd.run),
     "plan": ("per check: rules, detection time, monthly cost", plan_cmd.add_arguments, plan_cmd.run),
+    "run": (
+        "measure one check now and give its alarm verdict (exit 0 ok, 1 alarm, 2 failed)",
+        run_cmd.add_arguments,
+        run_cmd.run,
+    ),
     "demo": (
         "run vigil end to end on a local AWS and print what on-call receives",
         demo_cmd.add_arguments,

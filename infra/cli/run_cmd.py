@@ -1,0 +1,102 @@
+"""`python -m infra run CHECK_ID`: measure one check now, against its real target.
+
+Prints the values measured, the metrics a checker would emit and each signal's verdict for
+that single datapoint. Exit code: 0 ok, 1 a signal's rule breaches, 2 could not measure.
+AWS calls use the local credentials, or AWS_ENDPOINT_URL (moto_server, LocalStack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+
+from infra.catalog import CatalogError, load_catalog
+from vigil.spec.common import CheckBase
+from vigil.spec.sqs import SqsCheck, queue_name
+
+OK, BREACH, FAILED = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("check_id", help="the id of the check to run")
+    parser.add_argument("--catalog", default="checks", help="catalog directory (default: checks)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        catalog = load_catalog(args.catalog)
+        check = catalog.by_id(args.check_id)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}")
+        return FAILED
+    except KeyError:
+        print(f"error: no check {args.check_id!r} in {args.catalog}; ids: {', '.join(c.id for c in catalog.checks)}")
+        return FAILED
+    values, reason = measure(check, {name: ref for name, ref in catalog.settings.secrets.items()})
+    if values is None:
+        print(f"{check.id}: could not measure: {reason}")
+        return FAILED
+    return report(check, values, reason)
+
+
+def measure(check: CheckBase, secrets: dict[str, str]) -> tuple[dict[str, float | None] | None, str | None]:
+    """Signal name → latest value (None: no data), or (None, reason) when nothing could be measured."""
+    if isinstance(check, SqsCheck):
+        return _measure_sqs(check)
+    from infra.kinds import KINDS
+
+    module = __import__(KINDS[check.kind].checker_module, fromlist=["handler"])
+    emf = io.StringIO()
+    with contextlib.redirect_stdout(emf):
+        result = module.handler({"check": check.model_dump(mode="json"), "secrets": secrets}, None)
+    print("metrics the checker emits (EMF):")
+    for line in emf.getvalue().splitlines():
+        if '"_aws"' in line:
+            print("  " + line)
+    if result["status"] == "failed":
+        return None, f"{result['reason_code']}: {result['reason']}"
+    by_metric = result["values"]
+    values = {name: by_metric.get(signal.metric) for name, signal in check.signals.items() if name != "measure"}
+    return values, result.get("reason")
+
+
+def _measure_sqs(check: SqsCheck) -> tuple[dict[str, float | None] | None, str | None]:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    sqs = boto3.client("sqs")
+    try:
+        values: dict[str, float | None] = {"backlog": _visible(sqs, check.queue), "age": None}
+        if check.dlq:
+            values["dlq"] = _visible(sqs, check.dlq)
+    except (BotoCoreError, ClientError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    print("(sqs is Lambda-free: values read from the queues; age needs CloudWatch's metric, shown as no data)")
+    return values, None
+
+
+def _visible(sqs, ref: str) -> float:  # type: ignore[no-untyped-def]
+    url = sqs.get_queue_url(QueueName=queue_name(ref))["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return float(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def report(check: CheckBase, values: dict[str, float | None], reason: str | None) -> int:
+    print(f"{check.id} ({check.kind}): " + json.dumps(values))
+    if reason:
+        print(f"reason: {reason}")
+    worst = OK
+    for name, value in values.items():
+        rule = check.rule(name)
+        words = rule.describe(check.signals[name].unit)
+        if value is None:
+            print(f"  {name:<8} no data          rule {words} (missing data: {rule.missing_data.value})")
+            continue
+        breaching = rule.comparison.breaches(value, rule.threshold)
+        verdict = "BREACHING" if breaching else "ok"
+        print(f"  {name:<8} {value:<16g} rule {words}: {verdict}")
+        worst = max(worst, BREACH if breaching else OK)
+    return worst
