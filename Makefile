@@ -43,6 +43,7 @@ lint: setup
 test: setup lint
 	$(PY) -m infra validate
 	$(PY) -m infra schema --check
+	$(PY) -m infra test-alarms
 	$(PY) -m pytest
 
 demo: setup
