@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from infra.catalog import CatalogError, load_catalog
+from infra.cli.common import load_or_report
 from infra.plan import CheckPlan, Totals, load_prices, plan_catalog, price_info
 
 
@@ -16,12 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        catalog = load_catalog(args.catalog)
-    except CatalogError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}")
-        print(f"{len(exc.problems)} problem(s) in {args.catalog}")
+    catalog = load_or_report(args.catalog)
+    if catalog is None:
         return 1
     rows, totals = plan_catalog(catalog, load_prices())
     if args.json:

@@ -12,7 +12,7 @@ import contextlib
 import io
 import json
 
-from infra.catalog import CatalogError, load_catalog
+from infra.cli.common import load_or_report
 from vigil.spec.common import CheckBase
 from vigil.spec.sqs import SqsCheck, queue_name
 
@@ -25,13 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        catalog = load_catalog(args.catalog)
-        check = catalog.by_id(args.check_id)
-    except CatalogError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}")
+    catalog = load_or_report(args.catalog)
+    if catalog is None:
         return FAILED
+    try:
+        check = catalog.by_id(args.check_id)
     except KeyError:
         print(f"error: no check {args.check_id!r} in {args.catalog}; ids: {', '.join(c.id for c in catalog.checks)}")
         return FAILED

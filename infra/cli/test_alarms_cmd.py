@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from infra.alarm_tests import load_tests, run_all, tests_dir
-from infra.catalog import CatalogError, load_catalog
+from infra.cli.common import load_or_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,12 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        catalog = load_catalog(args.catalog)
-    except CatalogError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}")
-        print(f"{len(exc.problems)} problem(s) in {args.catalog}: fix the catalog first (python -m infra validate)")
+    catalog = load_or_report(args.catalog, ": fix the catalog first (python -m infra validate)")
+    if catalog is None:
         return 1
     directory = args.tests or tests_dir(args.catalog)
     tests, problems = load_tests(directory)

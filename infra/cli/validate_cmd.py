@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from infra.catalog import CatalogError, load_catalog
+from infra.cli.common import load_or_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,12 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        catalog = load_catalog(args.catalog)
-    except CatalogError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}")
-        print(f"{len(exc.problems)} problem(s) in {args.catalog}")
+    catalog = load_or_report(args.catalog)
+    if catalog is None:
         return 1
     kinds = sorted({c.kind for c in catalog.checks})
     print(
