@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.alarm_model import AlarmState, Datapoint, evaluate
-from infra.catalog import ALARM_TESTS_DIR, Catalog, Problem
+from infra.catalog import ALARM_TESTS_DIR, Catalog, Problem, read_yaml
 from vigil.spec.common import MEASURE_SIGNAL, AlarmRule, format_duration
 
 TEST_KEYS = {"check", "signal", "name", "initial", "values", "expect"}
@@ -157,15 +155,9 @@ def load_tests(directory: Path | str) -> tuple[list[AlarmTest], list[Problem]]:
 
 def _load_file(path: Path, problems: list[Problem]) -> list[AlarmTest]:
     file = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problems.append(Problem(file, f"malformed YAML{where}: {getattr(exc, 'problem', None) or exc}"))
-        return []
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(file, f"cannot read file: {exc}"))
+    unreadable = len(problems)
+    data = read_yaml(path, problems)
+    if len(problems) > unreadable:
         return []
     if not isinstance(data, dict) or set(data) != {"tests"}:
         problems.append(Problem(file, "expected a mapping with one key, tests: a list of alarm tests"))

@@ -108,7 +108,8 @@ def load_catalog(root: Path | str) -> Catalog:
     return Catalog(root=root, settings=settings, checks=checks, files=origin)
 
 
-def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+def read_yaml(path: Path, problems: list[Problem]) -> Any:
+    """The file's YAML, or None with a problem added when it cannot be read or parsed."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -126,7 +127,7 @@ def _load_settings(root: Path, problems: list[Problem]) -> Settings | None:
     if not path.exists():
         problems.append(Problem(str(path), "missing: the settings file holds contacts, routes and defaults"))
         return None
-    data = _read_yaml(path, problems)
+    data = read_yaml(path, problems)
     if data is None and not problems:
         problems.append(Problem(str(path), "empty file: expected a mapping with contacts and routes"))
     if data is None:
@@ -142,7 +143,7 @@ def _load_settings(root: Path, problems: list[Problem]) -> Settings | None:
 
 
 def _load_service_file(path: Path, settings: Settings | None, problems: list[Problem]) -> list[CheckBase]:
-    data = _read_yaml(path, problems)
+    data = read_yaml(path, problems)
     if data is None:
         if path.read_bytes().strip() == b"":
             problems.append(Problem(str(path), "empty file: expected service, team and checks"))
@@ -245,9 +246,8 @@ def _check_references(
         )
     for check in checks:
         path = origin[check.id]
-        for ref_field in _secret_fields(check):
-            name = getattr(check, ref_field)
-            if name is not None and name not in settings.secrets:
+        for ref_field, name in secret_refs(check).items():
+            if name not in settings.secrets:
                 declared = ", ".join(settings.secrets) or "none declared"
                 problems.append(
                     Problem(
@@ -266,8 +266,13 @@ def _check_references(
             )
 
 
-def _secret_fields(check: BaseModel) -> list[str]:
-    return [name for name in type(check).model_fields if name.endswith("_secret") or name == "secret"]
+def secret_refs(check: BaseModel) -> dict[str, str]:
+    """Field → secret name, for every secret a check refers to (fields named `secret` or `*_secret`)."""
+    return {
+        name: value
+        for name in type(check).model_fields
+        if (name.endswith("_secret") or name == "secret") and (value := getattr(check, name)) is not None
+    }
 
 
 def _problems_from(exc: ValidationError, path: str, check: str | None) -> list[Problem]:

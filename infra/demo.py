@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import tempfile
 import time
@@ -29,9 +28,9 @@ from infra import local_aws
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
 from infra.demo_targets import DemoServices
+from infra.local_checker import run_checker, visible_messages
 from vigil.alarm_meta import alarm_name
-from vigil.checkers import http as http_checker
-from vigil.spec.common import CheckBase
+from vigil.spec.common import MEASURE_SIGNAL, CheckBase
 from vigil.spec.sqs import SqsCheck
 
 ENV = "demo"
@@ -247,23 +246,17 @@ def measure_all(
     for check in catalog.checks:
         if isinstance(check, SqsCheck):
             # moto publishes no SQS metrics: read the same quantities from the queues themselves.
-            backlog = _count(sqs, queue)
+            backlog = visible_messages(sqs, queue)
             values[(check.id, "backlog")] = backlog
             values[(check.id, "age")] = 60.0 * minute if backlog and minute < FIX_AT else 0.0
-            values[(check.id, "dlq")] = _count(sqs, dlq)
+            values[(check.id, "dlq")] = visible_messages(sqs, dlq)
             continue
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
-            result = http_checker.handler({"check": check.model_dump(mode="json"), "secrets": {}}, None)
-        emf = emf or next((line for line in stdout.getvalue().splitlines() if '"_aws"' in line), "")
-        values[(check.id, "down")] = result["values"].get("Healthy")
-        values[(check.id, "measure")] = 1.0 if result["status"] == "failed" else 0.0
+        run = run_checker(check, catalog)
+        emf = emf or next(iter(run.emf_lines), "")
+        for signal, spec in check.signals.items():
+            values[(check.id, signal)] = run.result["values"].get(spec.metric)
+        values[(check.id, MEASURE_SIGNAL.name)] = 1.0 if run.result["status"] == "failed" else 0.0
     return values, emf
-
-
-def _count(sqs: Any, url: str) -> float:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    return float(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
 def sns_event(cloudwatch: Any, track: Track, new: AlarmState, now: datetime) -> dict[str, Any]:

@@ -23,6 +23,12 @@ class Kind:
     def constructs(self) -> ModuleType:
         return importlib.import_module(self.construct_module)
 
+    def checker(self) -> ModuleType:
+        """The checker module (with `handler`); only for kinds that run a checker."""
+        if self.checker_module is None:
+            raise ValueError(f"kind {self.model.model_fields['kind'].annotation} runs no checker")
+        return importlib.import_module(self.checker_module)
+
 
 KINDS: dict[str, Kind] = {
     "http": Kind(HttpCheck, "infra.checks.http", "vigil.checkers.http"),

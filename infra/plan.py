@@ -32,6 +32,7 @@ AWS's own metrics (SQS, ...) are free; alarm state-change events on the default 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,13 +101,17 @@ class Totals:
     worst_detect_seconds: int
 
 
+@functools.cache
+def _price_list(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 def load_prices(path: Path | str = PRICES_FILE) -> dict[str, float]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {name: float(entry["usd"]) for name, entry in data["prices"].items()}
+    return {name: float(entry["usd"]) for name, entry in _price_list(Path(path))["prices"].items()}
 
 
 def price_info(path: Path | str = PRICES_FILE) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = _price_list(Path(path))
     return {"region": data["region"], "currency": data["currency"]}
 
 

@@ -25,15 +25,8 @@ FUNCTION_RULE = AlarmRule(
     statistic=Statistic.sum,
     period=300,
 )
-QUEUE_RULE = AlarmRule(
-    threshold=0,
-    comparison=Comparison.gt,
-    evaluation_periods=1,
-    datapoints_to_alarm=1,
-    missing_data=MissingData.not_breaching,
-    statistic=Statistic.maximum,
-    period=300,
-)
+# Any message waiting in five minutes: the queue depth is a gauge, so its maximum, not a sum.
+QUEUE_RULE = FUNCTION_RULE.model_copy(update={"statistic": Statistic.maximum})
 
 
 class SelfMonitoring(Construct):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -20,9 +22,10 @@ from constructs import Construct
 
 from infra import functions, nag
 from infra.alarms import AlarmFactory
-from infra.catalog import Catalog, _secret_fields
+from infra.catalog import Catalog, secret_refs
 from infra.dashboard import DashboardBuilder
 from infra.kinds import KINDS
+from vigil.checkers.runner import make_event
 from vigil.spec.common import CheckBase, VpcPlacement
 
 # Room between the slowest check's own timeout and the function's: secret fetch, cold start, EMF.
@@ -43,8 +46,17 @@ def placement_key(placement: VpcPlacement | None) -> str:
     return f"{placement.vpc_id}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:8]}"
 
 
-def secrets_of(check: CheckBase) -> list[str]:
-    return [name for f in _secret_fields(check) if (name := getattr(check, f)) is not None]
+def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
+    """The Secrets Manager ids of the secrets a check names, as its checker event carries them."""
+    return {name: catalog.settings.secrets[name] for name in secret_refs(check).values()}
+
+
+def alarm_signals(
+    scope: Construct, check: CheckBase, ctx: CheckContext, metric_for: Callable[[str], cloudwatch.Metric]
+) -> None:
+    """Any kind: one alarm per active signal on the metric the kind names, and the check's dashboard panel."""
+    alarms = [ctx.alarms.for_check(scope, check, signal, metric_for(signal)) for signal in check.active_signals()]
+    ctx.dashboard.add(check, [alarm.metric for alarm in alarms], alarms)
 
 
 def checker_timeout(checks: list[CheckBase]) -> int:
@@ -84,16 +96,9 @@ class CheckContext:
     schedule_group: scheduler.ScheduleGroup
     checkers: dict[tuple[str, str], Checker] = field(default_factory=dict)
 
-    @property
-    def secrets(self) -> dict[str, str]:
-        return dict(self.catalog.settings.secrets)
-
     def event(self, check: CheckBase) -> dict[str, object]:
         """The checker's input: the spec itself (validated again by the same model) and secret ids."""
-        return {
-            "check": check.model_dump(mode="json"),
-            "secrets": {name: self.secrets[name] for name in secrets_of(check)},
-        }
+        return make_event(check, secret_ids(check, self.catalog))
 
     def checker(self, check: CheckBase) -> Checker:
         placement = placement_of(check)
@@ -135,7 +140,7 @@ class CheckContext:
             max_event_age=Duration.seconds(max(60, fastest)),
             **vpc_args,  # type: ignore[arg-type]
         )
-        names = sorted({name for c in peers for name in secrets_of(c)})
+        names = sorted({name for c in peers for name in secret_refs(c).values()})
         if names:
             fn.add_to_role_policy(
                 iam.PolicyStatement(
@@ -154,7 +159,7 @@ class CheckContext:
         return Checker(function=fn, timeout=timeout, key=pkey, scheduler_role=role)
 
     def _secret_arns(self, name: str) -> list[str]:
-        ref = self.secrets[name]
+        ref = self.catalog.settings.secrets[name]
         if not ref.startswith("arn:"):
             ref = Stack.of(self.scope).format_arn(
                 service="secretsmanager", resource="secret", resource_name=ref, arn_format=ArnFormat.COLON_RESOURCE_NAME

@@ -8,7 +8,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
-from infra.checks import CheckContext
+from infra.checks import CheckContext, alarm_signals
 from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
 from vigil.spec.common import CheckBase
 
@@ -44,14 +44,13 @@ def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler
 
 def checker_alarms(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
     """Any checker kind: one alarm per active signal (the measure signal included) on Vigil metrics."""
-    metrics = []
-    alarms = []
-    for signal in check.active_signals():
-        metric = cloudwatch.Metric(
+    alarm_signals(
+        scope,
+        check,
+        ctx,
+        lambda signal: cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
             metric_name=type(check).signals[signal].metric,
             dimensions_map={CHECK_DIMENSION: check.id},
-        )
-        alarms.append(ctx.alarms.for_check(scope, check, signal, metric))
-        metrics.append(alarms[-1].metric)
-    ctx.dashboard.add(check, metrics, alarms)
+        ),
+    )

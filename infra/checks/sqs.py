@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.checks import CheckContext
+from infra.checks import CheckContext, alarm_signals
 from vigil.spec.common import CheckBase
 from vigil.spec.sqs import SqsCheck, queue_name
 
@@ -19,16 +19,14 @@ NAMESPACE = "AWS/SQS"
 
 def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
     assert isinstance(check, SqsCheck)
-    metrics = []
-    alarms = []
-    for signal in check.active_signals():
+
+    def metric(signal: str) -> cloudwatch.Metric:
         queue = check.dlq if signal == "dlq" else check.queue
         assert queue is not None  # active_signals drops dlq when there is none
-        metric = cloudwatch.Metric(
+        return cloudwatch.Metric(
             namespace=NAMESPACE,
             metric_name=SqsCheck.signals[signal].metric,
             dimensions_map={"QueueName": queue_name(queue)},
         )
-        alarms.append(ctx.alarms.for_check(scope, check, signal, metric))
-        metrics.append(alarms[-1].metric)
-    ctx.dashboard.add(check, metrics, alarms)
+
+    alarm_signals(scope, check, ctx, metric)

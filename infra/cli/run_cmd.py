@@ -8,12 +8,13 @@ AWS calls use the local credentials, or AWS_ENDPOINT_URL (moto_server, LocalStac
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
+from typing import Any
 
+from infra.catalog import Catalog
 from infra.cli.common import load_or_report
-from vigil.spec.common import CheckBase
+from infra.local_checker import run_checker, visible_messages
+from vigil.spec.common import MEASURE_SIGNAL, CheckBase
 from vigil.spec.sqs import SqsCheck, queue_name
 
 OK, BREACH, FAILED = 0, 1, 2
@@ -33,31 +34,28 @@ def run(args: argparse.Namespace) -> int:
     except KeyError:
         print(f"error: no check {args.check_id!r} in {args.catalog}; ids: {', '.join(c.id for c in catalog.checks)}")
         return FAILED
-    values, reason = measure(check, {name: ref for name, ref in catalog.settings.secrets.items()})
+    values, reason = measure(check, catalog)
     if values is None:
         print(f"{check.id}: could not measure: {reason}")
         return FAILED
     return report(check, values, reason)
 
 
-def measure(check: CheckBase, secrets: dict[str, str]) -> tuple[dict[str, float | None] | None, str | None]:
+def measure(check: CheckBase, catalog: Catalog) -> tuple[dict[str, float | None] | None, str | None]:
     """Signal name → latest value (None: no data), or (None, reason) when nothing could be measured."""
     if isinstance(check, SqsCheck):
         return _measure_sqs(check)
-    from infra.kinds import KINDS
-
-    module = __import__(KINDS[check.kind].checker_module, fromlist=["handler"])
-    emf = io.StringIO()
-    with contextlib.redirect_stdout(emf):
-        result = module.handler({"check": check.model_dump(mode="json"), "secrets": secrets}, None)
+    run = run_checker(check, catalog)
     print("metrics the checker emits (EMF):")
-    for line in emf.getvalue().splitlines():
-        if '"_aws"' in line:
-            print("  " + line)
+    for line in run.emf_lines:
+        print("  " + line)
+    result = run.result
     if result["status"] == "failed":
         return None, f"{result['reason_code']}: {result['reason']}"
     by_metric = result["values"]
-    values = {name: by_metric.get(signal.metric) for name, signal in check.signals.items() if name != "measure"}
+    values = {
+        name: by_metric.get(signal.metric) for name, signal in check.signals.items() if name != MEASURE_SIGNAL.name
+    }
     return values, result.get("reason")
 
 
@@ -76,10 +74,8 @@ def _measure_sqs(check: SqsCheck) -> tuple[dict[str, float | None] | None, str |
     return values, None
 
 
-def _visible(sqs, ref: str) -> float:  # type: ignore[no-untyped-def]
-    url = sqs.get_queue_url(QueueName=queue_name(ref))["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    return float(attributes["Attributes"]["ApproximateNumberOfMessages"])
+def _visible(sqs: Any, ref: str) -> float:
+    return visible_messages(sqs, sqs.get_queue_url(QueueName=queue_name(ref))["QueueUrl"])
 
 
 def report(check: CheckBase, values: dict[str, float | None], reason: str | None) -> int:

@@ -11,6 +11,8 @@ import json
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from vigil.text import clip
+
 MARKER = "\n--vigil--\n"
 DESCRIPTION_LIMIT = 1024  # CloudWatch's AlarmDescription limit
 
@@ -40,10 +42,7 @@ def encode_description(text: str | None, meta: AlarmMeta) -> str:
     room = DESCRIPTION_LIMIT - len(trailer)
     if room < 0:
         raise ValueError(f"alarm metadata for {meta.check}/{meta.signal} is {len(trailer)} characters, over 1024")
-    human = (text or meta.summary or "").strip()
-    if len(human) > room:
-        human = human[: max(room - 1, 0)] + "…"
-    return human + trailer
+    return clip((text or meta.summary or "").strip(), room) + trailer
 
 
 def decode_description(description: str | None) -> tuple[str, AlarmMeta | None]:

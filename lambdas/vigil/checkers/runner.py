@@ -22,12 +22,12 @@ from vigil import metrics
 from vigil.result import CheckResult, Status
 from vigil.secrets import SecretError, get_json_secret
 from vigil.spec.common import SLUG_PATTERN, CheckBase
+from vigil.text import REASON_LIMIT, clip
+from vigil.text import one_line as text_one_line
 
 # name → the secret's JSON object; raises SecretError.
 SecretsResolver = Callable[[str], dict[str, Any]]
 Measure = Callable[[Any, SecretsResolver], CheckResult]
-
-REASON_LIMIT = 300
 
 logger = logging.getLogger(__name__)
 _SLUG = re.compile(SLUG_PATTERN)
@@ -56,6 +56,11 @@ def run(event: Any, model: type[CheckBase], measure: Measure) -> dict[str, Any]:
             result.reason,
         )
     return result.model_dump(mode="json")
+
+
+def make_event(check: CheckBase, secret_ids: Mapping[str, str]) -> dict[str, Any]:
+    """The event `run` reads: what each schedule carries, and what local runs pass in-process."""
+    return {"check": check.model_dump(mode="json"), "secrets": dict(secret_ids)}
 
 
 def _measure_event(event: Any, model: type[CheckBase], measure: Measure) -> CheckResult:
@@ -125,8 +130,7 @@ def _describe(exc: BaseException) -> str:
 
 def one_line(text: str, limit: int = REASON_LIMIT) -> str:
     """Reasons go into SMS and e-mail subjects: one line, bounded."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return clip(text_one_line(text), limit)
 
 
 def _log(result: CheckResult) -> None:

@@ -47,13 +47,12 @@ class EvaluatedDatapoint(BaseModel):
 
     timestamp: datetime | None = None
     value: float | None = None  # absent for missing datapoints
-    sample_count: float | None = Field(default=None, alias="sampleCount")
 
 
 class ReasonData(BaseModel):
     """CloudWatch's stateReasonData (a JSON string inside the event)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     # Oldest first; evaluatedDatapoints is newest first (as CloudWatch writes them).
     recent_datapoints: list[float] = Field(default_factory=list, alias="recentDatapoints")
@@ -61,7 +60,6 @@ class ReasonData(BaseModel):
     threshold: float | None = None
     statistic: str | None = None
     period: int | None = None
-    unit: str | None = None
 
 
 class AlarmEvent(BaseModel):
@@ -236,7 +234,8 @@ def from_sns_message(message: dict[str, Any]) -> AlarmEvent:
     region, account = _arn_parts(msg.AlarmArn)
     human, meta = decode_description(msg.AlarmDescription)
     reason = msg.NewStateReason or ""
-    statistic = trigger.Statistic.capitalize() if trigger.Statistic else None  # SNS says "MAXIMUM"
+    # SNS says "MAXIMUM" or "SAMPLE_COUNT"; CloudWatch's own name is "Maximum" or "SampleCount".
+    statistic = "".join(w.capitalize() for w in trigger.Statistic.split("_")) if trigger.Statistic else None
     return AlarmEvent(
         source="sns",
         alarm_name=msg.AlarmName,

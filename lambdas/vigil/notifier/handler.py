@@ -125,8 +125,9 @@ def prepare(payload: Any, settings: Settings, links: LinkContext) -> Outgoing:
 def _fallback(
     payload: Any, exc: Exception, event: AlarmEvent | None, settings: Settings, links: LinkContext
 ) -> Outgoing:
-    notification = render_fallback(payload, exc, links)
-    meta = event.meta if event is not None else salvage(payload).meta
+    found = salvage(payload)
+    notification = render_fallback(payload, exc, links, found)
+    meta = event.meta if event is not None else found.meta
     # Only names and the error go to the log: the payload is not ours to copy around.
     logger.error(
         "alarm event could not be rendered; sending the plain fallback",

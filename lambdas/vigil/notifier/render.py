@@ -20,7 +20,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.notifier.events import AlarmEvent, AlarmState, salvage
+from vigil.notifier.events import AlarmEvent, AlarmState, Salvage, salvage
+from vigil.text import REASON_LIMIT, one_line
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
 SMS_LIMIT = 160
@@ -91,10 +92,6 @@ def ascii_fold(text: str) -> str:
     """Typographic characters to their ASCII look-alikes; anything else non-ASCII dropped."""
     text = text.translate(_ASCII_LOOKALIKES)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-
-
-def one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def shorten(text: str, limit: int, marker: str = "...") -> str:
@@ -183,13 +180,17 @@ def title(event: AlarmEvent) -> str:
     return event.alarm_name
 
 
+def _unit(event: AlarmEvent) -> str:
+    return f" {event.meta.unit}" if event.meta and event.meta.unit else ""
+
+
 def rule_text(event: AlarmEvent) -> str | None:
     """The rule in words: vigil's own wording, else what CloudWatch told us."""
     if event.meta and event.meta.rule:
         return event.meta.rule
     if event.threshold is None:
         return None
-    unit = f" {event.meta.unit}" if event.meta and event.meta.unit else ""
+    unit = _unit(event)
     text = f"{event.comparison_symbol or 'vs'} {number(event.threshold)}{unit}"
     if event.datapoints_to_alarm and event.evaluation_periods:
         text += f" for {event.datapoints_to_alarm} of {event.evaluation_periods} periods"
@@ -201,7 +202,7 @@ def rule_text(event: AlarmEvent) -> str | None:
 def value_line(event: AlarmEvent) -> str:
     """'latest value 1520 messages (rule: > 500 messages for 3 of 3 minutes)'."""
     latest = event.latest_value
-    unit = f" {event.meta.unit}" if event.meta and event.meta.unit else ""
+    unit = _unit(event)
     value = f"latest value {number(latest)}{unit}" if latest is not None else "no recent datapoints"
     rule = rule_text(event)
     return f"{value} (rule: {rule})" if rule else value
@@ -373,11 +374,14 @@ def _short_severity(severity: str) -> str:
 
 
 def render_fallback(
-    raw_event: Any, error: BaseException | str | None, links: LinkContext | None = None
+    raw_event: Any, error: BaseException | str | None, links: LinkContext | None = None, found: Salvage | None = None
 ) -> Notification:
-    """A plain message naming the alarm and state if they can be found; never raises."""
+    """A plain message naming the alarm and state if they can be found; never raises.
+
+    `found`: what `salvage(raw_event)` gave, when the caller already has it (it walks the whole input).
+    """
     try:
-        return _render_fallback(raw_event, error, links or LinkContext())
+        return _render_fallback(found or salvage(raw_event), error, links or LinkContext())
     except Exception:
         text = "vigil notifier: unparseable alarm event (and the fallback itself failed). See the notifier logs."
         return Notification(
@@ -385,8 +389,7 @@ def render_fallback(
         )
 
 
-def _render_fallback(raw_event: Any, error: BaseException | str | None, links: LinkContext) -> Notification:
-    found = salvage(raw_event)
+def _render_fallback(found: Salvage, error: BaseException | str | None, links: LinkContext) -> Notification:
     problem = _error_text(error)
     if found.name:
         state = found.state or "unknown state"
@@ -425,13 +428,13 @@ def _error_text(error: BaseException | str | None) -> str:
     if error is None:
         return "unknown"
     if not isinstance(error, BaseException):
-        return shorten(one_line(str(error)), 300)
+        return shorten(one_line(str(error)), REASON_LIMIT)
     try:
         lines = str(error).splitlines()
     except Exception:  # an exception whose __str__ fails must not cost us the alarm's name
         lines = []
     name = type(error).__name__
-    return shorten(one_line(f"{name}: {lines[0]}" if lines else name), 300)
+    return shorten(one_line(f"{name}: {lines[0]}" if lines else name), REASON_LIMIT)
 
 
 # --- SNS --------------------------------------------------------------------------------------------

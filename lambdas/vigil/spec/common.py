@@ -68,15 +68,6 @@ class Comparison(StrEnum):
     lt = "<"
     le = "<="
 
-    @property
-    def cloudwatch(self) -> str:
-        return {
-            ">": "GreaterThanThreshold",
-            ">=": "GreaterThanOrEqualToThreshold",
-            "<": "LessThanThreshold",
-            "<=": "LessThanOrEqualToThreshold",
-        }[self.value]
-
     def breaches(self, value: float, threshold: float) -> bool:
         return {
             ">": value > threshold,
