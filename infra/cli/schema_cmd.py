@@ -1,4 +1,9 @@
-"""`python -m infra schema [--check]`: the JSON Schemas editors use to complete catalog files."""
+"""`python -m infra schema [--check]`: the JSON Schemas generated from the spec models.
+
+Two sets, both committed: schema/ for editors completing catalog files, and vigil/schemas/ inside
+the Lambda package, against which checkers check their input without importing pydantic
+(vigil.check_schema explains why).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from pydantic import Field, TypeAdapter
 
 from infra.kinds import KINDS
 from infra.settings import Settings
+from vigil.check_schema import SCHEMA_DIR as CHECKER_SCHEMA_DIR
 from vigil.spec.common import Slug, StrictModel
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = ROOT / "schema"
 
 
 def schemas() -> dict[str, dict[str, Any]]:
@@ -34,6 +41,11 @@ def schemas() -> dict[str, dict[str, Any]]:
     return {"service.schema.json": service, "settings.schema.json": settings}
 
 
+def checker_schemas() -> dict[str, dict[str, Any]]:
+    """One schema per checker kind: the whole check, as the schedule's event carries it."""
+    return {f"{name}.json": kind.model.model_json_schema() for name, kind in KINDS.items() if kind.model.has_checker}
+
+
 def _without_file_fields(model: type) -> type:
     fields = {
         name: (info.annotation, info) for name, info in model.model_fields.items() if name not in ("service", "team")
@@ -49,18 +61,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    wanted = {SCHEMA_DIR / name: schema for name, schema in schemas().items()}
+    wanted |= {CHECKER_SCHEMA_DIR / name: schema for name, schema in checker_schemas().items()}
     stale = []
-    for name, schema in schemas().items():
-        path = SCHEMA_DIR / name
+    for path, schema in wanted.items():
         text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
         if args.check:
             if not path.exists() or path.read_text() != text:
-                stale.append(name)
+                stale.append(str(path.relative_to(ROOT)))
         else:
-            SCHEMA_DIR.mkdir(exist_ok=True)
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text)
-            print(f"wrote {path.relative_to(SCHEMA_DIR.parent)}")
+            print(f"wrote {path.relative_to(ROOT)}")
+    # A kind that was removed must not leave a schema behind for a checker that no longer exists.
+    orphans = sorted(set(CHECKER_SCHEMA_DIR.glob("*.json")) - set(wanted))
+    if orphans and not args.check:
+        for path in orphans:
+            path.unlink()
+            print(f"removed {path.relative_to(ROOT)}")
+    elif orphans:
+        stale += [str(path.relative_to(ROOT)) for path in orphans]
     if stale:
-        print(f"stale: {', '.join(stale)}; run `python -m infra schema` and commit schema/")
+        print(f"stale: {', '.join(stale)}; run `python -m infra schema` and commit schema/ and lambdas/vigil/schemas/")
         return 1
     return 0

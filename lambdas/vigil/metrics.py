@@ -19,40 +19,25 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE, CheckResult, Status
-from vigil.spec.common import MEASURE_SIGNAL, Signal
-
-MEASURE_FAILED = MEASURE_SIGNAL.metric
+from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, METRIC_NAMESPACE, CheckResult, Status
 
 logger = logging.getLogger(__name__)
 
 _VALID_UNITS = frozenset(u.value for u in MetricUnit)
-# Signal.unit is written for people ("messages", "ms"); CloudWatch wants its own unit names.
-_SIGNAL_UNITS = {
-    "": MetricUnit.NoUnit.value,
-    "ms": MetricUnit.Milliseconds.value,
-    "milliseconds": MetricUnit.Milliseconds.value,
-    "s": MetricUnit.Seconds.value,
-    "seconds": MetricUnit.Seconds.value,
-    "bytes": MetricUnit.Bytes.value,
-    "%": MetricUnit.Percent.value,
-    "percent": MetricUnit.Percent.value,
-}
 
 
-def emit(result: CheckResult, signals: Mapping[str, Signal] | None = None) -> str:
+def emit(result: CheckResult) -> str:
     """Print the result as one EMF line and return it. Call once per check: each call is its own flush."""
-    line = json.dumps(render(result, signals or {}), separators=(",", ":"))
+    line = json.dumps(render(result), separators=(",", ":"))
     print(line, flush=True)
     return line
 
 
-def render(result: CheckResult, signals: Mapping[str, Signal]) -> dict[str, Any]:
+def render(result: CheckResult) -> dict[str, Any]:
     """The EMF document for one result (pure: no output)."""
     if not result.check_id.strip():
         raise ValueError("a result without a check id has no dimension to emit to")
@@ -70,7 +55,7 @@ def render(result: CheckResult, signals: Mapping[str, Signal]) -> dict[str, Any]
             if not math.isfinite(value):
                 logger.warning("check %s: metric %s is %s; not emitted", result.check_id, name, value)
                 continue
-            emf.add_metric(name=name, unit=unit_for(name, result, signals), value=value)
+            emf.add_metric(name=name, unit=unit_for(name, result), value=value)
     for key, value in _run_fields(result).items():
         emf.add_metadata(key=key, value=value)
     document = emf.serialize_metric_set()
@@ -78,17 +63,11 @@ def render(result: CheckResult, signals: Mapping[str, Signal]) -> dict[str, Any]
     return document
 
 
-def unit_for(name: str, result: CheckResult, signals: Mapping[str, Signal]) -> str:
-    """The checker's own unit first, then the kind's signal, then the name's convention."""
+def unit_for(name: str, result: CheckResult) -> str:
+    """The checker's own unit first, then the name's convention (…Ms is milliseconds, else a count)."""
     unit = result.units.get(name)
     if unit is None:
-        signal_unit = next((s.unit for s in signals.values() if s.metric == name), None)
-        if signal_unit is not None:
-            unit = _SIGNAL_UNITS.get(signal_unit.strip().lower(), MetricUnit.Count.value)
-        elif name.endswith("Ms"):
-            unit = MetricUnit.Milliseconds.value
-        else:
-            unit = MetricUnit.Count.value
+        unit = MetricUnit.Milliseconds.value if name.endswith("Ms") else MetricUnit.Count.value
     if unit not in _VALID_UNITS:
         # A bad unit must not cost the datapoint: alarms do not filter on unit.
         logger.warning(

@@ -1,13 +1,23 @@
-"""CheckResult: what one checker run measured, or why it could not measure."""
+"""CheckResult: what one checker run measured, or why it could not measure.
+
+A plain dataclass, not a pydantic model: every checker imports this module on a cold start, and
+pydantic alone costs more import time than the http checker's budget (docs/performance.md). It
+never crosses a boundary as input: checkers build it, the runner emits it and returns `to_dict()`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 METRIC_NAMESPACE = "Vigil"
 CHECK_DIMENSION = "Check"
+# What a check id may be (the catalog enforces it); only such an id becomes a metric dimension.
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+# Every checker run writes it: 1 when the checker could not measure. Its alarm treats missing
+# data as breaching, so a checker that goes silent pages too.
+MEASURE_FAILED = "MeasureFailed"
 
 
 class Status(StrEnum):
@@ -15,20 +25,25 @@ class Status(StrEnum):
     failed = "failed"  # the checker could not measure; values are absent, reason says why
 
 
-class CheckResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True)
+class CheckResult:
     check_id: str
     kind: str
     status: Status
     # metric name → value; the names are the kind's Signal.metric names plus any extras.
-    values: dict[str, float] = Field(default_factory=dict)
-    units: dict[str, str] = Field(default_factory=dict, description="metric name → CloudWatch unit")
+    values: dict[str, float] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # metric name → CloudWatch unit
     reason_code: str | None = None  # short machine tag: dns, connect, tls, timeout, status, body, secret, internal
     reason: str | None = None  # one human line: "status 503, expected 200"
     duration_ms: float = 0.0
-    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    details: dict[str, str | int | float | bool | None] = field(default_factory=dict)
 
     @property
     def measured(self) -> bool:
         return self.status is Status.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: what a checker Lambda returns."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data

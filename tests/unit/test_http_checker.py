@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import logging
@@ -21,7 +22,7 @@ from tests.support.http_server import LoopbackServer, closed_port, running_serve
 from vigil import secrets
 from vigil.checkers import http as checker
 from vigil.result import CheckResult
-from vigil.spec.http import HttpCheck
+from vigil.spec.http import HttpCheck, JsonAssertion
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_ID = "api-health"
@@ -378,11 +379,48 @@ def test_local_os_error_is_not_blamed_on_the_target(capsys, monkeypatch, server)
 
 
 def test_measure_alone_returns_result_and_prints_nothing(capsys, server):
-    result = checker.measure(HttpCheck.model_validate(spec(server.url("/health"))))
+    result = checker.measure(checker.parse(spec(server.url("/health"))))
 
     assert isinstance(result, CheckResult)
     assert result.measured and result.values["Healthy"] == 1
     assert capsys.readouterr().out == ""
+
+
+def test_target_reads_only_fields_the_model_has():
+    # Target is a projection of HttpCheck: a renamed model field must break here, not at 3 a.m.
+    projected = {f.name for f in dataclasses.fields(checker.Target)}
+    assert projected <= set(HttpCheck.model_fields)
+    assert {f.name for f in dataclasses.fields(checker.BodyAssertion)} == set(JsonAssertion.model_fields)
+
+
+def test_parse_fills_the_model_defaults():
+    minimal = {"id": CHECK_ID, "kind": "http", "service": "campaign-api", "severity": "critical", "url": "http://x/"}
+    model = HttpCheck.model_validate(minimal)
+
+    target = checker.parse(minimal)
+
+    assert target == checker.parse(model.model_dump(mode="json"))
+    assert (target.method, target.expect_status, target.max_latency_ms, target.timeout) == (
+        model.method,
+        tuple(model.expect_status),
+        model.max_latency_ms,
+        model.timeout,
+    )
+
+
+def test_import_does_not_load_pydantic():
+    # The cold-start budget (docs/performance.md) has no room for pydantic: the spec is checked
+    # against its generated JSON Schema instead.
+    code = "import sys, vigil.checkers.http; print(sorted(m for m in sys.modules if m.startswith('pydantic')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": "lambdas"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_import_does_not_load_boto3():

@@ -11,8 +11,6 @@ from aws_lambda_powertools import Metrics
 from tests.support.emf import assert_vigil_emf, emf_lines, metric_units, only_emf
 from vigil import metrics
 from vigil.result import CheckResult, Status
-from vigil.spec.http import HttpCheck
-from vigil.spec.sqs import SqsCheck
 
 
 def ok(check_id: str = "api-health", **fields) -> CheckResult:
@@ -26,7 +24,7 @@ def test_measured_result(capsys):
         duration_ms=13.04,
     )
 
-    line = metrics.emit(result, HttpCheck.signals)
+    line = metrics.emit(result)
 
     assert capsys.readouterr().out == line + "\n"
     document = json.loads(line)
@@ -99,17 +97,17 @@ def test_one_line_per_check_when_several_run_in_one_invocation(capsys):
 
 
 @pytest.mark.parametrize(
-    ("name", "signals", "unit"),
+    ("name", "units", "unit"),
     [
         ("LatencyMs", {}, "Milliseconds"),  # naming convention
         ("Messages", {}, "Count"),  # anything else counts
-        ("Healthy", HttpCheck.signals, "None"),  # a flag: its signal has no unit
-        ("ApproximateAgeOfOldestMessage", SqsCheck.signals, "Seconds"),
-        ("ApproximateNumberOfMessagesVisible", SqsCheck.signals, "Count"),
+        ("Healthy", {"Healthy": "None"}, "None"),  # the checker's own unit wins
+        ("AgeSeconds", {"AgeSeconds": "Seconds"}, "Seconds"),
+        ("WaitMs", {"WaitMs": "Seconds"}, "Seconds"),  # over the naming convention too
     ],
 )
-def test_unit_without_checker_unit(name, signals, unit):
-    assert metrics.unit_for(name, ok(values={name: 1}), signals) == unit
+def test_unit(name, units, unit):
+    assert metrics.unit_for(name, ok(values={name: 1}, units=units)) == unit
 
 
 def test_unknown_unit_still_sends_the_value(capsys):

@@ -29,8 +29,10 @@ Other choices:
   should allow about 2 × spec.timeout plus a few seconds.
 - LatencyMs is from the start of the connection to the last byte read (at most 1 MiB), so it is
   only sent with a complete answer; StatusCode is sent whenever a status line arrived.
-- Only the standard library: the module stays cheap to import on a cold start. http.client itself
-  imports ssl, so there is nothing to gain from importing ssl lazily here.
+- Only the standard library, and no pydantic: the module stays cheap to import on a cold start
+  (budget 100 ms, docs/performance.md). The event's spec is checked against the JSON Schema
+  generated from HttpCheck (vigil.check_schema) and read into `Target`, the few fields measuring
+  needs. http.client itself imports ssl, so there is nothing to gain from importing ssl lazily.
 - Header values from the secret are sent, never logged, and never copied into a reason.
 """
 
@@ -42,16 +44,19 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from vigil import check_schema
 from vigil.checkers import runner
 from vigil.result import CheckResult, Status
 from vigil.secrets import SecretError
-from vigil.spec.http import HttpCheck, JsonAssertion
 from vigil.text import clip
 
 KIND = "http"
+SCHEMA = check_schema.load(KIND)
 MAX_BODY_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
 USER_AGENT = "vigil-checker/1"
@@ -80,11 +85,48 @@ class Verdict(Exception):
         self.status_code = status_code  # when the status line arrived before things went wrong
 
 
+@dataclass(frozen=True)
+class BodyAssertion:
+    path: str
+    equals: str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The fields of an HttpCheck (vigil.spec.http) that measuring reads; a test keeps the names in step."""
+
+    id: str
+    url: str
+    method: str
+    expect_status: tuple[int, ...]
+    max_latency_ms: int
+    timeout: float
+    json_assert: BodyAssertion | None
+    headers_secret: str | None
+
+
+def parse(check: Mapping[str, Any]) -> Target:
+    """The event's spec, checked against HttpCheck's schema; raises check_schema.SchemaError."""
+    check_schema.validate(check, SCHEMA)
+    fields = check_schema.with_defaults(check, SCHEMA)
+    assertion = fields["json_assert"]
+    return Target(
+        id=fields["id"],
+        url=fields["url"],
+        method=fields["method"],
+        expect_status=tuple(fields["expect_status"]),
+        max_latency_ms=fields["max_latency_ms"],
+        timeout=float(fields["timeout"]),
+        json_assert=BodyAssertion(assertion["path"], assertion["equals"]) if assertion else None,
+        headers_secret=fields["headers_secret"],
+    )
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return runner.run(event, HttpCheck, measure_with_secrets)
+    return runner.run(event, KIND, parse, measure_with_secrets)
 
 
-def measure_with_secrets(spec: HttpCheck, resolve: runner.SecretsResolver) -> CheckResult:
+def measure_with_secrets(spec: Target, resolve: runner.SecretsResolver) -> CheckResult:
     headers = header_secret(spec.headers_secret, resolve(spec.headers_secret)) if spec.headers_secret else None
     return measure(spec, headers)
 
@@ -112,7 +154,7 @@ def _header_ok(key: str, value: str) -> bool:
     return not any(c in value for c in "\r\n\0")
 
 
-def measure(spec: HttpCheck, headers: dict[str, str] | None = None) -> CheckResult:
+def measure(spec: Target, headers: dict[str, str] | None = None) -> CheckResult:
     """Call spec.url once and judge the answer. Raises only for checker-side problems."""
     started = time.perf_counter()
     deadline = started + spec.timeout
@@ -136,10 +178,10 @@ def measure(spec: HttpCheck, headers: dict[str, str] | None = None) -> CheckResu
     return _result(spec, values, details)
 
 
-def judge(spec: HttpCheck, status_code: int, body: bytes, truncated: bool, latency_ms: float) -> None:
+def judge(spec: Target, status_code: int, body: bytes, truncated: bool, latency_ms: float) -> None:
     """Raise the first Verdict that applies to a complete answer; return when it is healthy."""
     if status_code not in spec.expect_status:
-        expected = spec.expect_status[0] if len(spec.expect_status) == 1 else f"one of {spec.expect_status}"
+        expected = spec.expect_status[0] if len(spec.expect_status) == 1 else f"one of {list(spec.expect_status)}"
         raise Verdict("status", f"status {status_code}, expected {expected}")
     if spec.json_assert is not None:
         check_json(spec.json_assert, body, truncated)
@@ -147,7 +189,7 @@ def judge(spec: HttpCheck, status_code: int, body: bytes, truncated: bool, laten
         raise Verdict("slow", f"slow: {latency_ms:.0f} ms, allowed {spec.max_latency_ms} ms")
 
 
-def check_json(assertion: JsonAssertion, body: bytes, truncated: bool) -> None:
+def check_json(assertion: BodyAssertion, body: bytes, truncated: bool) -> None:
     try:
         document = json.loads(body)
     except ValueError:
@@ -188,7 +230,7 @@ def _show(value: Any) -> str:
 
 
 def _result(
-    spec: HttpCheck,
+    spec: Target,
     values: dict[str, float],
     details: dict[str, int | bool],
     code: str | None = None,
@@ -206,7 +248,7 @@ def _result(
     )
 
 
-def _fetch(spec: HttpCheck, headers: dict[str, str], deadline: float) -> tuple[int, bytes, bool]:
+def _fetch(spec: Target, headers: dict[str, str], deadline: float) -> tuple[int, bytes, bool]:
     """(status, body up to 1 MiB, truncated); network verdicts raise Verdict, checker trouble raises."""
     url = urlsplit(spec.url)
     host = url.hostname or ""
@@ -254,7 +296,7 @@ def _target(path: str, query: str) -> str:
     return (path or "/") + (f"?{query}" if query else "")
 
 
-def _request_headers(spec: HttpCheck, secret_headers: dict[str, str]) -> dict[str, str]:
+def _request_headers(spec: Target, secret_headers: dict[str, str]) -> dict[str, str]:
     headers = {
         "User-Agent": USER_AGENT,
         "Accept": "application/json" if spec.json_assert else "*/*",

@@ -2,50 +2,60 @@
 
 Event: {"check": <CheckSpec as model_dump(mode="json")>, "secrets": {name: Secrets Manager id or ARN}}.
 
-The spec is validated with the kind's own catalog model, so the checker reads its input exactly
-as synth validated it. Whatever goes wrong on the checker's side (bad event, secret unreadable,
+Each kind passes its own `parse`, which checks the event's spec against the kind's catalog model
+(directly, or through the JSON Schema generated from it, see vigil.check_schema) and raises
+ValueError when it does not fit. This module imports no pydantic: a cold start pays only for
+what the kind itself needs. Whatever goes wrong on the checker's side (bad event, secret unreadable,
 a bug) becomes a CheckResult with status failed, and MeasureFailed=1 is emitted: the measure
 alarm pages about the checker instead of a Lambda error that nobody alarms on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, get_args
-
-from pydantic import ValidationError
+from typing import Any, Protocol
 
 from vigil import metrics
-from vigil.result import CheckResult, Status
+from vigil.result import SLUG_PATTERN, CheckResult, Status
 from vigil.secrets import SecretError, get_json_secret
-from vigil.spec.common import SLUG_PATTERN, CheckBase
 from vigil.text import REASON_LIMIT, clip
 from vigil.text import one_line as text_one_line
 
+
+class Spec(Protocol):
+    """What the runner needs of a parsed spec; each kind's measure reads the rest."""
+
+    @property
+    def id(self) -> str: ...
+
+
 # name → the secret's JSON object; raises SecretError.
 SecretsResolver = Callable[[str], dict[str, Any]]
+# The event's "check" → the kind's spec; raises ValueError (pydantic's ValidationError is one).
+Parse = Callable[[Mapping[str, Any]], Spec]
 Measure = Callable[[Any, SecretsResolver], CheckResult]
 
 logger = logging.getLogger(__name__)
 _SLUG = re.compile(SLUG_PATTERN)
 
 
-def run(event: Any, model: type[CheckBase], measure: Measure) -> dict[str, Any]:
+def run(event: Any, kind: str, parse: Parse, measure: Measure) -> dict[str, Any]:
     """Validate, measure, emit; the CheckResult as JSON-ready dict. Never raises."""
     started = time.perf_counter()
     try:
-        result = _measure_event(event, model, measure)
+        result = _measure_event(event, kind, parse, measure)
     except Exception as exc:  # the last line of defence: a checker must report, not crash
         logger.exception("checker bug outside measure")
-        result = _failed(event, model, "internal", _describe(exc))
-    result = result.model_copy(update={"duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        result = _failed(event, kind, "internal", _describe(exc))
+    result = dataclasses.replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 1))
     if _SLUG.match(result.check_id):
         _log(result)
         try:
-            metrics.emit(result, model.signals)
+            metrics.emit(result)
         except Exception:
             # Nothing emitted: the measure alarm sees missing data, which it treats as breaching.
             logger.exception("check %s: could not emit metrics", result.check_id)
@@ -55,37 +65,42 @@ def run(event: Any, model: type[CheckBase], measure: Measure) -> dict[str, Any]:
             result.reason_code,
             result.reason,
         )
-    return result.model_dump(mode="json")
+    return result.to_dict()
 
 
-def make_event(check: CheckBase, secret_ids: Mapping[str, str]) -> dict[str, Any]:
-    """The event `run` reads: what each schedule carries, and what local runs pass in-process."""
+def make_event(check: Any, secret_ids: Mapping[str, str]) -> dict[str, Any]:
+    """The event `run` reads from a catalog check (a vigil.spec model): what each schedule
+    carries, and what local runs pass in-process."""
     return {"check": check.model_dump(mode="json"), "secrets": dict(secret_ids)}
 
 
-def _measure_event(event: Any, model: type[CheckBase], measure: Measure) -> CheckResult:
+def _measure_event(event: Any, kind: str, parse: Parse, measure: Measure) -> CheckResult:
     if not isinstance(event, Mapping) or not isinstance(event.get("check"), Mapping):
-        return _failed(event, model, "spec", 'malformed event: expected {"check": {...}, "secrets": {...}}')
+        return _failed(event, kind, "spec", 'malformed event: expected {"check": {...}, "secrets": {...}}')
     secret_ids = event.get("secrets") or {}
     if not isinstance(secret_ids, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in secret_ids.items()
     ):
-        return _failed(event, model, "spec", "malformed event: secrets must map names to secret ids")
+        return _failed(event, kind, "spec", "malformed event: secrets must map names to secret ids")
+    if event["check"].get("kind") != kind:
+        return _failed(
+            event, kind, "spec", f"invalid check: kind {event['check'].get('kind')!r} sent to the {kind} checker"
+        )
     try:
-        spec = model.model_validate(event["check"])
-    except ValidationError as exc:
-        return _failed(event, model, "spec", f"invalid check: {_first_error(exc)}")
+        spec = parse(event["check"])
+    except ValueError as exc:
+        return _failed(event, kind, "spec", f"invalid check: {_first_error(exc)}")
     try:
         result = measure(spec, resolver(secret_ids))
     except SecretError as exc:
-        return _failed(event, model, "secret", str(exc))
+        return _failed(event, kind, "secret", str(exc))
     except Exception as exc:
         logger.exception("check %s: measure raised", spec.id)
-        return _failed(event, model, "internal", _describe(exc))
+        return _failed(event, kind, "internal", _describe(exc))
     if not isinstance(result, CheckResult):
-        return _failed(event, model, "internal", f"measure returned {type(result).__name__}, not CheckResult")
+        return _failed(event, kind, "internal", f"measure returned {type(result).__name__}, not CheckResult")
     # The spec, not the checker, is the authority on identity.
-    return result.model_copy(update={"check_id": spec.id, "kind": spec.kind})
+    return dataclasses.replace(result, check_id=spec.id, kind=kind)
 
 
 def resolver(secret_ids: Mapping[str, str]) -> SecretsResolver:
@@ -100,28 +115,26 @@ def resolver(secret_ids: Mapping[str, str]) -> SecretsResolver:
     return resolve
 
 
-def _failed(event: Any, model: type[CheckBase], code: str, reason: str) -> CheckResult:
+def _failed(event: Any, kind: str, code: str, reason: str) -> CheckResult:
     check = event.get("check") if isinstance(event, Mapping) else None
     raw_id = check.get("id") if isinstance(check, Mapping) else None
     return CheckResult(
         check_id=raw_id if isinstance(raw_id, str) else "",
-        kind=_kind_of(model),
+        kind=kind,
         status=Status.failed,
         reason_code=code,
         reason=one_line(reason),
     )
 
 
-def _kind_of(model: type[CheckBase]) -> str:
-    # Each kind declares `kind: Literal["<name>"]`.
-    args = get_args(model.model_fields["kind"].annotation)
-    return str(args[0]) if args else ""
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "check"
-    return f"{where}: {first['msg']}" + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):  # check_schema.SchemaError and plain ValueErrors say it themselves
+        return str(exc)
+    # A pydantic ValidationError (kinds that parse with their model): the first error, located.
+    found = errors(include_url=False, include_input=False)
+    where = ".".join(str(part) for part in found[0]["loc"]) or "check"
+    return f"{where}: {found[0]['msg']}" + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
 
 
 def _describe(exc: BaseException) -> str:

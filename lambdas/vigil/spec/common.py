@@ -9,7 +9,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+from vigil.result import MEASURE_FAILED, SLUG_PATTERN
+
 Slug = Annotated[
     str, Field(pattern=SLUG_PATTERN, description="lowercase slug: a-z, 0-9 and '-', at most 64 characters")
 ]
@@ -226,7 +227,7 @@ def _first_error(exc: ValueError) -> str:
 # reporting at all (missing data is breaching, so a silent checker alarms).
 MEASURE_SIGNAL = Signal(
     name="measure",
-    metric="MeasureFailed",
+    metric=MEASURE_FAILED,
     unit="",
     summary="the checker could not measure, or went silent",
     default=AlarmRule(

@@ -1,0 +1,55 @@
+"""vigil.checkers.runner: whatever a kind's parse or measure does, the run reports and never raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tests.support.emf import assert_vigil_emf, only_emf
+from vigil.checkers import runner
+from vigil.result import CheckResult, Status
+
+
+class Probe(BaseModel):
+    id: str
+    kind: str
+    depth: int = Field(ge=0)
+
+
+def measure(spec: Probe, resolve: runner.SecretsResolver) -> CheckResult:
+    return CheckResult(check_id="someone-else", kind="other", status=Status.ok, values={"Depth": float(spec.depth)})
+
+
+def event(**check: Any) -> dict[str, Any]:
+    return {"check": {"id": "queue-depth", "kind": "probe", "depth": 3, **check}, "secrets": {}}
+
+
+def test_the_spec_decides_identity_not_the_checker(capsys):
+    result = runner.run(event(), "probe", Probe.model_validate, measure)
+
+    assert (result["check_id"], result["kind"], result["status"]) == ("queue-depth", "probe", "ok")
+    assert_vigil_emf(only_emf(capsys.readouterr().out), "queue-depth", {"MeasureFailed": 0, "Depth": 3})
+
+
+def test_a_pydantic_parse_error_is_located(capsys):
+    result = runner.run(event(depth=-1, colour="red"), "probe", Probe.model_validate, measure)
+
+    assert (result["status"], result["reason_code"]) == ("failed", "spec")
+    assert result["reason"] == "invalid check: depth: Input should be greater than or equal to 0"
+    assert_vigil_emf(only_emf(capsys.readouterr().out), "queue-depth", {"MeasureFailed": 1})
+
+
+def test_a_check_of_another_kind_is_refused(capsys):
+    result = runner.run(event(kind="http"), "probe", Probe.model_validate, measure)
+
+    assert (result["status"], result["reason_code"]) == ("failed", "spec")
+    assert "kind 'http' sent to the probe checker" in result["reason"]
+
+
+def test_a_measure_that_returns_something_else_is_internal(capsys):
+    result = runner.run(event(), "probe", Probe.model_validate, lambda spec, resolve: {"Depth": 3})
+
+    assert (result["status"], result["reason_code"]) == ("failed", "internal")
+    assert result["reason"] == "measure returned dict, not CheckResult"
+    assert_vigil_emf(only_emf(capsys.readouterr().out), "queue-depth", {"MeasureFailed": 1})
