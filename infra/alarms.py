@@ -4,19 +4,29 @@ Every alarm gets an explicit name (alarm_name), its rule from an AlarmRule, and 
 ends with the AlarmMeta trailer the notifier decodes. Where ALARM and OK go is decided by an
 AlarmActions strategy (after cdk-monitoring-constructs' IAlarmActionStrategy), so check alarms go
 through the notifier while self-monitoring alarms page the on-call route directly.
+
+Inhibition: a signal with a suppressor (Catalog.suppressor) pages through a composite alarm,
+ALARM(its metric alarm) with the suppressor's metric alarm as ActionsSuppressor, while its metric
+alarm keeps the OK action. CloudWatch suppresses *every* action of a composite while the suppressor
+is in ALARM ("Suppressor alarms prevent composite alarms from taking actions", CloudWatch user
+guide, Create_Composite_Alarm_Suppression), so an OK on the composite could be lost; on the metric
+alarm it never is.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from infra.catalog import Catalog
+from infra.placement import check_log_group
 from vigil.alarm_meta import AlarmMeta, alarm_name, encode_description
 from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Severity
 
@@ -37,19 +47,51 @@ _MISSING_DATA = {
 SELF_CHECK = "self"  # the pseudo check id of vigil's own alarms: vigil-<env>-self-<signal>
 
 
+PAGE_SUFFIX = "-page"  # the composite alarm that pages for an inhibited signal: vigil-<env>-<id>-<signal>-page
+
+
 class AlarmActions(Protocol):
-    def apply(self, alarm: cloudwatch.Alarm) -> None: ...
+    def on_alarm(self, alarm: cloudwatch.AlarmBase) -> None: ...
+    def on_ok(self, alarm: cloudwatch.AlarmBase) -> None: ...
 
 
 class TopicActions:
-    """ALARM and OK both go to one topic: a resolve must never be lost."""
+    """ALARM and OK go to one topic: a resolve must never be lost."""
 
     def __init__(self, topic: sns.ITopic) -> None:
         self._action = cw_actions.SnsAction(topic)
 
-    def apply(self, alarm: cloudwatch.Alarm) -> None:
+    def on_alarm(self, alarm: cloudwatch.AlarmBase) -> None:
         alarm.add_alarm_action(self._action)
+
+    def on_ok(self, alarm: cloudwatch.AlarmBase) -> None:
         alarm.add_ok_action(self._action)
+
+
+@dataclass(frozen=True)
+class _Inhibited:
+    """An inhibited signal's metric alarm, waiting for its suppressor's alarm to exist."""
+
+    scope: Construct
+    check: CheckBase
+    signal: str
+    alarm: cloudwatch.Alarm
+    description: str
+    suppressor: tuple[str, str]  # (check id, signal)
+
+
+@jsii.implements(IValidation)
+class _AllInhibitionsLinked:
+    """Synth fails if an inhibited signal never got its paging alarm: it would never page."""
+
+    def __init__(self, factory: AlarmFactory) -> None:
+        self._factory = factory
+
+    def validate(self) -> list[str]:
+        return [
+            f"{p.check.id}/{p.signal}: inhibitor alarm {'/'.join(p.suppressor)} was never built, so it cannot page"
+            for p in self._factory.pending
+        ]
 
 
 class AlarmFactory:
@@ -59,24 +101,49 @@ class AlarmFactory:
         self.check_actions = check_actions
         self.self_actions = self_actions
         self.alarms: list[cloudwatch.Alarm] = []
+        self.pages: list[cloudwatch.CompositeAlarm] = []
+        self.pending: list[_Inhibited] = []
+        self._by_signal: dict[tuple[str, str], cloudwatch.Alarm] = {}
+        self._guarded = False
 
-    def for_check(self, scope: Construct, check: CheckBase, signal: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
-        """The alarm of one check signal; its construct id is the signal, under the check's scope."""
-        spec = type(check).signals[signal]
+    def for_check(
+        self, scope: Construct, check: CheckBase, signal: str, metric: cloudwatch.IMetric
+    ) -> cloudwatch.Alarm:
+        """The alarm of one check signal; its construct id is the signal, under the check's scope.
+
+        An inhibited signal's metric alarm sends only OK; its ALARM goes out through a composite
+        alarm `<signal>-page`, built as soon as both it and its suppressor's alarm exist (checks are
+        built in id order, so the suppressor may come later).
+        """
+        spec = check.signals[signal]  # from the instance: a log_pattern check has a signal per pattern
         rule = check.rule(signal)
+        suppressor = self.catalog.suppressor(check, signal)
+        # A signal may carry its own severity (each log pattern does); it picks the routes too.
+        severity = spec.severity or check.severity
         meta = AlarmMeta(
             check=check.id,
             signal=signal,
             service=check.service,
-            severity=check.severity.value,
-            routes=self.catalog.routes_for(check),
+            severity=severity.value,
+            routes=self.catalog.routes_for(check.model_copy(update={"severity": severity})),
             summary=spec.summary,
             rule=rule.describe(spec.unit),
             unit=spec.unit,
             runbook=check.runbook,
             kind=check.kind,
+            inhibited_by=alarm_name(self.env, *suppressor) if suppressor else None,
+            logs=check_log_group(self.env, check),
         )
-        return self._alarm(scope, signal, check.id, rule, metric, meta, check.description, self.check_actions)
+        description = encode_description(check.description, meta)
+        alarm = self._alarm(scope, signal, check.id, rule, metric, description, self.check_actions, suppressor is None)
+        self._by_signal[(check.id, signal)] = alarm
+        if suppressor is not None:
+            self.pending.append(_Inhibited(scope, check, signal, alarm, description, suppressor))
+            if not self._guarded:
+                Stack.of(scope).node.add_validation(_AllInhibitionsLinked(self))
+                self._guarded = True
+        self._link_pages()
+        return alarm
 
     def for_self(
         self, scope: Construct, signal: str, rule: AlarmRule, metric: cloudwatch.Metric, summary: str
@@ -91,31 +158,65 @@ class AlarmFactory:
             rule=rule.describe(),
             kind="self",
         )
-        return self._alarm(scope, signal, SELF_CHECK, rule, metric, meta, None, self.self_actions)
+        return self._alarm(
+            scope, signal, SELF_CHECK, rule, metric, encode_description(None, meta), self.self_actions, True
+        )
 
     def _alarm(
         self,
         scope: Construct,
-        construct_id: str,
+        signal: str,
         check_id: str,
         rule: AlarmRule,
-        metric: cloudwatch.Metric,
-        meta: AlarmMeta,
-        text: str | None,
+        metric: cloudwatch.IMetric,
+        description: str,
         actions: AlarmActions,
+        pages: bool,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             scope,
-            construct_id,
-            alarm_name=alarm_name(self.env, check_id, meta.signal),
-            alarm_description=encode_description(text, meta),
-            metric=metric.with_(statistic=rule.statistic.value, period=Duration.seconds(rule.period)),
+            signal,  # the construct id: unique under the check's (or self-monitoring's) scope
+            alarm_name=alarm_name(self.env, check_id, signal),
+            alarm_description=description,
+            # A math expression has no statistic of its own: each metric in it carries its own.
+            metric=metric.with_(period=Duration.seconds(rule.period))
+            if isinstance(metric, cloudwatch.MathExpression)
+            else metric.with_(statistic=rule.statistic.value, period=Duration.seconds(rule.period)),  # type: ignore[attr-defined]
             threshold=rule.threshold,
             comparison_operator=_COMPARISON[rule.comparison],
             evaluation_periods=rule.evaluation_periods,
             datapoints_to_alarm=rule.datapoints_to_alarm,
             treat_missing_data=_MISSING_DATA[rule.missing_data],
         )
-        actions.apply(alarm)
+        if pages:
+            actions.on_alarm(alarm)
+        actions.on_ok(alarm)
         self.alarms.append(alarm)
         return alarm
+
+    def _link_pages(self) -> None:
+        for inhibited in [p for p in self.pending if p.suppressor in self._by_signal]:
+            self.pending.remove(inhibited)
+            self.pages.append(self._page(inhibited, self._by_signal[inhibited.suppressor]))
+
+    def _page(self, inhibited: _Inhibited, suppressor: cloudwatch.Alarm) -> cloudwatch.CompositeAlarm:
+        """ALARM(metric alarm), its actions held back while the suppressor is in ALARM."""
+        check, signal = inhibited.check, inhibited.signal
+        own = check.rule(signal)
+        inhibitor_check, inhibitor_signal = inhibited.suppressor
+        inhibitor = self.catalog.by_id(inhibitor_check).rule(inhibitor_signal)
+        page = cloudwatch.CompositeAlarm(
+            inhibited.scope,
+            f"{signal}Page",
+            composite_alarm_name=alarm_name(self.env, check.id, signal) + PAGE_SUFFIX,
+            alarm_description=inhibited.description,
+            alarm_rule=cloudwatch.AlarmRule.from_alarm(inhibited.alarm, cloudwatch.AlarmState.ALARM),
+            actions_suppressor=suppressor,
+            # When this signal breaches first, wait as long as the inhibitor can take to reach ALARM
+            # (N of its periods) before paging: an outage then pages once, through the inhibitor.
+            actions_suppressor_wait_period=Duration.seconds(inhibitor.period * inhibitor.evaluation_periods),
+            # After the inhibitor recovers, give this signal its own N periods to recover with it.
+            actions_suppressor_extension_period=Duration.seconds(own.period * own.evaluation_periods),
+        )
+        self.check_actions.on_alarm(page)
+        return page

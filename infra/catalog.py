@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from infra.kinds import KINDS
 from infra.settings import Settings
-from vigil.spec.common import CheckBase, Slug, StrictModel
+from vigil.spec.common import MEASURE_SIGNAL, CheckBase, Slug, StrictModel
 
 SETTINGS_FILE = "_settings.yaml"
 # Alarm unit tests (python -m infra test-alarms) live here; they are not service files.
@@ -61,11 +61,30 @@ class Catalog:
         raise KeyError(check_id)
 
     def routes_for(self, check: CheckBase) -> list[str]:
-        return [
-            name
-            for name, route in self.settings.routes.items()
-            if route.matches(check.service, check.team, check.severity)
-        ]
+        return _routes_for(self.settings, check)
+
+    def suppressor(self, check: CheckBase, signal: str) -> tuple[str, str] | None:
+        """(check id, signal) of the alarm whose ALARM holds back this signal's pages, or None.
+
+        The nearest inhibitor wins: the check's own inhibitor signal for its other signals, else the
+        inhibitor of the check it is `inhibited_by` (for all its signals, its own inhibitor too).
+        `measure` is never held back: vigil failing to measure is vigil's problem, not the target's.
+        """
+        if signal == MEASURE_SIGNAL.name:
+            return None
+        own = type(check).inhibitor_signal
+        if own is not None and signal != own and own in check.active_signals():
+            return check.id, own
+        if check.inhibited_by is not None:
+            inhibitor = self.by_id(check.inhibited_by)
+            signal_name = type(inhibitor).inhibitor_signal
+            assert signal_name is not None, "load_catalog rejects an inhibitor without an inhibitor signal"
+            return inhibitor.id, signal_name
+        return None
+
+
+def _routes_for(settings: Settings, check: CheckBase) -> list[str]:
+    return [name for name, route in settings.routes.items() if route.matches(check.service, check.team, check.severity)]
 
 
 class CatalogError(Exception):
@@ -264,6 +283,71 @@ def _check_references(
                     "severity",
                 )
             )
+    _check_inhibitions(settings, checks, origin, problems)
+
+
+def _check_inhibitions(
+    settings: Settings, checks: list[CheckBase], origin: dict[str, str], problems: list[Problem]
+) -> None:
+    """`inhibited_by` names another check that can inhibit, reaches everyone this check pages, and no cycle."""
+    by_id = {check.id: check for check in checks}
+    inhibitors = sorted(c.id for c in checks if _inhibitor_signal(c) is not None)
+    kinds = ", ".join(sorted(name for name, kind in KINDS.items() if kind.model.inhibitor_signal))
+    allowed = f"checks that can inhibit (kinds {kinds}): {', '.join(inhibitors) or 'none in this catalog'}"
+    for check in checks:
+        if check.inhibited_by is not None:
+            message = _inhibition_problem(settings, check, by_id.get(check.inhibited_by), allowed)
+            if message:
+                problems.append(Problem(origin[check.id], message, check.id, "inhibited_by"))
+    for cycle in _inhibition_cycles(by_id):
+        first = by_id[cycle[0]]
+        path = " -> ".join([*cycle, cycle[0]])
+        problems.append(
+            Problem(
+                origin[first.id],
+                f"inhibition cycle {path}: were they all down, none would page",
+                first.id,
+                "inhibited_by",
+            )
+        )
+
+
+def _inhibition_problem(settings: Settings, check: CheckBase, target: CheckBase | None, allowed: str) -> str | None:
+    ref = check.inhibited_by
+    if ref == check.id:
+        return f"a check cannot be inhibited by itself; {allowed}"
+    if target is None:
+        return f"unknown check {ref!r}; {allowed}"
+    if _inhibitor_signal(target) is None:
+        return f"check {ref!r} (kind {target.kind}) has no inhibitor signal to hold pages back; {allowed}"
+    unheard = [r for r in _routes_for(settings, check) if r not in _routes_for(settings, target)]
+    if unheard:
+        return (
+            f"route(s) {', '.join(unheard)} page this check but not {ref!r}, so while {ref!r} is down they would "
+            "hear nothing: inhibit only by a check whose routes include this check's"
+        )
+    return None
+
+
+def _inhibitor_signal(check: CheckBase) -> str | None:
+    """The check's inhibitor signal when it has one that gets an alarm."""
+    signal = type(check).inhibitor_signal
+    return signal if signal in check.active_signals() else None
+
+
+def _inhibition_cycles(by_id: dict[str, CheckBase]) -> list[list[str]]:
+    """Each cycle of `inhibited_by` references once, starting at its smallest check id."""
+    cycles: list[list[str]] = []
+    for start in sorted(by_id):
+        path = [start]
+        ref = by_id[start].inhibited_by
+        while ref in by_id and ref not in path and ref != start:
+            path.append(ref)
+            ref = by_id[ref].inhibited_by
+        # A self-reference is reported on its own; only a loop back to `start` made of others is a cycle here.
+        if ref == start and len(path) > 1 and start == min(path):
+            cycles.append(path)
+    return cycles
 
 
 def secret_refs(check: BaseModel) -> dict[str, str]:

@@ -2,13 +2,20 @@
 
 1. moto_server on 127.0.0.1 stands in for AWS; the real CDK CLI bootstraps it and deploys the
    stack for a demo catalog whose targets are local.
-2. Demo targets: a healthy, a failing and a slow HTTP service on loopback, and an SQS queue with a
-   growing backlog and a dead-letter queue holding a message.
+2. Demo targets: a healthy, a failing and a slow HTTP service on loopback, an SQS queue with a
+   growing backlog and a dead-letter queue holding a message, a SQL Server error log in moto
+   CloudWatch Logs with a burst of failed logins and one 823 I/O error, and, when this machine
+   runs RabbitMQ with its management API (127.0.0.1:15672, guest/guest), a queue that fills while
+   nobody consumes it (without a broker, the SQS queue shows the same failure).
 3. Simulated minutes: the checkers run in-process (moto cannot run Lambda code without Docker),
    their values go through the alarm model (moto does not evaluate alarms), and every state
    change goes, as CloudWatch's SNS notification built from the *deployed* alarm, through the
    real notifier into moto SNS. What the notifier published is printed as on-call receives it.
-4. The failing service and the queue's consumer come back: the recovery messages follow.
+   Each checker run's log line goes to its log group in moto CloudWatch Logs, as in Lambda, so the
+   ALARM e-mails quote the checker's last reason and samples.
+   moto does not evaluate metric filters either: the log lines are read back from moto and counted
+   per pattern with vigil.filter_pattern, the implementation the catalog validates patterns with.
+4. The failing service, the queues' consumers and the database come back: the recoveries follow.
 """
 
 from __future__ import annotations
@@ -27,24 +34,37 @@ import yaml
 from infra import local_aws
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
-from infra.demo_targets import DemoServices
+from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
 from infra.local_checker import run_checker, visible_messages
+from infra.placement import check_log_group
+from vigil import filter_pattern
 from vigil.alarm_meta import alarm_name
 from vigil.spec.common import MEASURE_SIGNAL, CheckBase
+from vigil.spec.log_pattern import PRESET_PATTERNS, LogPatternCheck
+from vigil.spec.rabbitmq import NO_CONSUMERS
 from vigil.spec.sqs import SqsCheck
 
 ENV = "demo"
 STACK = f"Vigil-{ENV}"
 MINUTES = 10
-FIX_AT = 6  # the minute the failing service and the queue's consumer come back
+FIX_AT = 6  # the minute the failing service, the queue's consumer and the database come back
 BACKLOG_PER_MINUTE = 200
 SLOW_SECONDS = 2.5
+DB_CHECK = "campaign-db-errors"
+DB_LOG_GROUP = "/aws/rds/instance/demo-sql/error"
+DB_LOG_STREAM = "demo-sql.error"
+FAILED_LOGINS_PER_MINUTE = 12
+IO_ERROR_MINUTE = 3
+BROKER_CHECK = "campaign-events-broker"
+BROKER_QUEUE = "demo-campaign-events"
+BROKER_SECRET = "vigil/demo/rabbitmq"
+EVENTS_WAITING = 25
 
 
-def demo_catalog(root: Path, services: DemoServices) -> Path:
+def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None = None) -> Path:
     """The demo's catalog: the sample settings, and checks pointing at the local targets."""
     root.mkdir(parents=True, exist_ok=True)
-    settings = {
+    settings: dict[str, Any] = {
         "defaults": {"cadence": "1m"},
         "contacts": {"oncall": {"email": "oncall@example.com", "sms": "+447700900123"}},
         "routes": {"oncall": {"email": ["oncall"], "sms": ["oncall"]}},
@@ -78,7 +98,34 @@ def demo_catalog(root: Path, services: DemoServices) -> Path:
             "runbook": "https://wiki.example.com/runbooks/orders#queue",
             "alarms": {"backlog": {"threshold": 500}},
         },
+        {
+            "id": DB_CHECK,
+            "kind": "log_pattern",
+            "severity": "warning",
+            "log_group": DB_LOG_GROUP,
+            "preset": "sqlserver",
+            "description": "SQL Server error log of the campaign database.",
+            "runbook": "https://wiki.example.com/runbooks/campaign-db#error-log",
+            # One-minute windows (the preset counts over 5m) so alarms and recoveries fit in the demo.
+            "alarms": {p.name: {"period": "1m"} for p in PRESET_PATTERNS["sqlserver"]},
+        },
     ]
+    if broker is not None:
+        settings["secrets"] = {"demo-rabbitmq": BROKER_SECRET}
+        checks.append(
+            {
+                "id": BROKER_CHECK,
+                "kind": "rabbitmq",
+                "severity": "critical",
+                "url": broker.url,
+                "credentials_secret": "demo-rabbitmq",
+                "vhost": "/",
+                "pattern": f"^{BROKER_QUEUE}$",
+                "timeout": 10,
+                "description": "Campaign events for the notification service.",
+                "runbook": "https://wiki.example.com/runbooks/campaign-events#consumers",
+            }
+        )
     (root / "_settings.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     (root / "demo.yaml").write_text(
         yaml.safe_dump({"service": "campaigns", "team": "campaigns", "checks": checks}, sort_keys=False)
@@ -119,16 +166,24 @@ class Publications:
 def run_demo(out: Any = print) -> int:
     started = time.monotonic()
     services = DemoServices(slow_seconds=SLOW_SECONDS)
-    with services.running(), tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
-        catalog_dir = demo_catalog(Path(tmp) / "checks", services)
+    broker: LocalBroker | None = LocalBroker(BROKER_QUEUE)
+    if broker is not None and not broker.available():
+        broker = None
+    with services.running(), tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp, _closing(broker):
+        catalog_dir = demo_catalog(Path(tmp) / "checks", services, broker)
         catalog = load_catalog(catalog_dir)
         out(f"== vigil demo: {len(catalog.checks)} checks, local targets on 127.0.0.1:{services.port}")
+        out(
+            f"== RabbitMQ found at {broker.url}: queue {BROKER_QUEUE} fills with nobody consuming"
+            if broker
+            else "== no RabbitMQ with its management API on 127.0.0.1:15672: the SQS queue shows a stopped consumer"
+        )
         with local_aws.start_moto_server() as endpoint:
             out(f"== local AWS (moto_server) at {endpoint}")
             deploy_stack(endpoint, catalog_dir, Path(tmp) / "cdk.out", out)
             setup_started = time.monotonic()
             with aws_environment(endpoint):
-                code = simulate(catalog, services, endpoint, out)
+                code = simulate(catalog, services, broker, endpoint, out)
             out(
                 f"\n== done: simulation took {time.monotonic() - setup_started:.0f}s, whole demo {time.monotonic() - started:.0f}s"
             )
@@ -145,6 +200,15 @@ def deploy_stack(endpoint: str, catalog_dir: Path, output_dir: Path, out: Any) -
     out(f"== cdk deploy {STACK}: done in {time.monotonic() - t0:.0f}s")
     summary = local_aws.deployed_resources(endpoint, STACK)
     out(summary.format())
+
+
+@contextlib.contextmanager
+def _closing(broker: LocalBroker | None):
+    try:
+        yield
+    finally:
+        if broker is not None:
+            broker.close()
 
 
 @contextlib.contextmanager
@@ -169,7 +233,7 @@ def aws_environment(endpoint: str):
         os.environ.update(saved)
 
 
-def simulate(catalog: Catalog, services: DemoServices, endpoint: str, out: Any) -> int:
+def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | None, endpoint: str, out: Any) -> int:
     import boto3
 
     from vigil.notifier import handler as notifier
@@ -177,28 +241,55 @@ def simulate(catalog: Catalog, services: DemoServices, endpoint: str, out: Any) 
     session = boto3.session.Session()
     sqs = session.client("sqs", endpoint_url=endpoint)
     cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
+    logs = session.client("logs", endpoint_url=endpoint)
     # The notifier creates its own client from the default session: listen there.
     boto3.setup_default_session()
     publications = Publications()
     boto3.DEFAULT_SESSION.events.register("provide-client-params.sns.Publish", publications)
-    notifier._sns_client = None
+    notifier._clients.clear()
 
     queue = sqs.create_queue(QueueName="demo-orders")["QueueUrl"]
     dlq = sqs.create_queue(QueueName="demo-orders-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"order": 4711, "error": "schema mismatch"}))
+    # The database's log group exists before vigil (RDS creates it); here the demo stands in for RDS.
+    logs.create_log_group(logGroupName=DB_LOG_GROUP)
+    logs.create_log_stream(logGroupName=DB_LOG_GROUP, logStreamName=DB_LOG_STREAM)
+    error_log = SqlServerErrorLog(FAILED_LOGINS_PER_MINUTE, IO_ERROR_MINUTE)
+    if broker is not None:
+        session.client("secretsmanager", endpoint_url=endpoint).create_secret(
+            Name=BROKER_SECRET, SecretString=json.dumps({"username": broker.USER, "password": broker.PASSWORD})
+        )
+        broker.declare()
+        broker.publish(EVENTS_WAITING)
+        broker.wait_until(lambda queue: queue.get("messages", 0) >= EVENTS_WAITING)
 
     tracks = [Track(check, signal) for check in catalog.checks for signal in check.active_signals()]
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     delivered: list[Delivered] = []
     emf_sample = ""
-    out(f"\n== {MINUTES} simulated minutes (the failing service and the queue consumer come back at minute {FIX_AT})")
+    out(
+        f"\n== {MINUTES} simulated minutes (the failing service, the queue consumer and the database "
+        f"come back at minute {FIX_AT})"
+    )
+    out(
+        f"   SQL Server error log lines go to moto CloudWatch Logs ({DB_LOG_GROUP}); moto does not evaluate "
+        "metric filters, so vigil reads the lines back and counts the matches per pattern with "
+        "vigil.filter_pattern (the implementation the catalog validates patterns with)"
+    )
     for minute in range(MINUTES):
         now = start + timedelta(minutes=minute)
         if minute == FIX_AT:
             services.fix()
+            error_log.fix()
             sqs.purge_queue(QueueUrl=queue)
             sqs.purge_queue(QueueUrl=dlq)
-            out(f"-- minute {minute}: campaign-api fixed, order-worker drained the queue, DLQ redriven")
+            if broker is not None:
+                broker.attach_consumer()
+            out(
+                f"-- minute {minute}: campaign-api fixed, order-worker drained the queue, DLQ redriven, "
+                "the password-guessing client blocked"
+                + (", the notification service consumes campaign events again" if broker else "")
+            )
         elif minute < FIX_AT:
             sqs.send_message_batch(
                 QueueUrl=queue,
@@ -208,7 +299,13 @@ def simulate(catalog: Catalog, services: DemoServices, endpoint: str, out: Any) 
                 sqs.send_message_batch(
                     QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": "order"} for i in range(10)]
                 )
-        values, emf = measure_all(catalog, sqs, queue, dlq, minute)
+        written = error_log.lines(minute, now)
+        logs.put_log_events(
+            logGroupName=DB_LOG_GROUP,
+            logStreamName=DB_LOG_STREAM,
+            logEvents=[{"timestamp": _ms(now) + i, "message": m} for i, m in enumerate(written)],
+        )
+        values, emf = measure_all(catalog, sqs, logs, queue, dlq, now, minute)
         emf_sample = emf_sample or emf
         for track in tracks:
             value = values.get((track.check.id, track.signal))
@@ -224,14 +321,25 @@ def simulate(catalog: Catalog, services: DemoServices, endpoint: str, out: Any) 
         out(
             f"   minute {minute}: "
             + ", ".join(
-                f"{t.check.id}/{t.signal}={_fmt(t.last_value)} {t.state.value}" for t in tracks if t.signal != "measure"
+                f"{t.check.id}/{t.signal}={_fmt(t.last_value)} {t.state.value}"
+                for t in tracks
+                if t.signal != "measure" and t.check.kind != "log_pattern"
             )
+        )
+        # Seven patterns would drown the line above: only those that matched or are in ALARM.
+        matched = [t for t in tracks if t.check.kind == "log_pattern" and (t.last_value or t.state is AlarmState.ALARM)]
+        out(
+            f"   minute {minute}: {len(written)} SQL Server log lines, matches per pattern: "
+            + (", ".join(f"{t.signal}={_fmt(t.last_value)} {t.state.value}" for t in matched) or "none")
         )
 
     out("\n== one checker's metrics line (Embedded Metric Format, as CloudWatch Logs receives it)")
     out("   " + emf_sample)
     print_summary(tracks, out)
     print_notifications(delivered, out)
+    print_first_alarm_email(delivered, DB_CHECK, out)
+    if broker is not None:
+        print_first_alarm_email(delivered, f"{BROKER_CHECK} {NO_CONSUMERS}", out)
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
@@ -239,11 +347,14 @@ def simulate(catalog: Catalog, services: DemoServices, endpoint: str, out: Any) 
 
 
 def measure_all(
-    catalog: Catalog, sqs: Any, queue: str, dlq: str, minute: int
+    catalog: Catalog, sqs: Any, logs: Any, queue: str, dlq: str, now: datetime, minute: int
 ) -> tuple[dict[tuple[str, str], float | None], str]:
     values: dict[tuple[str, str], float | None] = {}
     emf = ""
     for check in catalog.checks:
+        if isinstance(check, LogPatternCheck):
+            values.update({(check.id, name): n for name, n in count_matches(logs, check, now).items()})
+            continue
         if isinstance(check, SqsCheck):
             # moto publishes no SQS metrics: read the same quantities from the queues themselves.
             backlog = visible_messages(sqs, queue)
@@ -253,10 +364,46 @@ def measure_all(
             continue
         run = run_checker(check, catalog)
         emf = emf or next(iter(run.emf_lines), "")
+        log_run(logs, check, run.emf_lines, now)
         for signal, spec in check.signals.items():
             values[(check.id, signal)] = run.result["values"].get(spec.metric)
         values[(check.id, MEASURE_SIGNAL.name)] = 1.0 if run.result["status"] == "failed" else 0.0
     return values, emf
+
+
+def log_run(logs: Any, check: CheckBase, lines: list[str], at: datetime) -> None:
+    """What Lambda does with a checker's stdout: its log group, where the notifier finds the evidence."""
+    group = check_log_group(ENV, check)
+    assert group is not None
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=check.id)
+    if lines:
+        logs.put_log_events(
+            logGroupName=group, logStreamName=check.id, logEvents=[{"timestamp": _ms(at), "message": m} for m in lines]
+        )
+
+
+def count_matches(logs: Any, check: LogPatternCheck, minute: datetime) -> dict[str, float]:
+    """Per pattern, the lines of this minute that match: what the metric filter would publish (0 if none)."""
+    start = _ms(minute)
+    messages: list[str] = []
+    for stream in logs.describe_log_streams(logGroupName=check.log_group)["logStreams"]:
+        events = logs.get_log_events(
+            logGroupName=check.log_group,
+            logStreamName=stream["logStreamName"],
+            startTime=start,
+            endTime=start + 60_000,
+            startFromHead=True,
+        )["events"]
+        messages += [e["message"] for e in events]
+    parsed = {p.name: filter_pattern.parse(p.pattern) for p in check.all_patterns()}
+    return {name: float(sum(1 for m in messages if pattern.matches(m))) for name, pattern in parsed.items()}
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 def sns_event(cloudwatch: Any, track: Track, new: AlarmState, now: datetime) -> dict[str, Any]:
@@ -331,10 +478,11 @@ def _delivered(minute: int, params: dict[str, Any]) -> Delivered:
 
 def print_summary(tracks: list[Track], out: Any) -> None:
     out("\n== summary after the last minute")
-    out(f"   {'check':<22} {'signal':<8} {'rule':<36} {'value':>8}  state")
+    width = max(len(t.signal) for t in tracks)
+    out(f"   {'check':<22} {'signal':<{width}} {'rule':<36} {'value':>8}  state")
     for t in tracks:
         rule = t.check.rule(t.signal).describe(t.check.signals[t.signal].unit)
-        out(f"   {t.check.id:<22} {t.signal:<8} {rule:<36} {_fmt(t.last_value):>8}  {t.state.value}")
+        out(f"   {t.check.id:<22} {t.signal:<{width}} {rule:<36} {_fmt(t.last_value):>8}  {t.state.value}")
 
 
 def print_notifications(delivered: list[Delivered], out: Any) -> None:
@@ -343,10 +491,16 @@ def print_notifications(delivered: list[Delivered], out: Any) -> None:
         out(f"\n-- minute {d.minute} → {d.topic}")
         out(f"   e-mail subject: {d.subject}")
         out(f"   SMS ({len(d.sms)} chars): {d.sms}")
-    first_alarm = next((d for d in delivered if "ALARM" in d.subject), None)
-    if first_alarm:
-        out(f"\n== the full e-mail of the first ALARM (minute {first_alarm.minute})")
-        out("\n".join("   | " + line for line in first_alarm.email.splitlines()))
+    print_first_alarm_email(delivered, "", out)
+
+
+def print_first_alarm_email(delivered: list[Delivered], check_id: str, out: Any) -> None:
+    """The first ALARM's whole e-mail; with a check id, the first of that check's."""
+    first = next((d for d in delivered if "ALARM" in d.subject and check_id in d.subject), None)
+    if first:
+        of = f" of {check_id}" if check_id else ""
+        out(f"\n== the full e-mail of the first ALARM{of} (minute {first.minute})")
+        out("\n".join("   | " + line for line in first.email.splitlines()))
 
 
 def _fmt(value: float | None) -> str:

@@ -51,12 +51,17 @@ def function(
     vpc: ec2.IVpc | None = None,
     subnets: list[ec2.ISubnet] | None = None,
     security_groups: list[ec2.ISecurityGroup] | None = None,
+    log_group_name: str | None = None,
 ) -> lambda_.Function:
     # Our own role and log group: the default role carries AWSLambdaBasicExecutionRole, which may
     # write to every log group in the account.
     role = iam.Role(scope, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     log_group = logs.LogGroup(
-        scope, f"{construct_id}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        scope,
+        f"{construct_id}Logs",
+        log_group_name=log_group_name,
+        retention=LOG_RETENTION,
+        removal_policy=RemovalPolicy.DESTROY,
     )
     role.add_to_policy(
         iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])

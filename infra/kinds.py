@@ -6,8 +6,16 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
+from vigil.spec.consistency import ConsistencyCheck
+from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.http import HttpCheck
+from vigil.spec.log_pattern import LogPatternCheck
+from vigil.spec.logs_query import LogsQueryCheck
+from vigil.spec.rabbitmq import RabbitmqCheck
+from vigil.spec.rds import RdsCheck
+from vigil.spec.sql import SqlCheck
 from vigil.spec.sqs import SqsCheck
 
 
@@ -33,4 +41,12 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "http": Kind(HttpCheck, "infra.checks.http", "vigil.checkers.http"),
     "sqs": Kind(SqsCheck, "infra.checks.sqs"),
+    "amazonmq": Kind(AmazonMqCheck, "infra.checks.amazonmq"),
+    "log_pattern": Kind(LogPatternCheck, "infra.checks.log_pattern"),
+    "rabbitmq": Kind(RabbitmqCheck, "infra.checks.rabbitmq", "vigil.checkers.rabbitmq"),
+    "logs_query": Kind(LogsQueryCheck, "infra.checks.logs_query", "vigil.checkers.logs_query"),
+    "elasticsearch": Kind(ElasticsearchCheck, "infra.checks.elasticsearch", "vigil.checkers.elasticsearch"),
+    "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
+    "rds": Kind(RdsCheck, "infra.checks.rds"),
+    "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
 }

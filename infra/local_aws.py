@@ -22,9 +22,10 @@ moto quirks handled here (moto 5.2.5, aws-cdk CLI 2.1148.1):
   ListStackResources with an empty logical ID and type; the stack still reaches CREATE_COMPLETE.
   `deployed_resources()` lists them (for vigil: SNS subscriptions, topic and queue policies,
   Lambda EventInvokeConfig, Scheduler schedules and schedule groups, CDK metadata).
-- moto_server runs with two patches (`_patch_moto()`, pinned to moto 5.2.5): tagged KMS keys
-  (moto crashes on CloudFormation-style tags) and a CloudFormation model for CloudWatch alarms
-  (moto has none, and a dashboard's GetAtt on an alarm's Arn then fails the deploy).
+- moto_server runs with three patches (`_patch_moto()`, pinned to moto 5.2.5): tagged KMS keys
+  (moto crashes on CloudFormation-style tags), a CloudFormation model for CloudWatch alarms
+  (moto has none, and a dashboard's GetAtt on an alarm's Arn then fails the deploy), and
+  generated S3 bucket names kept within 63 characters (moto overruns them for long logical IDs).
 - `cdk bootstrap` does not accept `--require-approval` (it warns and ignores it), so only
   `deploy` gets it.
 """
@@ -115,6 +116,24 @@ def _patch_moto() -> None:
 
     Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
     _register_cfn_alarm()
+    _bound_generated_bucket_names()
+
+
+def _bound_generated_bucket_names() -> None:
+    """A bucket without BucketName gets a generated one; moto's overruns S3's 63 characters when
+    the logical ID is long (CDK's nested construct paths make long ones), and S3 then rejects it
+    as InvalidBucketName. CloudFormation itself shortens the parts; so does this."""
+    from moto.cloudformation import parsing
+
+    original = parsing.generate_resource_name
+
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        if resource_type != "AWS::S3::Bucket":
+            return original(resource_type, stack_name, logical_id)
+        suffix = original(resource_type, "", "x").rsplit("-", 1)[-1]
+        return f"{stack_name[:20]}-{logical_id[: 63 - 20 - 2 - len(suffix)]}-{suffix}".lower()
+
+    parsing.generate_resource_name = generate_resource_name
 
 
 def _register_cfn_alarm() -> None:

@@ -16,6 +16,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import functions, nag
+from infra.placement import checker_log_group_prefix
 from infra.settings import Settings
 
 NOTIFIER_HANDLER = "vigil.notifier.handler.handler"
@@ -112,6 +113,21 @@ class Notifications(Construct):
             self.function.role,
             ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"],
             "Publishing to a KMS-encrypted topic needs the GenerateDataKey family, granted on vigil's one key only.",
+        )
+        # ALARM e-mails quote the checker's last run (vigil.notifier.evidence): read access to the
+        # checkers' log groups, all under one prefix, so adding a check never changes this policy.
+        checker_logs = (
+            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{checker_log_group_prefix(env)}*"
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["logs:FilterLogEvents"], resources=[checker_logs])
+        )
+        nag.acknowledge(
+            self.function.role,
+            [
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{checker_log_group_prefix(env)}*]"
+            ],
+            "Read-only access to vigil's own checker log groups, which share one prefix so new checks need no new grant.",
         )
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)

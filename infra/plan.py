@@ -24,7 +24,8 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
     checker kinds: scheduler invocations + Lambda requests + GB-seconds (128 MB arm64, a typical
                    duration per kind; one invocation per check and run, an upper bound when runs are
                    grouped) + the EMF log lines + one custom metric per distinct metric name
-    all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s)
+    all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s),
+                   times the metrics it reads when it is a metric math or Metrics Insights alarm
                    + notifications: an assumed number of state changes per alarm per month, each
                    published once and delivered to every e-mail and SMS contact of the check's routes
 AWS's own metrics (SQS, ...) are free; alarm state-change events on the default bus are free.
@@ -141,14 +142,21 @@ def custom_metrics(check: CheckBase) -> int:
     return len({s.metric for s in check.signals.values()}) if check.has_checker else 0
 
 
+def alarm_metrics(check: CheckBase, signal: str) -> int:
+    """Metrics one alarm reads: CloudWatch prices a metric math or Metrics Insights alarm per metric."""
+    count = getattr(check, "alarm_metric_count", None)
+    return count(signal) if count is not None else 1
+
+
 def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: Assumptions) -> dict[str, float]:
     runs = runs_per_month(check)
     duration = a.typical_duration_s.get(check.kind, a.default_duration_s)
     gb_seconds = runs * duration * a.lambda_memory_mb / 1024
     alarms = check.rules()
     alarm_cost = sum(
-        prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"]
-        for rule in alarms.values()
+        (prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"])
+        * alarm_metrics(check, signal)
+        for signal, rule in alarms.items()
     )
     emails = sms = 0
     for name in catalog.routes_for(check):

@@ -6,7 +6,6 @@ by every check of that kind and placement; each check then adds only a schedule 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from infra.alarms import AlarmFactory
 from infra.catalog import Catalog, secret_refs
 from infra.dashboard import DashboardBuilder
 from infra.kinds import KINDS
+from infra.placement import checker_log_group, placement_key, placement_of
 from vigil.checkers.runner import make_event
 from vigil.spec.common import CheckBase, VpcPlacement
 
@@ -32,18 +32,6 @@ from vigil.spec.common import CheckBase, VpcPlacement
 TIMEOUT_MARGIN = 10
 # The function must finish before the next run of the fastest check starts.
 CADENCE_MARGIN = 5
-
-
-def placement_of(check: CheckBase) -> VpcPlacement | None:
-    return getattr(check, "vpc", None)
-
-
-def placement_key(placement: VpcPlacement | None) -> str:
-    """Stable construct id part for a placement: adding a check elsewhere never renames it."""
-    if placement is None:
-        return "public"
-    parts = [placement.vpc_id, *sorted(placement.subnet_ids), *sorted(placement.security_group_ids)]
-    return f"{placement.vpc_id}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:8]}"
 
 
 def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
@@ -134,6 +122,7 @@ class CheckContext:
             description=f"vigil {self.env}: {kind} checker ({'public' if placement is None else placement.vpc_id})",
             timeout=Duration.seconds(timeout),
             environment={"VIGIL_ENV": self.env, "POWERTOOLS_SERVICE_NAME": f"vigil-checker-{kind}"},
+            log_group_name=checker_log_group(self.env, kind, pkey),
             on_failure=self.checker_failures,
             # A retry later than one cadence would only overlap the next scheduled run.
             retry_attempts=1,

@@ -1,32 +1,73 @@
-"""Kind `sqs`: native alarms on AWS/SQS metrics of an existing queue (and its DLQ); no Lambda runs.
+"""Kind `sqs`: native alarms on AWS/SQS metrics of existing queues (and their DLQs); no Lambda runs.
 
 cdk-monitoring-constructs' SqsQueueMonitoring would make these alarms too, but with its own names
 and descriptions; vigil's notifier needs the exact alarm_name and the AlarmMeta trailer, so the
 alarms come from infra.alarms like every other alarm.
+
+One queue: a plain metric alarm (the shape every existing check has). Several queues: one metric
+math alarm per signal on the worst of them, MAX([...]).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.checks import CheckContext, alarm_signals
 from vigil.spec.common import CheckBase
-from vigil.spec.sqs import SqsCheck, queue_name
+from vigil.spec.sqs import DRAIN_TIME_METRICS, NEVER_DRAINS, SqsCheck
 
 NAMESPACE = "AWS/SQS"
 
 
-def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
-    assert isinstance(check, SqsCheck)
+def worst_of(per_item: list[cloudwatch.IMetric], signal: str) -> cloudwatch.IMetric:
+    """One series, the highest of the items': the metric itself when there is one item.
 
-    def metric(signal: str) -> cloudwatch.Metric:
-        queue = check.dlq if signal == "dlq" else check.queue
-        assert queue is not None  # active_signals drops dlq when there is none
+    Ids carry the signal: the check's dashboard graph puts all its alarms' metrics side by side,
+    and CloudWatch needs every id in one graph to be unique.
+    """
+    if len(per_item) == 1:
+        return per_item[0]
+    ids = [f"{signal}{i}" for i in range(len(per_item))]
+    return cloudwatch.MathExpression(
+        expression=f"MAX([{', '.join(ids)}])", using_metrics=dict(zip(ids, per_item, strict=True))
+    )
+
+
+def drain_time(visible: cloudwatch.Metric, deleted: cloudwatch.Metric, suffix: str) -> cloudwatch.MathExpression:
+    """Seconds to empty the queue at the period's delete rate; NEVER_DRAINS when nothing is deleted."""
+    v, d = f"visible{suffix}", f"deleted{suffix}"
+    return cloudwatch.MathExpression(
+        expression=f"IF({v} > 0, IF({d} > 0, {v} / ({d} / PERIOD({d})), {NEVER_DRAINS}), 0)",
+        using_metrics={v: visible, d: deleted},
+    )
+
+
+def signal_metric(check: SqsCheck) -> Callable[[str], cloudwatch.IMetric]:
+    def metric(name: str, queue: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=NAMESPACE,
-            metric_name=SqsCheck.signals[signal].metric,
-            dimensions_map={"QueueName": queue_name(queue)},
+            namespace=NAMESPACE, metric_name=name, dimensions_map={"QueueName": queue}, statistic=statistic
         )
 
-    alarm_signals(scope, check, ctx, metric)
+    def for_signal(signal: str) -> cloudwatch.IMetric:
+        queues = check.queues_for(signal)
+        if signal == "drain_time":
+            visible, deleted = DRAIN_TIME_METRICS
+            return worst_of(
+                [
+                    drain_time(metric(visible, q, "Maximum"), metric(deleted, q, "Sum"), str(i))
+                    for i, q in enumerate(queues)
+                ],
+                signal,
+            )
+        name, statistic = SqsCheck.signals[signal].metric, check.rule(signal).statistic.value
+        return worst_of([metric(name, q, statistic) for q in queues], signal)
+
+    return for_signal
+
+
+def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
+    assert isinstance(check, SqsCheck)
+    alarm_signals(scope, check, ctx, signal_metric(check))  # type: ignore[arg-type]

@@ -45,6 +45,11 @@ def measure(check: CheckBase, catalog: Catalog) -> tuple[dict[str, float | None]
     """Signal name → latest value (None: no data), or (None, reason) when nothing could be measured."""
     if isinstance(check, SqsCheck):
         return _measure_sqs(check)
+    if not check.has_checker:
+        return None, (
+            f"kind {check.kind} runs no checker: CloudWatch evaluates its alarms on AWS's own metrics or "
+            "your log groups, so there is nothing to run here (`python -m infra plan` lists its alarms)"
+        )
     run = run_checker(check, catalog)
     print("metrics the checker emits (EMF):")
     for line in run.emf_lines:
@@ -64,13 +69,16 @@ def _measure_sqs(check: SqsCheck) -> tuple[dict[str, float | None] | None, str |
     from botocore.exceptions import BotoCoreError, ClientError
 
     sqs = boto3.client("sqs")
+    # A list alarms on its worst queue, so the worst queue's depth is the value.
+    readable = {"backlog": check.watched_queues(), "dlq": check.dead_letter_queues()}
+    values: dict[str, float | None] = {name: None for name in check.active_signals()}
     try:
-        values: dict[str, float | None] = {"backlog": _visible(sqs, check.queue), "age": None}
-        if check.dlq:
-            values["dlq"] = _visible(sqs, check.dlq)
+        for signal, queues in readable.items():
+            if signal in values and queues:
+                values[signal] = max(_visible(sqs, ref) for ref in queues)
     except (BotoCoreError, ClientError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
-    print("(sqs is Lambda-free: values read from the queues; age needs CloudWatch's metric, shown as no data)")
+    print("(sqs is Lambda-free: depths read from the queues; ages and drain time need CloudWatch, shown as no data)")
     return values, None
 
 

@@ -42,8 +42,8 @@ def schemas() -> dict[str, dict[str, Any]]:
 
 
 def checker_schemas() -> dict[str, dict[str, Any]]:
-    """One schema per checker kind: the whole check, as the schedule's event carries it."""
-    return {f"{name}.json": kind.model.model_json_schema() for name, kind in KINDS.items() if kind.model.has_checker}
+    """The whole check, as the schedule's event carries it, for each kind whose checker reads it without pydantic."""
+    return {f"{name}.json": kind.model.model_json_schema() for name, kind in KINDS.items() if kind.model.schema_checked}
 
 
 def _without_file_fields(model: type) -> type:

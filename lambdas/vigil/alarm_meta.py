@@ -30,6 +30,10 @@ class AlarmMeta(BaseModel):
     unit: str = ""
     runbook: str | None = None
     kind: str = ""
+    # The alarm whose ALARM holds back this signal's pages (docs/catalog.md, Inhibition).
+    inhibited_by: str | None = None
+    # The log group of the checker's runs, where the notifier finds the last run's reason and samples.
+    logs: str | None = None
 
 
 def alarm_name(env: str, check_id: str, signal: str) -> str:

@@ -87,6 +87,8 @@ def _run_fields(result: CheckResult) -> dict[str, Any]:
         fields["reason_code"] = result.reason_code
     if result.reason is not None:
         fields["reason"] = result.reason
+    if result.samples:
+        fields["samples"] = list(result.samples)
     return fields
 
 

@@ -12,6 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 METRIC_NAMESPACE = "Vigil"
+# At most this many samples of at most SAMPLE_LIMIT characters leave a run (the runner clips).
+MAX_SAMPLES = 10
+SAMPLE_LIMIT = 300
 CHECK_DIMENSION = "Check"
 # What a check id may be (the catalog enforces it); only such an id becomes a metric dimension.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -37,6 +40,9 @@ class CheckResult:
     reason: str | None = None  # one human line: "status 503, expected 200"
     duration_ms: float = 0.0
     details: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    # Evidence on-call should read (matching log lines, sample hits, differing keys): it rides in
+    # the run's EMF log line, where the notifier finds it when the alarm fires.
+    samples: tuple[str, ...] = ()
 
     @property
     def measured(self) -> bool:
@@ -46,4 +52,5 @@ class CheckResult:
         """JSON-ready: what a checker Lambda returns."""
         data = asdict(self)
         data["status"] = self.status.value
+        data["samples"] = list(self.samples)
         return data

@@ -8,7 +8,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from conftest import ENV, SAMPLE, Synth
 
-from infra.catalog import load_catalog
+from infra.catalog import load_catalog, secret_refs
+from infra.kinds import KINDS
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
 
@@ -93,44 +94,91 @@ def test_a_schedule_per_checker_check_with_the_spec_as_input(sample: Synth) -> N
         schedule = by_id[check.id]
         event = json.loads(schedule["Target"]["Input"])
         assert type(check).model_validate(event["check"]) == check
-        assert set(event["secrets"]) == {n for n in (getattr(check, "headers_secret", None),) if n}
+        assert set(event["secrets"]) == set(secret_refs(check).values())
         for name, ref in event["secrets"].items():
             assert CATALOG.settings.secrets[name] == ref
-        minutes = check.cadence // 60
-        assert schedule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+        every = (check.cadence // 3600, "hour") if check.cadence % 3600 == 0 else (check.cadence // 60, "minute")
+        assert schedule["ScheduleExpression"] == f"rate({every[0]} {every[1]}{'s' if every[0] > 1 else ''})"
         assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert "DeadLetterConfig" in schedule["Target"]
 
 
+def _checks_run_by(props: dict) -> list:
+    """The catalog checks a checker function runs: its kind from the handler, its placement from the description."""
+    kind = props["Handler"].split(".")[-2]
+    placement = props["Description"].rsplit("(", 1)[-1].rstrip(")")
+    return [
+        c
+        for c in CATALOG.checks
+        if c.kind == kind and (getattr(c, "vpc", None).vpc_id if getattr(c, "vpc", None) else "public") == placement
+    ]
+
+
 def test_functions_runtime_architecture_timeout_and_logs(sample: Synth) -> None:
-    functions = sample.of_type("AWS::Lambda::Function")
-    handlers = {f["Properties"]["Handler"]: f["Properties"] for f in functions.values()}
-    assert set(handlers) == {"vigil.notifier.handler.handler", "vigil.checkers.http.handler"}
-    fastest = min(c.cadence for c in CATALOG.checks if c.kind == "http")
-    slowest = max(c.timeout for c in CATALOG.checks if c.kind == "http")  # type: ignore[attr-defined]
-    assert slowest < handlers["vigil.checkers.http.handler"]["Timeout"] < fastest
-    for props in handlers.values():
+    functions = [f["Properties"] for f in sample.of_type("AWS::Lambda::Function").values()]
+    expected = {f"{KINDS[c.kind].checker_module}.handler" for c in CATALOG.checks if c.has_checker}
+    assert {f["Handler"] for f in functions} == expected | {"vigil.notifier.handler.handler"}
+    for props in functions:
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         group = sample.resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert group["Properties"]["RetentionInDays"] > 0
-    notifier = handlers["vigil.notifier.handler.handler"]["Environment"]["Variables"]
-    assert {"TOPIC_ARN_PREFIX", "FALLBACK_ROUTE", "DASHBOARD_NAME", "VIGIL_ENV"} <= set(notifier)
+        if props["Handler"].startswith("vigil.checkers."):
+            checks = _checks_run_by(props)
+            assert checks, props["Description"]
+            slowest = max(getattr(c, "timeout", 0) for c in checks)
+            assert slowest < props["Timeout"] < min(c.cadence for c in checks), props["Description"]
+    notifier = next(f for f in functions if f["Handler"] == "vigil.notifier.handler.handler")
+    assert {"TOPIC_ARN_PREFIX", "FALLBACK_ROUTE", "DASHBOARD_NAME", "VIGIL_ENV"} <= set(
+        notifier["Environment"]["Variables"]
+    )
     for config in sample.of_type("AWS::Lambda::EventInvokeConfig").values():
         assert "OnFailure" in config["Properties"]["DestinationConfig"]
 
 
-def test_checker_reads_only_the_referenced_secrets(sample: Synth) -> None:
+def test_alarms_say_where_their_checker_logs_and_the_notifier_may_read_only_there(sample: Synth) -> None:
+    functions = [f["Properties"] for f in sample.of_type("AWS::Lambda::Function").values()]
+    checker_groups = {
+        sample.resources[f["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["LogGroupName"]
+        for f in functions
+        if f["Handler"].startswith("vigil.checkers.")
+    }
+    assert all(group.startswith(f"/vigil/{ENV}/checkers/") for group in checker_groups)
+    named = set()
+    for props in _alarms_by_name(sample).values():
+        _, meta = decode_description(props["AlarmDescription"])
+        assert meta is not None
+        if meta.kind in KINDS and KINDS[meta.kind].checker_module:
+            named.add(meta.logs)
+        else:
+            assert meta.logs is None, meta.check
+    assert named == checker_groups
+    (statement,) = [
+        s
+        for p in sample.of_type("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "logs:FilterLogEvents"
+    ]
+    assert json.dumps(statement["Resource"]).endswith(f':log-group:/vigil/{ENV}/checkers/*"]]}}')
+
+
+def test_checkers_read_only_the_referenced_secrets(sample: Synth) -> None:
     statements = [
         s
         for p in sample.of_type("AWS::IAM::Policy").values()
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
     ]
-    assert len(statements) == 1
-    assert "vigil/campaign-api/probe-headers" in json.dumps(statements[0]["Resource"])
-    assert "*" not in json.dumps(statements[0]["Resource"])
+    granted = json.dumps([s["Resource"] for s in statements])
+    referenced = {CATALOG.settings.secrets[n] for c in CATALOG.checks for n in secret_refs(c).values()}
+    assert referenced, "the sample catalog should exercise secrets"
+    for ref in referenced:
+        assert ref.rsplit(":", 1)[-1] in granted, ref
+    unreferenced = set(CATALOG.settings.secrets.values()) - referenced
+    for ref in unreferenced:
+        assert ref not in granted, ref
+    assert "*" not in granted
 
 
 def test_notifier_publishes_only_to_route_topics(sample: Synth) -> None:
@@ -150,25 +198,38 @@ def test_notifier_publishes_only_to_route_topics(sample: Synth) -> None:
 def test_an_alarm_per_check_signal_with_its_rule(sample: Synth) -> None:
     alarms = _alarms_by_name(sample)
     events_topic = next(k for k, t in sample.of_type("AWS::SNS::Topic").items() if "TopicName" not in t["Properties"])
-    for check in CATALOG.checks:
+    # log_pattern alarms (per-pattern metric, severity and routes): tests/stack/test_log_pattern.py
+    for check in (c for c in CATALOG.checks if c.kind != "log_pattern"):
         for signal, rule in check.rules().items():
             props = alarms[alarm_name(ENV, check.id, signal)]
-            metric = type(check).signals[signal].metric
-            assert props["MetricName"] == metric
-            if check.has_checker:
-                assert props["Namespace"] == METRIC_NAMESPACE
-                assert props["Dimensions"] == [{"Name": CHECK_DIMENSION, "Value": check.id}]
+            if "Metrics" in props:  # metric math or Metrics Insights: the kinds' own stack tests look inside
+                assert any(m.get("ReturnData", True) and "Expression" in m for m in props["Metrics"])
             else:
-                assert props["Namespace"] == "AWS/SQS"
-                assert props["Dimensions"][0]["Name"] == "QueueName"
+                assert props["MetricName"] == check.signals[signal].metric
+                assert props["Period"] == rule.period
+                assert props["Statistic"] == rule.statistic.value
+                if check.has_checker:
+                    assert props["Namespace"] == METRIC_NAMESPACE
+                    check_dimension = {"Name": CHECK_DIMENSION, "Value": check.id}
+                    if "@" in signal:  # one listed queue's own series (rabbitmq): Check and Queue
+                        assert props["Dimensions"] == [
+                            check_dimension,
+                            {"Name": "Queue", "Value": signal.split("@")[1]},
+                        ]
+                    else:
+                        assert props["Dimensions"] == [check_dimension]
+                else:
+                    assert props["Namespace"].startswith("AWS/")
             assert props["Threshold"] == rule.threshold
             assert props["ComparisonOperator"] == CW[rule.comparison.value]
             assert props["EvaluationPeriods"] == rule.evaluation_periods
             assert props["DatapointsToAlarm"] == rule.datapoints_to_alarm
             assert props["TreatMissingData"] == rule.missing_data.value
-            assert props["Period"] == rule.period
-            assert props["Statistic"] == rule.statistic.value
-            assert props["AlarmActions"] == [{"Ref": events_topic}] == props["OKActions"]
+            if CATALOG.suppressor(check, signal) is None:
+                assert props["AlarmActions"] == [{"Ref": events_topic}] == props["OKActions"]
+            else:  # ALARM pages through the composite (tests/stack/test_inhibition.py); recoveries never wait
+                assert "AlarmActions" not in props
+                assert props["OKActions"] == [{"Ref": events_topic}]
             _, meta = decode_description(props["AlarmDescription"])
             assert meta is not None and meta.check == check.id and meta.signal == signal
             assert meta.routes == CATALOG.routes_for(check)

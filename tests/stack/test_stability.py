@@ -72,12 +72,15 @@ def test_only_the_dashboard_changes(sample: Synth, grown: Synth) -> None:
     assert changed <= MAY_CHANGE
 
 
-def test_the_vpc_check_gets_its_own_function_in_its_subnets(grown: Synth) -> None:
-    functions = [
-        f["Properties"] for f in grown.of_type("AWS::Lambda::Function").values() if "VpcConfig" in f["Properties"]
+def test_the_vpc_check_gets_its_own_function_in_its_subnets(sample: Synth, grown: Synth) -> None:
+    before = {k for k, f in sample.of_type("AWS::Lambda::Function").items() if "VpcConfig" in f["Properties"]}
+    added = [
+        f["Properties"]
+        for k, f in grown.of_type("AWS::Lambda::Function").items()
+        if "VpcConfig" in f["Properties"] and k not in before
     ]
-    assert len(functions) == 1
-    vpc = functions[0]["VpcConfig"]
+    assert len(added) == 1
+    vpc = added[0]["VpcConfig"]
     assert vpc["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
     assert vpc["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
 

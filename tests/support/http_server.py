@@ -10,7 +10,11 @@ Endpoints:
   /short             promises 1000 bytes, sends 10, closes
   /hangup            closes the connection without answering
   /redirect          302 to /health
-Every request's path and headers are recorded in `requests`.
+Every request's path, headers and body are recorded in `requests`.
+
+A test can also script answers per path: `server.replies["/logs/_search"] = [Reply(429, ...),
+Reply(200, ...)]` answers the first request with 429 and every later one with 200 (the last
+reply repeats). Scripted paths win over the endpoints above; clear `replies` between tests.
 """
 
 from __future__ import annotations
@@ -33,12 +37,24 @@ class SeenRequest:
     method: str
     path: str
     headers: dict[str, str]  # names in lower case: HTTP header names are case-insensitive
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted answer: status, body and, to test timeouts, a delay before the status line."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    delay: float = 0.0
 
 
 @dataclass
 class LoopbackServer:
     base_url: str
     requests: list[SeenRequest] = field(default_factory=list)
+    replies: dict[str, list[Reply]] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -59,7 +75,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> None:
         url = urlsplit(self.path)
-        self.server.record(SeenRequest(self.command, url.path, {k.lower(): v for k, v in self.headers.items()}))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.record(SeenRequest(self.command, url.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        scripted = self.server.replies.get(url.path)
+        if scripted:
+            reply = scripted.pop(0) if len(scripted) > 1 else scripted[0]
+            time.sleep(reply.delay)
+            self._send(reply.status, reply.body, reply.content_type)
+            return
         match url.path:
             case "/health":
                 self._json(200, HEALTHY_BODY)
@@ -111,6 +134,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[SeenRequest] = []
+        self.replies: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
 
     def record(self, request: SeenRequest) -> None:
@@ -130,6 +154,7 @@ def running_server() -> Iterator[LoopbackServer]:
     try:
         view = LoopbackServer(base_url=f"http://{host}:{port}")
         view.requests = server.seen
+        view.replies = server.replies
         yield view
     finally:
         server.shutdown()

@@ -10,7 +10,9 @@ import yaml
 
 from infra.__main__ import main
 from infra.catalog import CatalogError, load_catalog
+from infra.kinds import KINDS
 from vigil.spec.common import Comparison, MissingData
+from vigil.spec.sqs import SqsCheck
 
 CHECKS = Path(__file__).resolve().parents[2] / "checks"
 
@@ -46,7 +48,7 @@ def problems(root: Path) -> list[str]:
 
 def test_sample_catalog_is_valid():
     catalog = load_catalog(CHECKS)
-    assert {c.kind for c in catalog.checks} == {"http", "sqs"}
+    assert {c.kind for c in catalog.checks} == set(KINDS), "the sample catalog shows every kind"
     assert all(catalog.routes_for(c) for c in catalog.checks)
 
 
@@ -77,7 +79,11 @@ def test_settings_alarm_window_applies_unless_the_check_overrides(tmp_path):
 
 # Each case: how to break a valid catalog, and the fragments the one error line must contain.
 BAD_CHECKS = [
-    ("unknown-kind", [{**HTTP, "kind": "smtp"}], ["api.yaml", "check api-health", "kind", "'smtp'", "http, sqs"]),
+    (
+        "unknown-kind",
+        [{**HTTP, "kind": "smtp"}],
+        ["api.yaml", "check api-health", "kind", "'smtp'", ", ".join(sorted(KINDS))],
+    ),
     ("missing-kind", [{k: v for k, v in HTTP.items() if k != "kind"}], ["check api-health", "kind", "found nothing"]),
     ("unknown-field", [{**HTTP, "colour": "red"}], ["check api-health", "colour", "unknown field"]),
     ("bad-id", [{**HTTP, "id": "API_Health"}], ["check API_Health", "id", "lowercase slug"]),
@@ -99,7 +105,7 @@ BAD_CHECKS = [
     (
         "unknown-signal",
         [{**SQS, "alarms": {"backlogg": {"threshold": 5}}}],
-        ["check orders-queue", "alarms", "backlogg", "backlog, age, dlq"],
+        ["check orders-queue", "alarms", "backlogg", ", ".join(SqsCheck.signals)],
     ),
     (
         "m-greater-than-n",

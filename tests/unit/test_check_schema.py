@@ -12,7 +12,7 @@ from infra.kinds import KINDS
 from vigil import check_schema
 from vigil.spec.http import HttpCheck
 
-CHECKER_KINDS = [name for name, kind in KINDS.items() if kind.model.has_checker]
+CHECKER_KINDS = [name for name, kind in KINDS.items() if kind.model.schema_checked]
 BASE: dict[str, Any] = {
     "id": "api-health",
     "kind": "http",

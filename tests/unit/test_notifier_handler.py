@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 from moto import mock_aws
 from moto.sns.models import sns_backends
 
+from vigil.alarm_meta import decode_description, encode_description
 from vigil.notifier import handler as notifier
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alarms"
@@ -79,7 +81,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     # The client is cached per container; each test needs one made inside its own mock.
-    monkeypatch.setattr(notifier, "_sns_client", None)
+    monkeypatch.setattr(notifier, "_clients", {})
 
 
 @pytest.fixture
@@ -177,6 +179,70 @@ def test_publishes_rendered_notification_to_every_route(
         assert structured["email"] == structured["default"] == envelope["Message"]
         assert structured["sms"] == sms
         assert len(structured["sms"]) <= 160
+
+
+CHECKER_LOGS = "/vigil/prod/checkers/http"
+
+
+def put_checker_run(at_ms: int, **fields: Any) -> None:
+    from vigil import metrics
+    from vigil.result import CheckResult, Status
+
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName=CHECKER_LOGS)
+    logs.create_log_stream(logGroupName=CHECKER_LOGS, logStreamName="run")
+    run = CheckResult(check_id="campaign-api-health", kind="http", status=Status.ok, **fields)
+    line = json.dumps(metrics.render(run))
+    logs.put_log_events(
+        logGroupName=CHECKER_LOGS, logStreamName="run", logEvents=[{"timestamp": at_ms, "message": line}]
+    )
+
+
+def alarm_logged_at(log_group: str | None) -> tuple[dict[str, Any], datetime]:
+    """eventbridge_alarm.json, happening now (CloudWatch Logs and moto refuse events older than
+    14 days), its metadata naming the checker's log group."""
+    alarm_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    event = load("eventbridge_alarm.json")
+    event["detail"]["state"]["timestamp"] = alarm_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    config = event["detail"]["configuration"]
+    text, meta = decode_description(config["description"])
+    assert meta is not None
+    config["description"] = encode_description(text, meta.model_copy(update={"logs": log_group}))
+    return event, alarm_at
+
+
+def test_alarm_email_quotes_the_checkers_last_run(routes: Routes) -> None:
+    event, alarm_at = alarm_logged_at(CHECKER_LOGS)
+    run_at = alarm_at - timedelta(seconds=42)
+    put_checker_run(
+        int(run_at.timestamp() * 1000),
+        values={"Healthy": 0},
+        reason_code="body",
+        reason="body: status is 'degraded', expected 'ok'",
+        samples=("GET /health -> 200 in 41 ms",),
+    )
+
+    notifier.handler(event, None)
+
+    (envelope,) = routes.delivered("campaigns-critical")
+    stamp = run_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"Last check run ({stamp}): measured: body: status is 'degraded', expected 'ok'" in envelope["Message"]
+    assert "  - GET /health -> 200 in 41 ms" in envelope["Message"]
+
+
+@pytest.mark.parametrize("log_group", ["/vigil/prod/checkers/missing", None])
+def test_without_evidence_the_alert_still_goes_out(routes: Routes, log_group: str | None) -> None:
+    # A log group that does not exist (or no permission), or an alarm that names none.
+    if log_group is None:
+        put_checker_run(int(datetime.now(UTC).timestamp() * 1000) - 60_000, samples=("never read",))
+    event, _ = alarm_logged_at(log_group)
+
+    result = notifier.handler(event, None)
+
+    assert result["fallbacks"] == 0
+    (envelope,) = routes.delivered("campaigns-critical")
+    assert "ALARM: campaign-api-health down" in envelope["Message"]
+    assert "Last check run" not in envelope["Message"]
 
 
 def test_sns_batch_publishes_each_record(routes: Routes) -> None:

@@ -11,7 +11,9 @@ from infra.__main__ import main
 from infra.catalog import load_catalog
 from infra.plan import PRICES_FILE, load_prices, plan_catalog
 
-CHECKS = Path(__file__).resolve().parents[2] / "checks"
+# A frozen three-check catalog, so the figures below stay exact while the sample catalog grows.
+CHECKS = Path(__file__).resolve().parents[1] / "fixtures" / "plan_catalog"
+SAMPLE = Path(__file__).resolve().parents[2] / "checks"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,13 @@ def test_cli_table_and_json(capsys):
     assert [c["id"] for c in data["checks"]] == ["campaign-api-health", "campaign-api-deep-health", "orders-queue"]
     assert all("detect_seconds" in c and "cost_usd_month" in c for c in data["checks"])
     assert data["totals"]["checks"] == 3
+
+
+def test_every_sample_check_is_planned(capsys):
+    assert main(["plan", str(SAMPLE), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {c["id"] for c in data["checks"]} == {c.id for c in load_catalog(SAMPLE).checks}
+    assert all(c["cost_usd_month"] > 0 for c in data["checks"])
 
 
 def test_cli_bad_catalog(tmp_path, capsys):

@@ -80,3 +80,24 @@ def test_sqs_queue_that_does_not_exist_exits_2(tmp_path, capsys):
     catalog = _catalog(tmp_path, [{"id": "ghost", "kind": "sqs", "severity": "warning", "queue": "ghost"}])
     with mock_aws():
         assert main(["run", "ghost", "--catalog", catalog]) == 2
+
+
+@mock_aws
+def test_sqs_list_alarms_on_its_worst_queue(tmp_path, capsys):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("emails", "sms")]
+    for i in range(4):
+        sqs.send_message(QueueUrl=urls[1], MessageBody=str(i))
+    check = {"id": "sends", "kind": "sqs", "severity": "warning", "queues": ["emails", "sms"]}
+    catalog = _catalog(tmp_path, [{**check, "alarms": {"backlog": {"threshold": 3}}}])
+
+    assert main(["run", "sends", "--catalog", catalog]) == 1
+    assert "backlog  4" in capsys.readouterr().out
+
+
+def test_lambda_free_kind_says_there_is_nothing_to_run(tmp_path, capsys):
+    check = {"id": "db", "kind": "rds", "severity": "warning", "instance": "campaign-sql"}
+    catalog = _catalog(tmp_path, [check])
+
+    assert main(["run", "db", "--catalog", catalog]) == 2
+    assert "kind rds runs no checker" in capsys.readouterr().out

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from tests.support.emf import assert_vigil_emf, only_emf
 from vigil.checkers import runner
-from vigil.result import CheckResult, Status
+from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, CheckResult, Status
 
 
 class Probe(BaseModel):
@@ -53,3 +53,18 @@ def test_a_measure_that_returns_something_else_is_internal(capsys):
     assert (result["status"], result["reason_code"]) == ("failed", "internal")
     assert result["reason"] == "measure returned dict, not CheckResult"
     assert_vigil_emf(only_emf(capsys.readouterr().out), "queue-depth", {"MeasureFailed": 1})
+
+
+def test_samples_are_bounded_and_ride_in_the_log_line(capsys):
+    def noisy(spec: Probe, resolve: runner.SecretsResolver) -> CheckResult:
+        lines = [f"line {i}\nwith a break " + "x" * 400 for i in range(25)]
+        return CheckResult(
+            check_id=spec.id, kind="probe", status=Status.ok, values={"Depth": 1.0}, samples=tuple(lines)
+        )
+
+    result = runner.run(event(), "probe", Probe.model_validate, noisy)
+
+    assert len(result["samples"]) == MAX_SAMPLES
+    assert all(len(s) <= SAMPLE_LIMIT and "\n" not in s for s in result["samples"])
+    assert result["samples"][0].startswith("line 0 with a break x")
+    assert only_emf(capsys.readouterr().out)["samples"] == result["samples"]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from vigil import metrics
-from vigil.result import SLUG_PATTERN, CheckResult, Status
+from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, SLUG_PATTERN, CheckResult, Status
 from vigil.secrets import SecretError, get_json_secret
 from vigil.text import REASON_LIMIT, clip
 from vigil.text import one_line as text_one_line
@@ -31,6 +31,23 @@ class Spec(Protocol):
 
     @property
     def id(self) -> str: ...
+
+
+class CannotMeasure(Exception):
+    """Raised by a kind's code when this run cannot measure: the run reports status failed with
+    this short code and one-line reason (never a value that could look healthy)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def cannot_measure(check_id: str, kind: str, exc: CannotMeasure, **fields: Any) -> CheckResult:
+    """The failed result for a CannotMeasure, for checkers that add details of their own."""
+    return CheckResult(
+        check_id=check_id, kind=kind, status=Status.failed, reason_code=exc.code, reason=one_line(exc.reason), **fields
+    )
 
 
 # name → the secret's JSON object; raises SecretError.
@@ -51,7 +68,11 @@ def run(event: Any, kind: str, parse: Parse, measure: Measure) -> dict[str, Any]
     except Exception as exc:  # the last line of defence: a checker must report, not crash
         logger.exception("checker bug outside measure")
         result = _failed(event, kind, "internal", _describe(exc))
-    result = dataclasses.replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    result = dataclasses.replace(
+        result,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        samples=bounded_samples(result.samples),
+    )
     if _SLUG.match(result.check_id):
         _log(result)
         try:
@@ -94,6 +115,8 @@ def _measure_event(event: Any, kind: str, parse: Parse, measure: Measure) -> Che
         result = measure(spec, resolver(secret_ids))
     except SecretError as exc:
         return _failed(event, kind, "secret", str(exc))
+    except CannotMeasure as exc:
+        return cannot_measure(spec.id, kind, exc)
     except Exception as exc:
         logger.exception("check %s: measure raised", spec.id)
         return _failed(event, kind, "internal", _describe(exc))
@@ -139,6 +162,13 @@ def _first_error(exc: ValueError) -> str:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def bounded_samples(samples: Any) -> tuple[str, ...]:
+    """Samples as the log line and the e-mail can carry them: a few, one line each, bounded."""
+    if isinstance(samples, str) or not isinstance(samples, list | tuple):
+        samples = [samples] if samples else []
+    return tuple(one_line(str(sample), SAMPLE_LIMIT) for sample in samples[:MAX_SAMPLES])
 
 
 def one_line(text: str, limit: int = REASON_LIMIT) -> str:

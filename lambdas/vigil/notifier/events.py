@@ -7,6 +7,11 @@ Two wire shapes arrive:
 - an EventBridge "CloudWatch Alarm State Change" event (detail.state / previousState / configuration;
   reasonData carries the datapoints, but threshold and comparison are only in words, in the reason).
 Both become the same AlarmEvent, so rendering never cares where an event came from.
+
+A composite alarm (vigil's `<signal>-page` alarm of an inhibited signal) has no metric in either
+shape: SNS carries AlarmRule and TriggeringChildren instead of Trigger, EventBridge carries
+configuration.alarmRule / actionsSuppressor and reasonData.triggeringAlarms, and the reason is
+"<child arn> transitioned to ALARM at …". The event then names the child alarms that hold the value.
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ class EvaluatedDatapoint(BaseModel):
     value: float | None = None  # absent for missing datapoints
 
 
+class TriggeringAlarm(BaseModel):
+    """A composite alarm's child that set its state, as reasonData.triggeringAlarms lists it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    arn: str
+
+
 class ReasonData(BaseModel):
     """CloudWatch's stateReasonData (a JSON string inside the event)."""
 
@@ -60,6 +73,7 @@ class ReasonData(BaseModel):
     threshold: float | None = None
     statistic: str | None = None
     period: int | None = None
+    triggering_alarms: list[TriggeringAlarm] = Field(default_factory=list, alias="triggeringAlarms")
 
 
 class AlarmEvent(BaseModel):
@@ -87,6 +101,14 @@ class AlarmEvent(BaseModel):
     treat_missing_data: str | None = None
     description: str = ""  # the human part of AlarmDescription, without vigil's trailer
     meta: AlarmMeta | None = None
+    alarm_rule: str | None = None  # composite alarms only: they watch alarms, not a metric
+    children: list[str] = Field(default_factory=list)  # names of the child alarms that set a composite's state
+    actions_suppressor: str | None = None  # EventBridge only; SNS never carries it
+    actions_suppressed_by: str | None = None  # EventBridge only: Alarm, WaitPeriod or ExtensionPeriod
+
+    @property
+    def is_composite(self) -> bool:
+        return self.alarm_rule is not None
 
     @property
     def comparison_symbol(self) -> str | None:
@@ -179,6 +201,11 @@ def _arn_parts(arn: str | None) -> tuple[str | None, str | None]:
     return parts[3] or None, parts[4] or None
 
 
+def _alarm_name_of(arn: str) -> str:
+    """arn:aws:cloudwatch:<region>:<account>:alarm:<name> → <name>; anything else as it is."""
+    return arn.split(":alarm:", 1)[1] if ":alarm:" in arn else arn
+
+
 def _missing_data(value: str | None) -> str | None:
     # Older notifications spell it "- TreatMissingData:     NonBreaching".
     if not value:
@@ -208,6 +235,12 @@ class _SnsTrigger(BaseModel):
     TreatMissingData: str | None = None
 
 
+class _SnsChild(BaseModel):
+    model_config = _WIRE
+
+    Arn: str
+
+
 class _SnsAlarmMessage(BaseModel):
     model_config = _WIRE
 
@@ -220,12 +253,22 @@ class _SnsAlarmMessage(BaseModel):
     AlarmArn: str | None = None
     OldStateValue: str | None = None
     Trigger: _SnsTrigger | None = None
+    AlarmRule: str | None = None
+    TriggeringChildren: list[_SnsChild] = Field(default_factory=list)
 
     @field_validator("Trigger", mode="before")
     @classmethod
     def _trigger_or_none(cls, value: Any) -> Any:
         # A metric-math alarm's trigger has other keys; an odd trigger must not sink the event.
         return value if isinstance(value, dict) else None
+
+    @field_validator("TriggeringChildren", mode="before")
+    @classmethod
+    def _children_with_arns(cls, value: Any) -> Any:
+        # Advisory like reason data: odd entries are dropped, never the notification.
+        if not isinstance(value, list):
+            return []
+        return [c for c in value if isinstance(c, dict) and isinstance(c.get("Arn"), str)]
 
 
 def from_sns_message(message: dict[str, Any]) -> AlarmEvent:
@@ -257,6 +300,8 @@ def from_sns_message(message: dict[str, Any]) -> AlarmEvent:
         treat_missing_data=_missing_data(trigger.TreatMissingData),
         description=human,
         meta=meta,
+        alarm_rule=msg.AlarmRule,
+        children=[_alarm_name_of(child.Arn) for child in msg.TriggeringChildren],
     )
 
 
@@ -270,6 +315,7 @@ class _EbState(BaseModel):
     reason: str | None = None
     reasonData: str | dict[str, Any] | None = None
     timestamp: str | None = None
+    actionsSuppressedBy: str | None = None
 
 
 class _EbConfiguration(BaseModel):
@@ -277,6 +323,8 @@ class _EbConfiguration(BaseModel):
 
     description: str | None = None
     metrics: list[Any] = Field(default_factory=list)
+    alarmRule: str | None = None
+    actionsSuppressor: str | None = None
 
 
 class _EbDetail(BaseModel):
@@ -342,6 +390,10 @@ def from_eventbridge(event: dict[str, Any]) -> AlarmEvent:
         period=metric_stat.get("period") or (reason_data.period if reason_data else None),
         description=human,
         meta=meta,
+        alarm_rule=config.alarmRule,
+        children=[_alarm_name_of(child.arn) for child in reason_data.triggering_alarms] if reason_data else [],
+        actions_suppressor=config.actionsSuppressor,
+        actions_suppressed_by=detail.state.actionsSuppressedBy,
     )
 
 

@@ -19,22 +19,29 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from vigil.notifier.events import AlarmEvent, parse_alarm, salvage, split_event
+from vigil.notifier import evidence
+from vigil.notifier.events import AlarmEvent, AlarmState, parse_alarm, salvage, split_event
 from vigil.notifier.render import LinkContext, Notification, render, render_fallback, sns_message
 
 logger = Logger(service="vigil-notifier")
 
 # boto3 costs ~200 ms to import: pay it on the first publish, not on every cold start's import.
-_sns_client: Any = None
+_clients: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _clients:
+        import boto3
+        from botocore.config import Config
+
+        # Evidence is a nicety: a slow Logs API must not hold an alert back for long.
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}) if service == "logs" else None
+        _clients[service] = boto3.client(service, config=config)
+    return _clients[service]
 
 
 def _sns() -> Any:
-    global _sns_client
-    if _sns_client is None:
-        import boto3
-
-        _sns_client = boto3.client("sns")
-    return _sns_client
+    return _client("sns")
 
 
 class PublishError(RuntimeError):
@@ -115,11 +122,19 @@ def prepare(payload: Any, settings: Settings, links: LinkContext) -> Outgoing:
     event: AlarmEvent | None = None
     try:
         event = parse_alarm(payload)
-        notification = render(event, links)
+        notification = render(event, links, checker_evidence(event))
     except Exception as exc:
         return _fallback(payload, exc, event, settings, links)
     routes = tuple(event.meta.routes) if event.meta else ()
     return Outgoing(routes=_routes(routes, settings), notification=notification, fallback=False)
+
+
+def checker_evidence(event: AlarmEvent) -> evidence.Evidence | None:
+    """On ALARM of a checker's signal, its last run's reason and samples; None otherwise or on any trouble."""
+    meta = event.meta
+    if event.state != AlarmState.alarm or meta is None or not meta.logs or event.state_time is None:
+        return None
+    return evidence.fetch(_client("logs"), meta.logs, meta.check, event.state_time)
 
 
 def _fallback(

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from vigil.notifier.events import AlarmEvent, AlarmState, Salvage, salvage
+from vigil.notifier.evidence import Evidence
 from vigil.text import REASON_LIMIT, one_line
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
@@ -203,13 +204,21 @@ def value_line(event: AlarmEvent) -> str:
     """'latest value 1520 messages (rule: > 500 messages for 3 of 3 minutes)'."""
     latest = event.latest_value
     unit = _unit(event)
-    value = f"latest value {number(latest)}{unit}" if latest is not None else "no recent datapoints"
+    if event.is_composite:
+        # A composite watches alarms, not a metric: the value is in its child, one click away.
+        value = f"see metric alarm {', '.join(event.children) or 'in the rule below'}"
+    elif latest is not None:
+        value = f"latest value {number(latest)}{unit}"
+    else:
+        value = "no recent datapoints"
     rule = rule_text(event)
     return f"{value} (rule: {rule})" if rule else value
 
 
 def _short_rule(event: AlarmEvent) -> str:
-    """'0 <1' for SMS: the value right against the threshold."""
+    """'0 <1' for SMS: the value right against the threshold; '> 500 messages' for a composite."""
+    if event.is_composite:
+        return event.meta.rule.split(" for ", 1)[0] if event.meta and event.meta.rule else "breached"
     latest = event.latest_value
     value = number(latest) if latest is not None else "no data"
     if event.threshold is None or event.comparison_symbol is None:
@@ -227,12 +236,12 @@ def time_in_previous_state(event: AlarmEvent) -> float | None:
 # --- channels -------------------------------------------------------------------------------------
 
 
-def render(event: AlarmEvent, links: LinkContext) -> Notification:
+def render(event: AlarmEvent, links: LinkContext, evidence: Evidence | None = None) -> Notification:
     return Notification(
         alarm_name=event.alarm_name,
         state=event.state.value,
         subject=render_subject(event),
-        email=render_email(event, links),
+        email=render_email(event, links, evidence),
         sms=render_sms(event),
     )
 
@@ -252,7 +261,7 @@ def render_subject(event: AlarmEvent) -> str:
     return head + shorten(subject_safe(f"{name}{recovered}"), SUBJECT_LIMIT - len(head))
 
 
-def render_email(event: AlarmEvent, links: LinkContext) -> str:
+def render_email(event: AlarmEvent, links: LinkContext, evidence: Evidence | None = None) -> str:
     meta = event.meta
     state = event.state
     lines: list[str] = []
@@ -284,8 +293,13 @@ def render_email(event: AlarmEvent, links: LinkContext) -> str:
         facts.append(("Before that", f"{_STATE_WORDS[event.previous_state]} for {duration(spent)}"))
     if state == AlarmState.insufficient_data and event.treat_missing_data:
         facts.append(("Missing data", f"treated as {event.treat_missing_data}"))
+    inhibition = _inhibition_fact(event)
+    if inhibition:
+        facts.append(("Inhibited by", inhibition))
     width = max(len(label) for label, _ in facts) + 2
     lines += [f"{label + ':':<{width}}{value}" for label, value in facts]
+    if evidence is not None:
+        lines += ["", *evidence_lines(evidence)]
 
     if event.description.strip():
         lines += ["", "Description:", _indent(event.description.strip())]
@@ -299,6 +313,10 @@ def render_email(event: AlarmEvent, links: LinkContext) -> str:
     url = alarm_url(region, event.alarm_name)
     if url:
         link_lines.append(f"  Alarm:     {url}")
+    for child in event.children:
+        url = alarm_url(region, child)
+        if url:
+            link_lines.append(f"  Metric:    {url}")
     url = dashboard_url(region, links.dashboard_name)
     if url:
         link_lines.append(f"  Dashboard: {url}")
@@ -312,7 +330,36 @@ def render_email(event: AlarmEvent, links: LinkContext) -> str:
         stat = f" {event.statistic}" if event.statistic else ""
         period = f" over {duration(event.period)}" if event.period else ""
         lines.append(f"Metric {metric}{stat}{period}")
+    if event.alarm_rule:
+        lines.append(f"Composite rule {event.alarm_rule}")
     return "\n".join(lines) + "\n"
+
+
+def evidence_lines(evidence: Evidence) -> list[str]:
+    """The checker's own words from its last run before the alarm: its reason and its samples."""
+    outcome = "could not measure" if evidence.status == "failed" else "measured"
+    lines = [
+        f"Last check run ({iso_utc(evidence.at)}): {outcome}" + (f": {evidence.reason}" if evidence.reason else "")
+    ]
+    if evidence.samples:
+        lines.append("Samples:")
+        lines += [f"  - {sample}" for sample in evidence.samples]
+    return lines
+
+
+def _inhibition_fact(event: AlarmEvent) -> str | None:
+    """Why on-call may hear of this signal late, or only now: its ALARM pages wait for an inhibitor."""
+    suppressor = (event.meta.inhibited_by if event.meta else None) or event.actions_suppressor
+    if not suppressor:
+        return None
+    if event.actions_suppressed_by:
+        return f"{suppressor}; these actions were held back ({event.actions_suppressed_by})"
+    if event.state == AlarmState.ok:
+        return (
+            f"{suppressor}; while it is in ALARM this signal's ALARM pages are held back, "
+            "so this recovery may be the first you hear of it"
+        )
+    return f"{suppressor}, which was not in ALARM; while it is, this signal's ALARM pages wait (recoveries never do)"
 
 
 def _indent(text: str) -> str:

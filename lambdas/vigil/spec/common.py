@@ -151,6 +151,8 @@ class Signal:
     default: AlarmRule
     # Checker kinds emit one datapoint per run, so their alarm period follows the cadence.
     period_follows_cadence: bool = False
+    # The alarm's severity (and so its routes) when it is not the check's: each log pattern has its own.
+    severity: Severity | None = None
 
 
 class VpcPlacement(StrictModel):
@@ -167,6 +169,12 @@ class CheckBase(StrictModel):
     # Set by each kind: its signals, and whether a checker Lambda measures it (False: AWS does).
     signals: ClassVar[dict[str, Signal]] = {}
     has_checker: ClassVar[bool] = True
+    # True when the kind's checker reads its event against the generated JSON Schema
+    # (vigil.check_schema) instead of this model, to keep pydantic out of its cold start.
+    schema_checked: ClassVar[bool] = False
+    # Set by a kind whose target can be down as a whole (a broker, an endpoint): while this signal
+    # is in ALARM, the check's other signals and those of checks `inhibited_by` it do not page.
+    inhibitor_signal: ClassVar[str | None] = None
 
     id: Slug = Field(description="stable identity of everything built for this check; never rename")
     kind: str
@@ -179,11 +187,19 @@ class CheckBase(StrictModel):
     alarms: dict[str, AlarmRuleOverride] = Field(
         default_factory=dict, description="per-signal overrides of the kind's default alarm rules"
     )
+    inhibited_by: Slug | None = Field(
+        default=None,
+        description="id of a check whose outage holds back this check's ALARM pages; recoveries still go out",
+    )
 
     @model_validator(mode="after")
     def _alarms_resolve(self) -> CheckBase:
         if not 60 <= self.cadence <= 3600 or self.cadence % 60:
             raise ValueError(f"cadence {format_duration(self.cadence)}: use whole minutes from 1m to 1h")
+        # Checker kinds have a `timeout`: a run must end before the next one starts.
+        timeout = getattr(self, "timeout", None)
+        if timeout is not None and timeout >= self.cadence:
+            raise ValueError(f"timeout {timeout:g}s must be shorter than the cadence ({self.cadence}s)")
         unknown = sorted(set(self.alarms) - set(self.signals))
         if unknown:
             raise ValueError(

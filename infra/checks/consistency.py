@@ -1,0 +1,206 @@
+"""Kind `consistency`: a schedule invoking the consistency checker, its alarms, and what it needs.
+
+Per check: read access to a DynamoDB or S3 side (SQL and search sides come through secrets, which
+CheckContext grants). Per checker function (once, shared by its checks): a reports bucket to write
+each run's differences to, and, when a check may scale out (mode step_functions or auto), a state
+machine whose Map state runs the same checker once per mismatched bucket, then once to gather:
+
+    Buckets (Map over $.buckets, phase=bucket) ──► Gather (phase=gather: metrics, like a run)
+        └─ any bucket failed ─► GatherFailure (phase=gather with the error: MeasureFailed)
+
+The state machine has a fixed name, so the function can know its ARN without a reference cycle.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra import functions, nag
+from infra.checks import CheckContext, Checker
+from infra.checks.http import checker_alarms, schedule
+from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
+from vigil.spec.common import CheckBase
+from vigil.spec.consistency import ConsistencyCheck, DynamoDbEndpoint, S3Endpoint
+
+REPORT_RETENTION = Duration.days(90)
+MEMORY_MB = 1769  # one full vCPU
+# Buckets drilled at once: each holds its own database connections.
+MAP_CONCURRENCY = 10
+
+
+def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
+    assert isinstance(check, ConsistencyCheck)
+    schedule(scope, check, ctx)
+    checker_alarms(scope, check, ctx)
+    checker = ctx.checker(check)
+    fn = checker.function
+    for endpoint in (check.source, check.target):
+        for statement in read_access(fn, endpoint):
+            fn.add_to_role_policy(statement)
+        if isinstance(endpoint, S3Endpoint) and fn.role is not None:
+            nag.acknowledge(
+                fn.role,
+                [f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{endpoint.bucket}/{endpoint.prefix}*]"],
+                "The checker reads every export object under the prefix the catalog names, and no others.",
+            )
+    home = fn.node.scope
+    assert isinstance(home, Construct)
+    if home.node.try_find_child("Reports") is None:
+        # Hashing rows read from DynamoDB, S3 or an index is CPU-bound: a full vCPU, not a seventh.
+        cfn = fn.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.memory_size = MEMORY_MB
+        bucket = reports_bucket(home, "Reports")
+        grant_reports(fn, bucket)
+        fn.add_environment(REPORTS_BUCKET, bucket.bucket_name)
+    if check.uses_step_functions() and home.node.try_find_child("ScaleOut") is None:
+        state_machine(home, "ScaleOut", checker, ctx)
+
+
+def read_access(fn: lambda_.Function, endpoint: object) -> list[iam.PolicyStatement]:
+    stack = Stack.of(fn)
+    if isinstance(endpoint, DynamoDbEndpoint):
+        table = stack.format_arn(service="dynamodb", resource="table", resource_name=endpoint.table)
+        return [iam.PolicyStatement(actions=["dynamodb:Scan", "dynamodb:DescribeTable"], resources=[table])]
+    if isinstance(endpoint, S3Endpoint):
+        return [
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[f"arn:{stack.partition}:s3:::{endpoint.bucket}"],
+                conditions={"StringLike": {"s3:prefix": [f"{endpoint.prefix}*"]}},
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[f"arn:{stack.partition}:s3:::{endpoint.bucket}/{endpoint.prefix}*"]
+            ),
+        ]
+    return []
+
+
+def grant_reports(fn: lambda_.Function, bucket: s3.Bucket) -> None:
+    """Write-only: put objects, with the bucket key's data keys (multipart uploads decrypt parts)."""
+    fn.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("*")]))
+    assert bucket.encryption_key is not None
+    fn.add_to_role_policy(
+        iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[bucket.encryption_key.key_arn])
+    )
+    stack = Stack.of(fn)
+    bucket_id = stack.resolve(stack.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
+    assert fn.role is not None
+    nag.acknowledge(
+        fn.role,
+        [f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]"],
+        "Each run writes a new report object with a run-specific name into this bucket, which holds nothing else.",
+    )
+
+
+def reports_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
+    """Differences of every run, one JSON Lines object each; KMS-encrypted, TLS only, expiring."""
+    key = kms.Key(scope, f"{construct_id}Key", enable_key_rotation=True, description="vigil consistency reports")
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        lifecycle_rules=[s3.LifecycleRule(expiration=REPORT_RETENTION)],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    nag.acknowledge(
+        bucket,
+        ["AwsSolutions-S1"],
+        "Only the checker writes here and reports expire after 90 days; CloudTrail records who read them.",
+    )
+    return bucket
+
+
+def state_machine_name(ctx: CheckContext, checker: Checker) -> str:
+    return f"vigil-{ctx.env}-consistency-{checker.key}"[:80]
+
+
+def state_machine(scope: Construct, construct_id: str, checker: Checker, ctx: CheckContext) -> sfn.StateMachine:
+    fn = checker.function
+    home = Construct(scope, construct_id)
+    bucket_step = tasks.LambdaInvoke(
+        home,
+        "Bucket",
+        lambda_function=fn,
+        payload_response_only=True,
+        retry_on_service_exceptions=True,
+        task_timeout=sfn.Timeout.duration(Duration.seconds(checker.timeout)),
+    )
+    each = {
+        "phase": "bucket",
+        "bucket": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+        "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
+        "check": sfn.JsonPath.object_at("$.check"),
+        "secrets": sfn.JsonPath.object_at("$.secrets"),
+        "cutoff": sfn.JsonPath.string_at("$.cutoff"),
+        "run": sfn.JsonPath.string_at("$.run"),
+    }
+    buckets = sfn.Map(
+        home,
+        "Buckets",
+        items_path="$.buckets",
+        item_selector=each,
+        max_concurrency=MAP_CONCURRENCY,
+        result_path="$.results",
+    )
+    buckets.item_processor(bucket_step)
+    common = {
+        "phase": "gather",
+        "check": sfn.JsonPath.object_at("$.check"),
+        "secrets": sfn.JsonPath.object_at("$.secrets"),
+        "run": sfn.JsonPath.string_at("$.run"),
+        "plan": sfn.JsonPath.object_at("$.plan"),
+    }
+    gather = tasks.LambdaInvoke(
+        home,
+        "Gather",
+        lambda_function=fn,
+        payload=sfn.TaskInput.from_object({**common, "results": sfn.JsonPath.list_at("$.results")}),
+        payload_response_only=True,
+    )
+    failed = tasks.LambdaInvoke(
+        home,
+        "GatherFailure",
+        lambda_function=fn,
+        payload=sfn.TaskInput.from_object({**common, "error": sfn.JsonPath.object_at("$.error")}),
+        payload_response_only=True,
+    )
+    buckets.add_catch(failed, result_path="$.error")
+    log_group = logs.LogGroup(home, "Logs", retention=functions.LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+    machine = sfn.StateMachine(
+        home,
+        "StateMachine",
+        state_machine_name=state_machine_name(ctx, checker),
+        definition_body=sfn.DefinitionBody.from_chainable(buckets.next(gather)),
+        # ALL events, without their data: inputs carry the check spec, which the checker logs anyway.
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        tracing_enabled=True,
+    )
+    stack = Stack.of(home)
+    arn = stack.format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=state_machine_name(ctx, checker),
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    fn.add_environment(STATE_MACHINE, arn)
+    fn.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[arn]))
+    fn_id = stack.resolve(stack.get_logical_id(fn.node.default_child))  # type: ignore[arg-type]
+    nag.acknowledge(
+        machine,
+        [f"AwsSolutions-IAM5[Resource::<{fn_id}.Arn>:*]", "AwsSolutions-IAM5[Resource::*]"],
+        "Invoke covers this one checker's versions, and log delivery and X-Ray APIs accept no narrower resource.",
+    )
+    return machine

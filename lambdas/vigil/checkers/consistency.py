@@ -1,0 +1,274 @@
+"""Checker of kind `consistency`: compare the source and target of one check, report differences.
+
+One function, three entry points (the event's "phase"):
+  (none)   the scheduled run: plan (key anomalies, top-level buckets), then drill the mismatched
+           buckets here, or hand them to the Step Functions state machine (mode step_functions, or
+           auto when they hold more than AUTO_ROWS rows) and return;
+  bucket   one Map iteration of the state machine: drill one bucket, return its tally;
+  gather   the state machine's last state: add the tallies up and report, as a scheduled run does.
+Every difference goes to a JSON Lines report in the reports bucket; the notification quotes a few.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from vigil.checkers import runner
+from vigil.consistency.compare import Bucket, Comparison, Endpoint, Options, Tally
+from vigil.consistency.model import Difference, FieldType, KeyType, Range, Summary
+from vigil.consistency.stream import ScanEndpoint, Shape
+from vigil.result import CheckResult, Status
+from vigil.spec.consistency import (
+    DIFF_METRICS,
+    TOTAL_METRIC,
+    ConsistencyCheck,
+    DynamoDbEndpoint,
+    S3Endpoint,
+    SearchEndpoint,
+    SqlEndpoint,
+)
+
+KIND = "consistency"
+# auto mode hands mismatched buckets to Step Functions when they hold more rows than this: about
+# what one Lambda drills in a few minutes (docs/consistency.md, cost per run).
+AUTO_ROWS = 2_000_000
+REPORTS_BUCKET = "VIGIL_CONSISTENCY_REPORTS"
+STATE_MACHINE = "VIGIL_CONSISTENCY_STATE_MACHINE"
+
+parse = ConsistencyCheck.model_validate
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    phase = event.get("phase") if isinstance(event, Mapping) else None
+    if phase == "bucket":
+        return drill_bucket(event)
+    measure = partial(gather, event) if phase == "gather" else partial(scheduled, event)
+    return runner.run(event, KIND, parse, measure)
+
+
+# -- the scheduled run --------------------------------------------------------------------------
+
+
+def scheduled(event: Mapping[str, Any], spec: ConsistencyCheck, resolve: runner.SecretsResolver) -> CheckResult:
+    cutoff = datetime.now(UTC) - timedelta(seconds=spec.lag)
+    run_id = cutoff.strftime("%Y%m%dT%H%M%SZ")
+    with comparing(spec, resolve, cutoff, f"{spec.id}/{run_id}.jsonl") as (comparison, report):
+        tally = Tally(sample_size=spec.sample_size)
+        buckets = comparison.plan(tally)
+        if hand_off(spec, buckets):
+            execution = start_execution(event, spec, cutoff, run_id, buckets, tally)
+            return CheckResult(
+                check_id=spec.id,
+                kind=KIND,
+                status=Status.ok,
+                details={"handed_off": True, "execution": execution, "mismatched_buckets": len(buckets)},
+            )
+        comparison.drill(buckets, tally)
+    return result(spec, tally, report.uri)
+
+
+def hand_off(spec: ConsistencyCheck, buckets: list[Bucket]) -> bool:
+    if spec.mode == "in_lambda" or not buckets:
+        return False
+    if spec.mode == "step_functions":
+        return True
+    return sum(max(b.source.count, b.target.count) for b in buckets) > AUTO_ROWS
+
+
+def start_execution(
+    event: Mapping[str, Any], spec: ConsistencyCheck, cutoff: datetime, run_id: str, buckets: list[Bucket], plan: Tally
+) -> str:
+    import boto3
+
+    arn = os.environ.get(STATE_MACHINE)
+    if not arn:
+        raise RuntimeError(f"mode {spec.mode} needs the state machine, and {STATE_MACHINE} is not set")
+    # The Map state's ItemSelector adds check, secrets, cutoff and run to each bucket.
+    payload = {
+        "check": event["check"],
+        "secrets": event.get("secrets") or {},
+        "cutoff": cutoff.isoformat(),
+        "run": run_id,
+        "plan": plan.to_json(),
+        "buckets": [bucket_json(b) for b in buckets],
+    }
+    started = boto3.client("stepfunctions").start_execution(
+        stateMachineArn=arn, name=f"{spec.id}-{run_id}"[:80], input=json.dumps(payload)
+    )
+    return str(started["executionArn"])
+
+
+# -- the state machine's steps ------------------------------------------------------------------
+
+
+def drill_bucket(event: Mapping[str, Any]) -> dict[str, Any]:
+    """One Map iteration: raises on trouble, so the Map fails and gather reports it."""
+    spec = parse(event["check"])
+    resolve = runner.resolver(event.get("secrets") or {})
+    cutoff = datetime.fromisoformat(event["cutoff"])
+    key = f"{spec.id}/{event['run']}/bucket-{int(event['index']):05d}.jsonl"
+    with comparing(spec, resolve, cutoff, key) as (comparison, _):
+        tally = Tally(sample_size=spec.sample_size)
+        comparison.drill([bucket_from(event["bucket"], spec)], tally)
+    return tally.to_json()
+
+
+def gather(event: Mapping[str, Any], spec: ConsistencyCheck, resolve: runner.SecretsResolver) -> CheckResult:
+    if event.get("error"):
+        error = event["error"]
+        cause = error.get("Cause") if isinstance(error, Mapping) else error
+        raise RuntimeError(f"a bucket comparison failed: {runner.one_line(str(cause))}")
+    tally = Tally.from_json(event["plan"], sample_size=spec.sample_size)
+    for part in event.get("results") or []:
+        tally.merge(Tally.from_json(part, sample_size=spec.sample_size))
+    bucket = os.environ.get(REPORTS_BUCKET)
+    return result(spec, tally, f"s3://{bucket}/{spec.id}/{event['run']}/" if bucket else None)
+
+
+def bucket_json(bucket: Bucket) -> list[Any]:
+    """Compact (Step Functions input is at most 256 KB): lo, hi, then count and checksum per side;
+    checksums as text, since JSON numbers lose 64-bit precision in some readers."""
+    s, t = bucket.source, bucket.target
+    return [bucket.range.lo, bucket.range.hi, s.count, str(s.checksum), t.count, str(t.checksum)]
+
+
+def bucket_from(data: list[Any], spec: ConsistencyCheck) -> Bucket:
+    cast: Callable[[Any], Any] = int if spec.key.type == "int" else str
+    lo, hi = (None if end is None else cast(end) for end in data[:2])
+    return Bucket(Range(lo, hi), Summary(int(data[2]), int(data[3])), Summary(int(data[4]), int(data[5])))
+
+
+# -- what a run reports -------------------------------------------------------------------------
+
+
+def result(spec: ConsistencyCheck, tally: Tally, report: str | None) -> CheckResult:
+    values = {metric: float(tally.counts.get(name, 0)) for name, metric in DIFF_METRICS.items()}
+    values[TOTAL_METRIC] = float(tally.total)
+    values["SourceRows"] = float(tally.source_rows)
+    values["TargetRows"] = float(tally.target_rows)
+    found = [f"{tally.counts[name]} {name.replace('_', ' ')}" for name in DIFF_METRICS if tally.counts.get(name)]
+    rows = f"source {tally.source_rows:,} rows, target {tally.target_rows:,}"
+    return CheckResult(
+        check_id=spec.id,
+        kind=KIND,
+        status=Status.ok,
+        values=values,
+        units={name: "Count" for name in values},
+        reason_code="drift" if found else None,
+        reason=f"{', '.join(found)} ({rows})" if found else None,
+        details={
+            "report": report,
+            "buckets": tally.buckets,
+            "mismatched_buckets": tally.mismatched_buckets,
+            "row_buckets": tally.row_buckets,
+        },
+        samples=tuple(tally.sample),
+    )
+
+
+class Report:
+    """Every difference as one JSON line in a temporary file, uploaded when the run ends: memory
+    holds none of them. Without a reports bucket (a local run) nothing is kept."""
+
+    def __init__(self, key: str) -> None:
+        self.bucket = os.environ.get(REPORTS_BUCKET)
+        self.key = key
+        self.uri = f"s3://{self.bucket}/{key}" if self.bucket else None
+        # Open for the whole run, closed by close(): not a with block.
+        self._file = tempfile.TemporaryFile(mode="w+b") if self.bucket else None  # noqa: SIM115
+        self.written = 0
+
+    def write(self, diff: Difference) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(diff.to_json()).encode() + b"\n")
+            self.written += 1
+
+    def close(self, upload: bool) -> None:
+        if self._file is None:
+            return
+        try:
+            if upload:
+                import boto3
+
+                self._file.seek(0)
+                boto3.client("s3").upload_fileobj(self._file, self.bucket, self.key)
+        finally:
+            self._file.close()
+
+
+@contextmanager
+def comparing(
+    spec: ConsistencyCheck, resolve: runner.SecretsResolver, cutoff: datetime, report_key: str
+) -> Iterator[tuple[Comparison, Report]]:
+    shape = Shape(KeyType(spec.key.type), tuple(FieldType.parse(t) for t in spec.fields.values()), cutoff)
+    same_engine = isinstance(spec.source, SqlEndpoint) and isinstance(spec.target, SqlEndpoint)
+    fast = same_engine and spec.source.engine == spec.target.engine == "postgresql"  # type: ignore[union-attr]
+    report = Report(report_key)
+    with ExitStack() as stack:
+        source = endpoint("source", spec, resolve, shape, fast, stack)
+        target = endpoint("target", spec, resolve, shape, fast, stack)
+        options = Options(
+            key_type=shape.key_type,
+            buckets=spec.buckets,
+            fanout=spec.fanout,
+            row_threshold=spec.row_threshold,
+            sample_size=spec.sample_size,
+        )
+        comparison = Comparison(source, target, options, report.write)
+        stack.callback(comparison.close)
+        ok = False
+        try:
+            yield comparison, report
+            ok = True
+        finally:
+            report.close(upload=ok and report.written > 0)
+
+
+def endpoint(
+    side: str, spec: ConsistencyCheck, resolve: runner.SecretsResolver, shape: Shape, fast: bool, stack: ExitStack
+) -> Endpoint:
+    config = spec.source if side == "source" else spec.target
+    secret_name = spec.source_secret if side == "source" else spec.target_secret
+    key = config.key or spec.key.column
+    updated_at = config.updated_at or spec.updated_at
+    columns = tuple(config.columns.get(name, name) for name in spec.fields)
+    if isinstance(config, SqlEndpoint):
+        from vigil.consistency.connect import engine_from_secret
+        from vigil.consistency.sql import Source, key_is_text
+        from vigil.consistency.sql import SqlEndpoint as SqlSide
+
+        assert secret_name is not None  # the spec requires it
+        engine = engine_from_secret(config.engine, resolve(secret_name), spec.timeout)
+        stack.callback(engine.dispose)
+        source = Source(key=key, columns=columns, table=config.table, query=config.query, updated_at=updated_at)
+        if shape.key_type is KeyType.int and key_is_text(engine, source):
+            source = Source(**{**source.__dict__, "key_is_text": True})
+        return SqlSide(side, engine, source, shape, fast_hash=fast)
+    import boto3
+
+    from vigil.consistency import stores
+
+    if isinstance(config, DynamoDbEndpoint):
+        scan = stores.dynamodb_scan(boto3.client("dynamodb"), config.table, key, columns, updated_at, config.segments)
+    elif isinstance(config, S3Endpoint):
+        scan = stores.s3_scan(boto3.client("s3"), config.bucket, config.prefix, config.format, key, columns, updated_at)
+    else:
+        assert isinstance(config, SearchEndpoint)
+        secret = resolve(secret_name) if secret_name else {}
+        client = stores.SearchClient(
+            config.url,
+            timeout=min(60.0, spec.timeout),
+            username=secret.get("username"),
+            password=secret.get("password"),
+            api_key=secret.get("api_key"),
+            flavor=config.flavor,
+        )
+        scan = stores.search_scan(client, config.index, key, columns, updated_at)
+    return ScanEndpoint(side, shape, scan)

@@ -1,0 +1,285 @@
+"""Compare two collections by key without holding either in memory.
+
+    source ──summarize(buckets)──┐            count + checksum per bucket, computed in the store
+                                 ├─ equal? ── done (most buckets, at the cost of one scan per side)
+    target ──summarize(buckets)──┘
+                                 └─ differ ─► split the bucket (fanout) and summarize its children,
+                                              recursively, until a bucket holds at most
+                                              row_threshold rows: then rows(bucket) from both sides,
+                                              merged by key → missing / extra / changed / duplicate
+
+The same `drill` runs in-process over every mismatched top-level bucket, or over one bucket per
+iteration of a Step Functions Map state; `Tally` is what either returns, and tallies add up.
+Memory is bounded by the bucket sizes (ROWS_IN_MEMORY rows per side), never by the table size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+from vigil.consistency.model import (
+    Difference,
+    DiffType,
+    Key,
+    KeyAnomalies,
+    KeyType,
+    Range,
+    Row,
+    Summary,
+    split_at,
+    split_int,
+)
+
+Sink = Callable[[Difference], None]
+# Rows per side held at once in row-level comparison (a chunk of small buckets).
+ROWS_IN_MEMORY = 20_000
+
+
+class Endpoint(Protocol):
+    """One side of a comparison. Every method sees only rows outside the lag window, except `rows`,
+    which returns them flagged `recent` so a row still replicating is not reported."""
+
+    name: str
+
+    def key_bounds(self) -> tuple[Key, Key] | None:
+        """Smallest and largest normalized key, None when empty."""
+        ...
+
+    def quantiles(self, rng: Range, n: int) -> list[Key]:
+        """Up to n-1 keys cutting rng into n parts of about equal row counts (string keys)."""
+        ...
+
+    def summarize(self, ranges: Sequence[Range]) -> list[Summary]:
+        """Count and checksum per range; the ranges are contiguous and in order. (A store read row by
+        row also offers summarize_many(groups) and rows_many(ranges): one pass for many.)"""
+        ...
+
+    def rows(self, rng: Range) -> Iterable[Row]:
+        """Every row in rng (any order); at most about row_threshold of them."""
+        ...
+
+    def anomalies(self) -> KeyAnomalies: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    key_type: KeyType = KeyType.int
+    buckets: int = 64  # top-level buckets: one scan per side computes all of them
+    fanout: int = 16  # children per mismatched bucket
+    row_threshold: int = 2000  # buckets with at most this many rows (larger side) are compared row by row
+    sample_size: int = 10
+    workers: int = 4  # queries per side at once (SQL)
+
+
+@dataclass
+class Tally:
+    """Differences found (counts by type, the first few as a sample) and what it took."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    sample: list[str] = field(default_factory=list)
+    sample_size: int = 10
+    source_rows: int = 0
+    target_rows: int = 0
+    buckets: int = 0
+    mismatched_buckets: int = 0
+    row_buckets: int = 0  # buckets compared row by row
+
+    def add(self, diff: Difference) -> None:
+        self.counts[diff.type.value] += diff.count
+        if len(self.sample) < self.sample_size:
+            self.sample.append(diff.line())
+
+    def merge(self, other: Tally) -> None:
+        self.counts.update(other.counts)
+        self.sample.extend(other.sample[: max(0, self.sample_size - len(self.sample))])
+        for name in ("source_rows", "target_rows", "buckets", "mismatched_buckets", "row_buckets"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "sample": self.sample,
+            **{
+                n: getattr(self, n)
+                for n in ("source_rows", "target_rows", "buckets", "mismatched_buckets", "row_buckets")
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], sample_size: int = 10) -> Tally:
+        tally = cls(counts=Counter(data["counts"]), sample=list(data["sample"]), sample_size=sample_size)
+        for name in ("source_rows", "target_rows", "buckets", "mismatched_buckets", "row_buckets"):
+            setattr(tally, name, int(data[name]))
+        return tally
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A top-level bucket and both sides' summaries of it: the unit a Map state iterates over."""
+
+    range: Range
+    source: Summary
+    target: Summary
+
+
+class Comparison:
+    def __init__(self, source: Endpoint, target: Endpoint, options: Options, sink: Sink | None = None) -> None:
+        self.source, self.target, self.options = source, target, options
+        self._sink = sink
+        self._pool = ThreadPoolExecutor(max_workers=2)  # both sides of one step at once
+        self._bounds: tuple[int, int] | None = None
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def report(self, diff: Difference, tally: Tally) -> None:
+        tally.add(diff)
+        if self._sink is not None:
+            self._sink(diff)
+
+    # -- plan: key anomalies and the top-level buckets --------------------------------------------
+
+    def plan(self, tally: Tally) -> list[Bucket]:
+        """Report NULL and invalid keys, summarize the top-level buckets; the mismatched ones."""
+        for side, endpoint in (("source", self.source), ("target", self.target)):
+            self._anomalies(side, endpoint.anomalies(), tally)
+        ranges = self._top_ranges()
+        sources, targets = self._both(lambda e: e.summarize(ranges))
+        tally.buckets += len(ranges)
+        tally.source_rows += sum(s.count for s in sources)
+        tally.target_rows += sum(t.count for t in targets)
+        return [Bucket(r, s, t) for r, s, t in zip(ranges, sources, targets, strict=True) if s != t]
+
+    def _anomalies(self, side: str, found: KeyAnomalies, tally: Tally) -> None:
+        if found.null_count:
+            self.report(Difference(DiffType.null_key, "", side, found.null_count), tally)
+        for raw in found.invalid_sample:
+            self.report(Difference(DiffType.invalid_key, raw, side), tally)
+        if found.invalid_count > len(found.invalid_sample):
+            rest = found.invalid_count - len(found.invalid_sample)
+            self.report(Difference(DiffType.invalid_key, "(more, not listed)", side, rest), tally)
+
+    def _top_ranges(self) -> list[Range]:
+        everything = Range(None, None)
+        if self.options.key_type is KeyType.int:
+            bounds = [b for b in self._both(lambda e: e.key_bounds()) if b is not None]
+            if not bounds:
+                return [everything]
+            self._bounds = (min(int(b[0]) for b in bounds), max(int(b[1]) for b in bounds))
+        return self._split(everything, self.options.buckets)
+
+    def _split(self, rng: Range, n: int) -> list[Range]:
+        if self.options.key_type is KeyType.int:
+            lo, hi = self._bounds or (0, 0)
+            return split_int(rng, n, lo, hi)
+        cuts = self.source.quantiles(rng, n) or self.target.quantiles(rng, n)
+        return split_at(rng, cuts)
+
+    # -- drill: mismatched buckets down to their differing rows -----------------------------------
+
+    def drill(self, buckets: Sequence[Bucket], tally: Tally) -> None:
+        """Level by level: small buckets are compared row by row, the others split and summarized
+        again. A level costs one query per parent on SQL stores, one pass on stores read row by row."""
+        level = list(buckets)
+        while level:
+            tally.mismatched_buckets += len(level)
+            leaves: list[Range] = []
+            parents: list[list[Range]] = []
+            for bucket in level:
+                small = max(bucket.source.count, bucket.target.count) <= self.options.row_threshold
+                children = [] if small else self._split(bucket.range, self.options.fanout)
+                # A bucket that cannot be split holds one key many times (duplicates): compare its rows.
+                if len(children) < 2:
+                    leaves.append(bucket.range)
+                else:
+                    parents.append(children)
+            self.diff_rows(leaves, tally)
+            sources, targets = self._both(partial(self._summaries, groups=parents))
+            level = [
+                Bucket(rng, s, t)
+                for group, s_group, t_group in zip(parents, sources, targets, strict=True)
+                for rng, s, t in zip(group, s_group, t_group, strict=True)
+                if s != t
+            ]
+
+    def diff_rows(self, ranges: Sequence[Range], tally: Tally) -> None:
+        """Row-level comparison, a chunk of buckets at a time so memory holds at most ROWS_IN_MEMORY rows per side."""
+        chunk = max(1, ROWS_IN_MEMORY // max(1, self.options.row_threshold))
+        for start in range(0, len(ranges), chunk):
+            part = ranges[start : start + chunk]
+            tally.row_buckets += len(part)
+            sources, targets = self._both(partial(self._rows, ranges=part))
+            for s_rows, t_rows in zip(sources, targets, strict=True):
+                for diff in diff_sorted(sorted(s_rows, key=_by_key), sorted(t_rows, key=_by_key)):
+                    self.report(diff, tally)
+
+    def _summaries(self, endpoint: Endpoint, groups: list[list[Range]]) -> list[list[Summary]]:
+        if not groups:
+            return []
+        many = getattr(endpoint, "summarize_many", None)
+        if many is not None:
+            return list(many(groups))
+        with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
+            return list(pool.map(endpoint.summarize, groups))
+
+    def _rows(self, endpoint: Endpoint, ranges: Sequence[Range]) -> list[list[Row]]:
+        many = getattr(endpoint, "rows_many", None)
+        if many is not None:
+            return list(many(ranges))
+        with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
+            return list(pool.map(lambda r: list(endpoint.rows(r)), ranges))
+
+    def run(self) -> Tally:
+        tally = Tally(sample_size=self.options.sample_size)
+        self.drill(self.plan(tally), tally)
+        return tally
+
+    def _both(self, call: Callable[[Endpoint], Any]) -> tuple[Any, Any]:
+        future = self._pool.submit(call, self.target)
+        return call(self.source), future.result()
+
+
+def _by_key(row: Row) -> Key:
+    return row.key
+
+
+def diff_sorted(source: Sequence[Row], target: Sequence[Row]) -> Iterator[Difference]:
+    """Merge two key-sorted row lists into differences; keys touched inside the lag window are skipped."""
+    i = j = 0
+    while i < len(source) or j < len(target):
+        take_source = j >= len(target) or (i < len(source) and source[i].key < target[j].key)  # type: ignore[operator]
+        key = source[i].key if take_source else target[j].key
+        s_rows, i = _group(source, i, key)
+        t_rows, j = _group(target, j, key)
+        yield from _diff_key(key, s_rows, t_rows)
+
+
+def _group(rows: Sequence[Row], start: int, key: Key) -> tuple[list[Row], int]:
+    end = start
+    while end < len(rows) and rows[end].key == key:
+        end += 1
+    return list(rows[start:end]), end
+
+
+def _diff_key(key: Key, source: list[Row], target: list[Row]) -> Iterator[Difference]:
+    if any(r.recent for r in (*source, *target)):
+        return  # still replicating: compared on a later run
+    text = str(key)
+    for side, rows in (("source", source), ("target", target)):
+        if len(rows) > 1:
+            yield Difference(DiffType.duplicate, text, side, len(rows))
+    if not target:
+        yield Difference(DiffType.missing, text)
+    elif not source:
+        yield Difference(DiffType.extra, text)
+    elif {r.hash for r in source} != {r.hash for r in target}:
+        yield Difference(DiffType.changed, text)

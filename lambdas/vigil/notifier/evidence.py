@@ -1,0 +1,90 @@
+"""What the checker saw: the last run's reason and samples, for the ALARM e-mail.
+
+An alarm only knows numbers. The checker's own words (why the check is unhealthy, the log lines,
+hits or keys that made it so) are in the run's EMF log line, in the checker function's log group
+(vigil.metrics writes them). On ALARM the notifier reads the newest such line for the check, so
+on-call gets the evidence without opening a console. Nothing is stored twice, and the checker
+stays free of AWS calls.
+
+Evidence is a nicety: any failure to read it (no permission, throttled, slow, nothing found)
+leaves the notification as it would have been, and is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vigil.result import CHECK_DIMENSION, MAX_SAMPLES, SAMPLE_LIMIT
+from vigil.text import REASON_LIMIT, clip, one_line
+
+logger = logging.getLogger(__name__)
+
+# How far back to look for the run behind an alarm: longer than the longest cadence (1 h) plus
+# the alarm's evaluation delay, short enough to keep FilterLogEvents cheap.
+LOOKBACK_MS = 90 * 60 * 1000
+MAX_PAGES = 5
+
+
+@dataclass(frozen=True)
+class Evidence:
+    at: datetime
+    status: str
+    reason: str | None
+    samples: tuple[str, ...]
+
+
+def from_log_line(message: str, check_id: str, timestamp_ms: int) -> Evidence | None:
+    """One EMF line of this check's run; None for anything else (another check, not EMF, damaged)."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get(CHECK_DIMENSION) != check_id or "_aws" not in document:
+        return None
+    samples = document.get("samples")
+    if not isinstance(samples, list):
+        samples = []
+    reason = document.get("reason")
+    return Evidence(
+        at=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
+        status=str(document.get("status", "")),
+        reason=clip(one_line(reason), REASON_LIMIT) if isinstance(reason, str) and reason else None,
+        samples=tuple(clip(one_line(str(s)), SAMPLE_LIMIT) for s in samples[:MAX_SAMPLES]),
+    )
+
+
+def newest(events: Iterable[tuple[int, str]], check_id: str) -> Evidence | None:
+    """The newest run of the check among (timestamp ms, message) log events."""
+    found = (from_log_line(message, check_id, at) for at, message in events)
+    runs = [run for run in found if run is not None]
+    return max(runs, key=lambda run: run.at) if runs else None
+
+
+def fetch(logs: Any, log_group: str, check_id: str, until: datetime) -> Evidence | None:
+    """The newest run up to `until`, from CloudWatch Logs; None when there is none or it can't be read."""
+    end_ms = int(until.timestamp() * 1000) + 60_000  # the run that tipped the alarm may log just after it
+    request: dict[str, Any] = {
+        "logGroupName": log_group,
+        "startTime": end_ms - LOOKBACK_MS,
+        "endTime": end_ms,
+        # A quoted term finds the check's lines cheaply; from_log_line then matches the id exactly
+        # (the term also matches "api-health-eu" when looking for "api-health").
+        "filterPattern": f'"{check_id}"',
+    }
+    events: list[tuple[int, str]] = []
+    try:
+        for _ in range(MAX_PAGES):
+            page = logs.filter_log_events(**request)
+            events += [(event["timestamp"], event["message"]) for event in page.get("events", [])]
+            if not page.get("nextToken"):
+                break
+            request["nextToken"] = page["nextToken"]
+    except Exception:
+        logger.warning("evidence for %s could not be read from %s", check_id, log_group, exc_info=True)
+        return None
+    return newest(events, check_id)

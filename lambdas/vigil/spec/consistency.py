@@ -1,0 +1,180 @@
+"""Kind `consistency`: do two stores hold the same rows? Compared by key, bucket by bucket.
+
+A source and a target (SQL table or query, DynamoDB table, S3 prefix of JSON Lines or CSV, an
+Elasticsearch/OpenSearch index), a key and its type, the compared fields with their types, an
+optional updated-at column for the lag allowance. How it works: docs/consistency.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from vigil.consistency.model import FieldType
+from vigil.spec.common import (
+    AlarmRule,
+    CheckBase,
+    Comparison,
+    Duration,
+    MissingData,
+    Signal,
+    Slug,
+    StrictModel,
+    VpcPlacement,
+    checker_signals,
+)
+
+# The Lambda limit is 900 s; the rest is the runner's margin (infra/checks TIMEOUT_MARGIN).
+MAX_TIMEOUT = 890
+Column = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", max_length=128)]
+# Per difference type: the metric the checker writes (the total is what the alarm reads).
+DIFF_METRICS = {
+    "missing": "Missing",
+    "extra": "Extra",
+    "changed": "Changed",
+    "duplicate": "Duplicate",
+    "null_key": "NullKey",
+    "invalid_key": "InvalidKey",
+}
+TOTAL_METRIC = "Differences"
+
+
+class _Side(StrictModel):
+    """What every endpoint may say about its own names: columns that differ from the comparison's."""
+
+    key: Column | None = Field(default=None, description="this side's key column, when not the check's key.column")
+    updated_at: Column | None = Field(default=None, description="this side's updated-at column, when it differs")
+    columns: dict[Column, Column] = Field(
+        default_factory=dict, description="compared field → this side's column, for fields named differently here"
+    )
+
+
+class SqlEndpoint(_Side):
+    type: Literal["sql"]
+    engine: Literal["postgresql", "mysql", "mariadb", "mssql"]
+    table: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="schema.table"
+    )
+    query: str | None = Field(
+        default=None, min_length=1, max_length=4000, description="a SELECT whose columns include the key and fields"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SqlEndpoint:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        return self
+
+
+class DynamoDbEndpoint(_Side):
+    type: Literal["dynamodb"]
+    table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    segments: int = Field(default=4, ge=1, le=64, description="parallel scan segments")
+
+
+class S3Endpoint(_Side):
+    type: Literal["s3"]
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    prefix: str = Field(default="", max_length=1024)
+    format: Literal["jsonl", "csv"] = Field(
+        description="JSON Lines or CSV with a header (.gz objects are gunzipped); Parquet is not read"
+    )
+
+
+class SearchEndpoint(_Side):
+    type: Literal["search"]
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s?#]*$", max_length=2000)
+    index: str = Field(pattern=r"^[a-z0-9][a-z0-9_.*,-]{0,254}$")
+    flavor: Literal["elasticsearch", "opensearch"] = "elasticsearch"
+
+
+Endpoint = Annotated[SqlEndpoint | DynamoDbEndpoint | S3Endpoint | SearchEndpoint, Field(discriminator="type")]
+
+
+class KeySpec(StrictModel):
+    column: Column
+    type: Literal["int", "str"] = Field(
+        default="int", description="int: 42 and '42' are the same key, a key that is not a number is reported"
+    )
+
+
+class ConsistencyCheck(CheckBase):
+    """Compares a source and a target collection by key: missing, extra, changed, duplicate rows."""
+
+    signals: ClassVar = checker_signals(
+        Signal(
+            name="drift",
+            metric=TOTAL_METRIC,
+            unit="",
+            summary="source and target differ (missing, extra, changed, duplicate, NULL or invalid keys)",
+            default=AlarmRule(
+                threshold=0,
+                comparison=Comparison.gt,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                missing_data=MissingData.not_breaching,
+            ),
+            period_follows_cadence=True,
+        )
+    )
+
+    kind: Literal["consistency"]
+    source: Endpoint
+    target: Endpoint
+    source_secret: Slug | None = Field(
+        default=None, description="secret (see settings secrets) of a sql source (RDS layout) or a search source"
+    )
+    target_secret: Slug | None = Field(default=None, description="the same for the target")
+    key: KeySpec
+    fields: dict[Column, str] = Field(
+        default_factory=dict,
+        description="compared fields and their types: int, text, bool, decimal(N), timestamp(N) (N: 0-6 digits)",
+    )
+    updated_at: Column | None = Field(
+        default=None, description="updated-at column: rows changed within `lag` are not compared yet"
+    )
+    lag: Duration = Field(default=900, description="replication allowance: rows updated this recently are skipped")
+    # At most 1024: mismatched buckets travel in the Step Functions input (256 KB).
+    buckets: int = Field(default=64, ge=1, le=1024, description="top-level buckets (one scan per side computes all)")
+    fanout: int = Field(default=16, ge=2, le=256, description="children of a mismatched bucket")
+    row_threshold: int = Field(default=2000, ge=10, le=100000, description="buckets this small are compared row by row")
+    mode: Literal["in_lambda", "step_functions", "auto"] = Field(
+        default="auto",
+        description="where mismatched buckets are drilled: in the checker, in a Step Functions Map, or auto by size",
+    )
+    sample_size: int = Field(default=10, ge=0, le=10, description="differing keys quoted in the notification")
+    timeout: float = Field(default=600, gt=0, le=MAX_TIMEOUT, description="seconds for the whole comparison")
+    vpc: VpcPlacement | None = None
+
+    @field_validator("fields")
+    @classmethod
+    def _types_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            try:
+                FieldType.parse(text)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConsistencyCheck:
+        for side, endpoint, secret in (
+            ("source", self.source, self.source_secret),
+            ("target", self.target, self.target_secret),
+        ):
+            if isinstance(endpoint, SqlEndpoint) and secret is None:
+                raise ValueError(f"{side}_secret: a sql {side} needs the secret it connects with")
+            if isinstance(endpoint, DynamoDbEndpoint | S3Endpoint) and secret is not None:
+                raise ValueError(
+                    f"{side}_secret: a {endpoint.type} {side} is read with the checker's role, not a secret"
+                )
+            unknown = sorted(set(endpoint.columns) - set(self.fields))
+            if unknown:
+                raise ValueError(f"{side}.columns: {', '.join(unknown)} not in fields ({', '.join(self.fields)})")
+        if self.timeout >= self.cadence:
+            raise ValueError(f"timeout {self.timeout:g}s must be shorter than the cadence ({self.cadence}s)")
+        return self
+
+    def uses_step_functions(self) -> bool:
+        return self.mode != "in_lambda"

@@ -1,0 +1,255 @@
+"""Kind `rabbitmq`: queues and broker health read from the RabbitMQ management HTTP API.
+
+Queue signals exist twice. Every queue listed under `queues` gets its own alarm per queue signal,
+on a metric with the dimensions Check and Queue, named `<signal>@<queue>` (vigil-<env>-<check>-
+backlog@orders); its rule is the check's rule for that signal with the queue's own overrides on
+top. Queues selected only by `pattern` (or every queue, when neither is given) roll up into one
+series per signal on the Check dimension (the worst queue's value, or a count), so a pattern that
+matches thousands of queues still costs one alarm per signal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+
+from vigil.spec.common import (
+    MEASURE_SIGNAL,
+    AlarmRule,
+    AlarmRuleOverride,
+    CheckBase,
+    Comparison,
+    MissingData,
+    Signal,
+    Slug,
+    StrictModel,
+    VpcPlacement,
+    _first_error,
+    checker_signals,
+)
+
+# Listed queues become a CloudWatch dimension value and part of an alarm name: a safe subset of
+# what RabbitMQ allows. Queues with other names can still be selected by `pattern`.
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+QueueName = Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]
+# The second dimension of per-queue series, next to Check.
+QUEUE_DIMENSION = "Queue"
+# Separates a queue signal from the queue in per-queue signal (and alarm) names.
+QUEUE_SEPARATOR = "@"
+MAX_LISTED_QUEUES = 50
+
+# The broker is down (or not answering as a management API): one page for the whole broker.
+UNREACHABLE = "unreachable"
+RESOURCE_ALARM = "resource_alarm"
+BACKLOG = "backlog"
+NO_CONSUMERS = "no_consumers"
+GROWTH = "growth"
+UNACKED = "unacked"
+QUEUE_SIGNALS = (BACKLOG, NO_CONSUMERS, GROWTH, UNACKED)
+
+
+def _rule(threshold: float, comparison: Comparison, m: int, n: int, missing: MissingData) -> AlarmRule:
+    return AlarmRule(
+        threshold=threshold, comparison=comparison, evaluation_periods=n, datapoints_to_alarm=m, missing_data=missing
+    )
+
+
+# Queue and resource signals have no data while the broker is unreachable; `ignore` keeps their
+# state through the outage (already paged once by `unreachable`) instead of flapping to OK.
+_HOLD = MissingData.ignore
+
+
+class QueueSignals(dict[str, Signal]):
+    """The kind's signals; `backlog@orders` looks up as `backlog`, so per-queue alarms need no new signal."""
+
+    def __missing__(self, key: str) -> Signal:
+        base, sep, queue = key.partition(QUEUE_SEPARATOR)
+        if sep and queue and base in QUEUE_SIGNALS:
+            return self[base]
+        raise KeyError(key)
+
+
+def queue_signal(signal: str, queue: str) -> str:
+    return f"{signal}{QUEUE_SEPARATOR}{queue}"
+
+
+def split_signal(name: str) -> tuple[str, str | None]:
+    """`backlog@orders` → ("backlog", "orders"); a check-level signal → (name, None)."""
+    base, sep, queue = name.partition(QUEUE_SEPARATOR)
+    return (base, queue) if sep else (name, None)
+
+
+class QueueSpec(StrictModel):
+    """A queue watched one by one, optionally with its own alarm rules."""
+
+    name: QueueName
+    alarms: dict[str, AlarmRuleOverride] = Field(
+        default_factory=dict, description=f"overrides of the check's rules for this queue: {', '.join(QUEUE_SIGNALS)}"
+    )
+
+
+def _queue_entry(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class _NameOrQueueSpec:
+    """JSON Schema of a queue entry: what the catalog accepts (a plain name too), not only the stored form."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {
+            "anyOf": [{"type": "string", "pattern": QUEUE_NAME_PATTERN}, handler(core_schema)],
+            "description": "a queue name, or {name, alarms} with per-queue rule overrides",
+        }
+
+
+QueueEntry = Annotated[QueueSpec, BeforeValidator(_queue_entry), _NameOrQueueSpec()]
+
+
+class RabbitmqCheck(CheckBase):
+    """Queues (depth, consumers, rates, unacked share) and broker health from the management API."""
+
+    signals: ClassVar = QueueSignals(
+        checker_signals(
+            Signal(
+                name=UNREACHABLE,
+                metric="Unreachable",
+                unit="",
+                summary="broker management API unreachable (refused, timeout, DNS, TLS or a 5xx answer)",
+                default=_rule(1, Comparison.ge, 2, 2, MissingData.not_breaching),
+                period_follows_cadence=True,
+            ),
+            Signal(
+                name=RESOURCE_ALARM,
+                metric="ResourceAlarm",
+                unit="",
+                summary="a memory or disk alarm is raised, or a cluster node is not running (publishers block)",
+                default=_rule(1, Comparison.ge, 2, 2, _HOLD),
+                period_follows_cadence=True,
+            ),
+            Signal(
+                name=BACKLOG,
+                metric="Backlog",
+                unit="messages",
+                summary="messages ready for delivery (the worst queue when rolled up)",
+                default=_rule(1000, Comparison.gt, 3, 3, _HOLD),
+                period_follows_cadence=True,
+            ),
+            Signal(
+                name=NO_CONSUMERS,
+                metric="NoConsumers",
+                unit="queues",
+                summary="queues with messages waiting and no consumer",
+                default=_rule(0, Comparison.gt, 2, 2, _HOLD),
+                period_follows_cadence=True,
+            ),
+            Signal(
+                name=GROWTH,
+                metric="GrowthRate",
+                unit="messages/s",
+                summary="publish rate above consume rate: the backlog grows (the worst queue when rolled up)",
+                default=_rule(0, Comparison.gt, 5, 5, _HOLD),
+                period_follows_cadence=True,
+            ),
+            Signal(
+                name=UNACKED,
+                metric="UnackedPercent",
+                unit="%",
+                summary="share of the queue's messages delivered but not acknowledged (the worst queue when rolled up)",
+                default=_rule(80, Comparison.gt, 5, 5, _HOLD),
+                period_follows_cadence=True,
+            ),
+        )
+    )
+
+    # A broker outage holds back the pages of the queue and resource alarms (infra/alarms.py).
+    inhibitor_signal: ClassVar[str | None] = UNREACHABLE
+
+    kind: Literal["rabbitmq"]
+    url: str = Field(
+        pattern=r"^https?://[^\s/$.?#][^\s?#]*$",
+        max_length=2000,
+        description="management API base URL, such as http://rabbit.internal:15672 (the /api paths are added)",
+    )
+    credentials_secret: Slug = Field(
+        description='name of a secret (see settings secrets) holding {"username": ..., "password": ...}'
+    )
+    vhost: str | None = Field(
+        default=None, min_length=1, max_length=255, description="only queues of this vhost; omitted: every vhost"
+    )
+    queues: list[QueueEntry] = Field(
+        default_factory=list,
+        max_length=MAX_LISTED_QUEUES,
+        description="queues watched one by one (metrics and alarms per queue), in vhost (or / when vhost is omitted)",
+    )
+    pattern: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="regular expression (searched, not anchored) selecting queues that roll up into check-level metrics",
+    )
+    timeout: float = Field(default=10.0, gt=0, le=60, description="seconds for the whole measurement")
+    vpc: VpcPlacement | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _rabbitmq_sane(self) -> RabbitmqCheck:
+        seen: set[str] = set()
+        for queue in self.queues:
+            if queue.name in seen:
+                raise ValueError(f"queues: {queue.name} is listed twice")
+            seen.add(queue.name)
+            unknown = sorted(set(queue.alarms) - set(QUEUE_SIGNALS))
+            if unknown:
+                raise ValueError(
+                    f"queues: {queue.name}: alarms: unknown signal {', '.join(unknown)}; "
+                    f"per-queue signals: {', '.join(QUEUE_SIGNALS)}"
+                )
+            for signal in QUEUE_SIGNALS:
+                try:
+                    self.rule(queue_signal(signal, queue.name))
+                except ValueError as exc:
+                    raise ValueError(f"queues: {queue.name}: {exc}") from None
+        return self
+
+    def listed_queue(self, name: str) -> QueueSpec:
+        return next(q for q in self.queues if q.name == name)
+
+    @property
+    def queue_vhost(self) -> str:
+        """The vhost of the listed queues."""
+        return self.vhost or "/"
+
+    @property
+    def rolls_up(self) -> bool:
+        """Whether queues beyond the listed ones are selected (by pattern, or all of them)."""
+        return self.pattern is not None or not self.queues
+
+    def rule(self, signal: str) -> AlarmRule:
+        base, queue = split_signal(signal)
+        rule = super().rule(base)
+        if queue is None:
+            return rule
+        override = self.listed_queue(queue).alarms.get(base)
+        if override is None:
+            return rule
+        try:
+            return AlarmRule.model_validate({**rule.model_dump(), **override.model_dump(exclude_none=True)})
+        except ValueError as exc:
+            raise ValueError(f"alarms.{base}: {_first_error(exc)}") from None
+
+    def active_signals(self) -> list[str]:
+        rollup = list(QUEUE_SIGNALS) if self.rolls_up else []
+        listed = [queue_signal(s, q.name) for q in self.queues for s in QUEUE_SIGNALS]
+        return [UNREACHABLE, RESOURCE_ALARM, *rollup, *listed, MEASURE_SIGNAL.name]

@@ -1,0 +1,102 @@
+"""Kind `consistency` in the sample catalog's stack: the checker's grants, the reports bucket, the
+Step Functions scale-out, and the drift alarm."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from conftest import ENV, Synth
+
+from vigil.alarm_meta import alarm_name
+from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def template(sample: Synth) -> Template:
+    return Template.from_json(sample.template)
+
+
+def _checker(sample: Synth) -> dict:
+    found = [
+        f["Properties"]
+        for f in sample.of_type("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "vigil.checkers.consistency.handler"
+    ]
+    assert len(found) == 1  # both sample checks share one placement, so one function
+    return found[0]
+
+
+def test_checker_knows_its_reports_bucket_and_state_machine(sample: Synth) -> None:
+    assert _checker(sample)["MemorySize"] == 1769
+    env = _checker(sample)["Environment"]["Variables"]
+    assert "Ref" in env[REPORTS_BUCKET]
+    arn = json.dumps(env[STATE_MACHINE])
+    assert f"stateMachine:vigil-{ENV}-consistency-vpc-" in arn and "Ref" not in arn.replace('"Ref": "AWS::', "")
+
+
+def test_reports_bucket_is_kms_encrypted_ssl_only_and_expires(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    Match.object_like({"ServerSideEncryptionByDefault": Match.object_like({"SSEAlgorithm": "aws:kms"})})
+                ]
+            },
+            "LifecycleConfiguration": {"Rules": [Match.object_like({"ExpirationInDays": 90, "Status": "Enabled"})]},
+            "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicPolicy": True}),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_checker_may_read_only_the_named_table_and_prefix(sample: Synth) -> None:
+    statements = [
+        s for p in sample.of_type("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    scan = [s for s in statements if s["Action"] == ["dynamodb:Scan", "dynamodb:DescribeTable"]]
+    assert len(scan) == 1 and "table/campaign-results" in json.dumps(scan[0]["Resource"])
+    get = [s for s in statements if s["Action"] == "s3:GetObject" and "campaign-exports" in json.dumps(s["Resource"])]
+    assert len(get) == 1 and ":s3:::campaign-exports/results/latest/*" in json.dumps(get[0]["Resource"])
+    listing = [
+        s for s in statements if s["Action"] == "s3:ListBucket" and "campaign-exports" in json.dumps(s["Resource"])
+    ]
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["results/latest/*"]}}
+    assert any(s["Action"] == "states:StartExecution" for s in statements)
+
+
+def test_state_machine_maps_buckets_then_gathers(sample: Synth) -> None:
+    machines = sample.of_type("AWS::StepFunctions::StateMachine")
+    assert len(machines) == 1
+    props = next(iter(machines.values()))["Properties"]
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    definition = json.loads(
+        "".join(p if isinstance(p, str) else "ARN" for p in props["DefinitionString"]["Fn::Join"][1])
+    )
+    buckets = definition["States"]["Buckets"]
+    assert definition["StartAt"] == "Buckets" and buckets["Type"] == "Map" and buckets["ItemsPath"] == "$.buckets"
+    assert buckets["MaxConcurrency"] == 10 and buckets["ItemSelector"]["phase"] == "bucket"
+    assert buckets["Next"] == "Gather" and buckets["Catch"][0]["Next"] == "GatherFailure"
+    # payload_response_only: the direct Lambda integration, whose Parameters are the payload itself.
+    assert definition["States"]["Gather"]["Parameters"]["phase"] == "gather"
+    assert definition["States"]["GatherFailure"]["Parameters"]["error.$"] == "$.error"
+
+
+def test_drift_alarm_reads_the_differences_total(sample: Synth) -> None:
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in sample.of_type("AWS::CloudWatch::Alarm").values()}
+    drift = alarms[alarm_name(ENV, "campaign-results-dynamodb", "drift")]
+    assert drift["MetricName"] == "Differences" and drift["Threshold"] == 0
+    assert drift["ComparisonOperator"] == "GreaterThanThreshold" and drift["Period"] == 3600

@@ -1,0 +1,156 @@
+"""The consistency checker end to end on moto: a DynamoDB source, an S3 JSON Lines target, the
+reports bucket, and the Step Functions hand-off (plan → one call per bucket → gather) giving the
+same answer as a run inside the Lambda."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pydantic import ValidationError
+
+from tests.support.emf import emf_lines, metric_values
+from vigil.checkers import consistency as checker
+from vigil.checkers.runner import make_event
+from vigil.spec.consistency import ConsistencyCheck
+
+ROWS = 300
+
+
+def spec(**overrides: Any) -> ConsistencyCheck:
+    check = {
+        "id": "results-copy",
+        "kind": "consistency",
+        "service": "campaigns",
+        "severity": "warning",
+        "cadence": 3600,
+        "source": {"type": "dynamodb", "table": "results", "segments": 2},
+        "target": {"type": "s3", "bucket": "exports", "prefix": "results/", "format": "jsonl", "key": "result_id"},
+        "key": {"column": "id", "type": "int"},
+        "fields": {"spend": "decimal(2)", "at": "timestamp(0)"},
+        "buckets": 4,
+        "row_threshold": 20,
+        "mode": "in_lambda",
+        "timeout": 60,
+    }
+    return ConsistencyCheck.model_validate(check | overrides)
+
+
+@pytest.fixture
+def stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="results",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(1, ROWS + 1):
+            dynamodb.put_item(
+                TableName="results",
+                Item={"id": {"N": str(i)}, "spend": {"N": f"{i}.5"}, "at": {"S": f"2024-05-01T10:{i % 60:02d}:00Z"}},
+            )
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="exports")
+        s3.create_bucket(Bucket="reports")
+        lines = [
+            {"result_id": str(i), "spend": i + 0.5, "at": f"2024-05-01T12:{i % 60:02d}:00+02:00"}
+            for i in range(1, ROWS + 1)
+            if i != 42
+        ]
+        lines[9]["spend"] = 0  # id 10 changed
+        lines.append({"result_id": "9000", "spend": 1, "at": "2024-05-01T00:00:00Z"})  # extra
+        body = "".join(json.dumps(line) + "\n" for line in lines)
+        s3.put_object(Bucket="exports", Key="results/part-0.jsonl", Body=body.encode())
+        monkeypatch.setenv(checker.REPORTS_BUCKET, "reports")
+        yield s3
+
+
+def test_in_lambda_run_reports_metrics_samples_and_the_report(stores: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = checker.handler(make_event(spec(), {}), None)
+    assert result["status"] == "ok", result
+    assert result["reason_code"] == "drift"
+    assert sorted(result["samples"]) == ["changed: 10", "extra: 9000", "missing: 42"]
+    values = metric_values(emf_lines(capsys.readouterr().out)[-1])
+    assert values["Missing"] == values["Extra"] == values["Changed"] == 1
+    assert values["Differences"] == 3 and values["SourceRows"] == ROWS and values["MeasureFailed"] == 0
+    report = result["details"]["report"]
+    assert report.startswith("s3://reports/results-copy/")
+    body = stores.get_object(Bucket="reports", Key=report.removeprefix("s3://reports/"))["Body"].read()
+    assert sorted(json.loads(line)["key"] for line in body.splitlines()) == ["10", "42", "9000"]
+
+
+def test_step_functions_hand_off_gives_the_same_answer(stores: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    role = "arn:aws:iam::123456789012:role/sfn"
+    machine = sfn.create_state_machine(
+        name="scale-out", definition='{"StartAt":"x","States":{"x":{"Type":"Pass","End":true}}}', roleArn=role
+    )
+    monkeypatch.setenv(checker.STATE_MACHINE, machine["stateMachineArn"])
+    check = spec(mode="step_functions")
+    handed = checker.handler(make_event(check, {}), None)
+    assert handed["status"] == "ok" and handed["details"]["handed_off"] is True
+    execution = sfn.describe_execution(executionArn=handed["details"]["execution"])
+    state = json.loads(execution["input"])
+    # What the Map state's ItemSelector builds for each bucket, then the Gather state's payload.
+    results = [
+        checker.handler(
+            {
+                "phase": "bucket",
+                "bucket": b,
+                "index": n,
+                **{k: state[k] for k in ("check", "secrets", "cutoff", "run")},
+            },
+            None,
+        )
+        for n, b in enumerate(state["buckets"])
+    ]
+    gathered = checker.handler(
+        {"phase": "gather", **{k: state[k] for k in ("check", "secrets", "run", "plan")}, "results": results}, None
+    )
+    assert gathered["values"]["Differences"] == 3 and sorted(gathered["samples"]) == [
+        "changed: 10",
+        "extra: 9000",
+        "missing: 42",
+    ]
+    parts = stores.list_objects_v2(Bucket="reports", Prefix=f"results-copy/{state['run']}/")["Contents"]
+    assert len(parts) == len([r for r in results if sum(r["counts"].values())])
+
+
+def test_a_failed_bucket_makes_the_gather_report_could_not_measure(stores: Any) -> None:
+    event = {"phase": "gather", "check": spec().model_dump(mode="json"), "secrets": {}, "run": "r", "plan": {}}
+    result = checker.handler(event | {"error": {"Error": "States.TaskFailed", "Cause": "bucket 3 timed out"}}, None)
+    assert result["status"] == "failed" and "bucket 3 timed out" in result["reason"]
+
+
+def test_an_unreachable_store_is_a_failed_measurement_not_a_clean_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    with mock_aws():  # no table, no bucket
+        result = checker.handler(make_event(spec(), {}), None)
+    assert result["status"] == "failed" and result["values"] == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"fields": {"spend": "float"}}, "use int, text, bool, decimal"),
+        ({"source": {"type": "sql", "engine": "postgresql", "table": "t"}}, "source_secret: a sql source needs"),
+        ({"target_secret": "x"}, "a s3 target is read with the checker's role"),
+        (
+            {"source": {"type": "sql", "engine": "mssql", "table": "t", "query": "SELECT 1"}},
+            "exactly one of table or query",
+        ),
+        (
+            {"target": {"type": "s3", "bucket": "exports", "format": "jsonl", "columns": {"nope": "x"}}},
+            "nope not in fields",
+        ),
+        ({"timeout": 3600}, "less than or equal to 890"),
+    ],
+)
+def test_spec_errors_name_the_field_and_what_is_allowed(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        spec(**change)

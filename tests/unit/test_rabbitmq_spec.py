@@ -1,0 +1,118 @@
+"""The rabbitmq catalog model: per-queue signals and rules, regex and queue validation, clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from vigil.spec.common import MissingData
+from vigil.spec.rabbitmq import RabbitmqCheck, split_signal
+
+BASE: dict[str, Any] = {
+    "id": "events-broker",
+    "kind": "rabbitmq",
+    "service": "campaign-events",
+    "severity": "critical",
+    "cadence": 60,
+    "url": "http://rabbit.internal:15672",
+    "credentials_secret": "rabbit-monitoring",
+}
+
+
+def check(**fields: Any) -> RabbitmqCheck:
+    return RabbitmqCheck.model_validate({**BASE, **fields})
+
+
+def error_of(**fields: Any) -> str:
+    with pytest.raises(ValidationError) as caught:
+        check(**fields)
+    return str(caught.value)
+
+
+def test_whole_broker_has_broker_and_rollup_signals() -> None:
+    assert check().active_signals() == [
+        "unreachable",
+        "resource_alarm",
+        "backlog",
+        "no_consumers",
+        "growth",
+        "unacked",
+        "measure",
+    ]
+
+
+def test_listed_queues_only_get_per_queue_signals_and_no_rollup() -> None:
+    signals = check(queues=["orders", "emails"]).active_signals()
+    assert [s for s in signals if "@" not in s] == ["unreachable", "resource_alarm", "measure"]
+    assert {s for s in signals if "@" in s} == {
+        f"{signal}@{queue}"
+        for signal in ("backlog", "no_consumers", "growth", "unacked")
+        for queue in ("orders", "emails")
+    }
+
+
+def test_pattern_with_listed_queues_keeps_the_rollup() -> None:
+    signals = check(queues=["orders"], pattern="^events\\.").active_signals()
+    assert "backlog" in signals and "backlog@orders" in signals
+
+
+def test_per_queue_rule_layers_queue_over_check_over_default() -> None:
+    c = check(
+        alarms={"backlog": {"threshold": 200, "evaluation_periods": 4, "datapoints_to_alarm": 4}},
+        queues=[{"name": "orders", "alarms": {"backlog": {"threshold": 50}}}, "emails"],
+    )
+    assert c.rule("backlog@orders").threshold == 50
+    assert c.rule("backlog@orders").evaluation_periods == 4  # from the check's override
+    assert c.rule("backlog@emails").threshold == 200
+    assert c.rule("backlog").threshold == 200
+    assert c.rule("no_consumers@orders") == c.rule("no_consumers")
+
+
+def test_queue_signals_hold_state_on_missing_data_and_unreachable_does_not() -> None:
+    c = check(queues=["orders"])
+    assert c.rule("backlog@orders").missing_data is MissingData.ignore
+    assert c.rule("unreachable").missing_data is MissingData.not_breaching
+    assert c.rule("unreachable").period == c.cadence
+
+
+def test_per_queue_signal_names_resolve_to_their_kind_signal() -> None:
+    assert RabbitmqCheck.signals["growth@orders.created"].metric == "GrowthRate"
+    assert split_signal("unacked@a:b") == ("unacked", "a:b")
+    assert split_signal("unreachable") == ("unreachable", None)
+    with pytest.raises(KeyError):
+        RabbitmqCheck.signals["unreachable@orders"]
+
+
+def test_unreachable_is_the_inhibitor() -> None:
+    assert RabbitmqCheck.inhibitor_signal == "unreachable"
+
+
+def test_plain_names_and_entries_round_trip_through_the_event() -> None:
+    c = check(queues=["orders", {"name": "emails", "alarms": {"unacked": {"threshold": 50}}}], pattern="x")
+    assert RabbitmqCheck.model_validate(c.model_dump(mode="json")) == c
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"pattern": "(unclosed"}, "pattern\n  Value error, not a valid regular expression: missing )"),
+        ({"queues": ["a b"]}, "queues.0.name"),
+        ({"queues": ["orders", "orders"]}, "queues: orders is listed twice"),
+        (
+            {"queues": [{"name": "orders", "alarms": {"unreachable": {"threshold": 1}}}]},
+            "queues: orders: alarms: unknown signal unreachable; per-queue signals: backlog, no_consumers, growth, unacked",
+        ),
+        (
+            {"queues": [{"name": "orders", "alarms": {"backlog": {"datapoints_to_alarm": 5}}}]},
+            "queues: orders: alarms.backlog: datapoints_to_alarm (5) must not exceed evaluation_periods (3)",
+        ),
+        ({"alarms": {"backlog@orders": {"threshold": 1}}}, "alarms: unknown signal backlog@orders"),
+        ({"timeout": 60}, "timeout 60s must be shorter than the cadence"),
+        ({"url": "rabbit:15672"}, "url"),
+        ({"credentials_secret": None}, "credentials_secret"),
+    ],
+)
+def test_invalid_entries_say_what_is_wrong(fields: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(**fields)
