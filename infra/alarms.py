@@ -125,7 +125,7 @@ class AlarmFactory:
             signal=signal,
             service=check.service,
             severity=severity.value,
-            routes=self.catalog.routes_for(check.model_copy(update={"severity": severity})),
+            routes=self.catalog.routes_for_signal(check, signal),
             summary=spec.summary,
             rule=rule.describe(spec.unit),
             unit=spec.unit,

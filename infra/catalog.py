@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from infra.kinds import KINDS
 from infra.settings import Settings
-from vigil.spec.common import MEASURE_SIGNAL, CheckBase, Slug, StrictModel
+from vigil.spec.common import MEASURE_SIGNAL, CheckBase, Severity, Slug, StrictModel
 
 SETTINGS_FILE = "_settings.yaml"
 # Alarm unit tests (python -m infra test-alarms) live here; they are not service files.
@@ -61,7 +61,12 @@ class Catalog:
         raise KeyError(check_id)
 
     def routes_for(self, check: CheckBase) -> list[str]:
+        """Routes of the check's own severity (a signal may differ: use routes_for_signal)."""
         return _routes_for(self.settings, check)
+
+    def routes_for_signal(self, check: CheckBase, signal: str) -> list[str]:
+        """Routes that hear this signal's alarm: it pages at its own severity (each log pattern has one)."""
+        return _routes_for_signal(self.settings, check, signal)
 
     def suppressor(self, check: CheckBase, signal: str) -> tuple[str, str] | None:
         """(check id, signal) of the alarm whose ALARM holds back this signal's pages, or None.
@@ -83,8 +88,14 @@ class Catalog:
         return None
 
 
-def _routes_for(settings: Settings, check: CheckBase) -> list[str]:
-    return [name for name, route in settings.routes.items() if route.matches(check.service, check.team, check.severity)]
+def _routes_for(settings: Settings, check: CheckBase, severity: Severity | None = None) -> list[str]:
+    severity = severity or check.severity
+    return [name for name, route in settings.routes.items() if route.matches(check.service, check.team, severity)]
+
+
+def _routes_for_signal(settings: Settings, check: CheckBase, signal: str) -> list[str]:
+    """The one place a signal's routes are decided: its own severity, else the check's."""
+    return _routes_for(settings, check, check.signals[signal].severity)
 
 
 class CatalogError(Exception):
@@ -273,12 +284,20 @@ def _check_references(
                         path, f"unknown secret {name!r}; secrets in {SETTINGS_FILE}: {declared}", check.id, ref_field
                     )
                 )
-        if not any(route.matches(check.service, check.team, check.severity) for route in settings.routes.values()):
+        # Each signal pages at its own severity (a log pattern's may differ from the check's).
+        unrouted = sorted(
+            {
+                (check.signals[s].severity or check.severity).value
+                for s in check.active_signals()
+                if not _routes_for_signal(settings, check, s)
+            }
+        )
+        for severity in unrouted:
             problems.append(
                 Problem(
                     path,
                     f"no route matches service {check.service!r}, team {check.team!r}, severity "
-                    f"{check.severity.value!r}: add one under routes in {SETTINGS_FILE}",
+                    f"{severity!r}: add one under routes in {SETTINGS_FILE}",
                     check.id,
                     "severity",
                 )
@@ -318,13 +337,27 @@ def _inhibition_problem(settings: Settings, check: CheckBase, target: CheckBase 
         return f"a check cannot be inhibited by itself; {allowed}"
     if target is None:
         return f"unknown check {ref!r}; {allowed}"
-    if _inhibitor_signal(target) is None:
+    inhibitor = _inhibitor_signal(target)
+    if inhibitor is None:
         return f"check {ref!r} (kind {target.kind}) has no inhibitor signal to hold pages back; {allowed}"
-    unheard = [r for r in _routes_for(settings, check) if r not in _routes_for(settings, target)]
+    # Every held-back signal pages at its own severity (a log pattern's may be above the check's),
+    # so each one's routes must hear the inhibitor's page. `measure` is never held back.
+    heard = _routes_for_signal(settings, target, inhibitor)
+    unheard: list[str] = []
+    own_severity: list[str] = []  # signals that page at a severity other than the check's, unheard
+    for signal in check.active_signals():
+        if signal == MEASURE_SIGNAL.name:
+            continue
+        missing = [r for r in _routes_for_signal(settings, check, signal) if r not in heard]
+        unheard += [r for r in missing if r not in unheard]
+        severity = check.signals[signal].severity
+        if missing and severity is not None and severity != check.severity:
+            own_severity.append(f"{signal} ({severity.value})")
     if unheard:
+        why = f" (signals paging at their own severity: {', '.join(own_severity)})" if own_severity else ""
         return (
-            f"route(s) {', '.join(unheard)} page this check but not {ref!r}, so while {ref!r} is down they would "
-            "hear nothing: inhibit only by a check whose routes include this check's"
+            f"route(s) {', '.join(unheard)} page this check{why} but not {ref!r}, so while {ref!r} is down they "
+            "would hear nothing: inhibit only by a check whose routes include this check's"
         )
     return None
 

@@ -27,7 +27,8 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
     all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s),
                    times the metrics it reads when it is a metric math or Metrics Insights alarm
                    + notifications: an assumed number of state changes per alarm per month, each
-                   published once and delivered to every e-mail and SMS contact of the check's routes
+                   published once and delivered to every e-mail and SMS contact of the routes of
+                   that signal's severity (its own, as a log pattern's, else the check's)
 AWS's own metrics (SQS, ...) are free; alarm state-change events on the default bus are free.
 """
 
@@ -72,6 +73,7 @@ class SignalPlan:
     period_seconds: int
     periods_to_alarm: int
     detect_seconds: int
+    routes: list[str]  # at the signal's own severity (each log pattern has one), as its alarm pages
 
 
 @dataclass(frozen=True)
@@ -158,12 +160,15 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
         * alarm_metrics(check, signal)
         for signal, rule in alarms.items()
     )
-    emails = sms = 0
-    for name in catalog.routes_for(check):
-        route = catalog.settings.routes[name]
-        emails += len(route.email)
-        sms += len(route.sms)
-    changes = len(alarms) * a.state_changes_per_alarm_month
+    # Each alarm's state changes reach the routes of its own signal's severity.
+    notifications = 0.0
+    for signal in alarms:
+        routes = [catalog.settings.routes[name] for name in catalog.routes_for_signal(check, signal)]
+        emails = sum(len(route.email) for route in routes)
+        sms = sum(len(route.sms) for route in routes)
+        notifications += a.state_changes_per_alarm_month * (
+            prices["sns_publish"] + emails * prices["sns_email"] + sms * prices["sns_sms"]
+        )
     return {
         "scheduler": runs * prices["scheduler_invocation"],
         "lambda_requests": runs * prices["lambda_request"],
@@ -171,7 +176,7 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
         "logs": runs * a.log_bytes_per_run / 1024**3 * prices["logs_ingest_gb"],
         "custom_metrics": custom_metrics(check) * prices["custom_metric_month"],
         "alarms": alarm_cost,
-        "notifications": changes * (prices["sns_publish"] + emails * prices["sns_email"] + sms * prices["sns_sms"]),
+        "notifications": notifications,
     }
 
 
@@ -181,7 +186,8 @@ def plan_check(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: 
     for name, rule in check.rules().items():
         periods, seconds = detect_seconds(check, name, a)
         unit = check.signals[name].unit
-        signals.append(SignalPlan(name, rule.describe(unit), rule.period, periods, seconds))
+        routes = catalog.routes_for_signal(check, name)
+        signals.append(SignalPlan(name, rule.describe(unit), rule.period, periods, seconds, routes))
     breakdown = cost_breakdown(check, catalog, prices, a)
     return CheckPlan(
         id=check.id,
@@ -189,7 +195,8 @@ def plan_check(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: 
         service=check.service,
         cadence=format_duration(check.cadence) if check.has_checker else None,
         severity=check.severity.value,
-        routes=catalog.routes_for(check),
+        # Every route any of its signals pages, in settings order: a log pattern may page above the check.
+        routes=[r for r in catalog.settings.routes if any(r in s.routes for s in signals)],
         rules={s.signal: s.rule for s in signals},
         detect_seconds=max(s.detect_seconds for s in signals),
         cost_usd_month=round(sum(breakdown.values()), 4),

@@ -16,6 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -26,6 +27,7 @@ from infra.dashboard import DashboardBuilder
 from infra.kinds import KINDS
 from infra.placement import checker_log_group, placement_key, placement_of
 from vigil.checkers.runner import make_event
+from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
 from vigil.spec.common import CheckBase, VpcPlacement
 
 # Room between the slowest check's own timeout and the function's: secret fetch, cold start, EMF.
@@ -155,3 +157,56 @@ class CheckContext:
             )
         # A secret's ARN ends with a random 6-character suffix that a name (or partial ARN) lacks.
         return [ref, f"{ref}-??????"]
+
+
+# Scheduler retries a failed invoke (throttle, service error); beyond two, the next run is due anyway.
+SCHEDULE_RETRIES = 2
+
+
+def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler.Schedule:
+    """Any checker kind: invoke its checker every cadence with the spec as input."""
+    checker = ctx.checker(check)
+    return scheduler.Schedule(
+        scope,
+        "Schedule",
+        schedule=scheduler.ScheduleExpression.rate(Duration.minutes(check.cadence // 60)),
+        schedule_group=ctx.schedule_group,
+        description=f"vigil {ctx.env}: {check.id} every {check.cadence // 60} min",
+        target=targets.LambdaInvoke(
+            checker.function,
+            input=scheduler.ScheduleTargetInput.from_object(ctx.event(check)),
+            retry_attempts=SCHEDULE_RETRIES,
+            # A run older than one cadence is superseded by the next one.
+            max_event_age=Duration.seconds(max(60, check.cadence)),
+            dead_letter_queue=ctx.scheduler_dlq,
+            role=checker.scheduler_role,
+        ),
+    )
+
+
+def checker_alarms(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
+    """Any checker kind: one alarm per active signal (the measure signal included) on Vigil metrics."""
+    alarm_signals(
+        scope,
+        check,
+        ctx,
+        lambda signal: cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=type(check).signals[signal].metric,
+            dimensions_map={CHECK_DIMENSION: check.id},
+        ),
+    )
+
+
+def worst_of(per_item: list[cloudwatch.IMetric], signal: str) -> cloudwatch.IMetric:
+    """One series, the highest of the items': the metric itself when there is one item.
+
+    Ids carry the signal: the check's dashboard graph puts all its alarms' metrics side by side,
+    and CloudWatch needs every id in one graph to be unique.
+    """
+    if len(per_item) == 1:
+        return per_item[0]
+    ids = [f"{signal}{i}" for i in range(len(per_item))]
+    return cloudwatch.MathExpression(
+        expression=f"MAX([{', '.join(ids)}])", using_metrics=dict(zip(ids, per_item, strict=True))
+    )

@@ -1,9 +1,11 @@
 """Kind `amazonmq`: native alarms on AWS/AmazonMQ metrics of a RabbitMQ broker; no Lambda runs.
 
 Broker and queue signals read metrics with known dimensions. Memory and disk are per-node metrics
-whose Node values exist only once the broker runs, so each reads a Metrics Insights query over the
-broker's nodes (the busiest node's memory, the fullest node's free disk) and divides by the node
-limit; Metrics Insights alarms evaluate the last three hours only, which no rule here exceeds.
+whose Node values exist only once the broker runs, so each reads ONE Metrics Insights query over
+the broker's nodes (the busiest node's memory, the fullest node's free disk), scaled to GiB by
+metric math over that one query. One query per alarm is all CloudWatch allows ("each GetMetricData
+operation can include only one query"), so neither divides by the node's limit metric. Metrics
+Insights alarms evaluate the last three hours only, which no rule here exceeds.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Callable
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.checks import CheckContext, alarm_signals
-from infra.checks.sqs import worst_of
+from infra.checks import CheckContext, alarm_signals, worst_of
 from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
 
 NAMESPACE = "AWS/AmazonMQ"
+GIB = 1024**3  # RabbitMQMemUsed and RabbitMQDiskFree are in Bytes
 
 
 def waiting_without_consumers(
@@ -41,6 +43,13 @@ def node_query(broker: str, metric: str, function: str) -> cloudwatch.MathExpres
     )
 
 
+def node_gib(broker: str, metric: str, function: str, name: str) -> cloudwatch.MathExpression:
+    """A node metric in bytes as GiB: math over exactly one Metrics Insights query."""
+    return cloudwatch.MathExpression(
+        expression=f"{name} / {GIB}", using_metrics={name: node_query(broker, metric, function)}
+    )
+
+
 def signal_metric(check: AmazonMqCheck) -> Callable[[str], cloudwatch.IMetric]:
     def metric(name: str, statistic: str = "Maximum", **dimensions: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
@@ -60,21 +69,9 @@ def signal_metric(check: AmazonMqCheck) -> Callable[[str], cloudwatch.IMetric]:
         if signal == "no_consumers":
             return waiting_without_consumers(metric("MessageCount"), metric("ConsumerCount", "Minimum"))
         if signal == "memory":
-            return cloudwatch.MathExpression(
-                expression="100 * mem_used / mem_limit",
-                using_metrics={
-                    "mem_used": node_query(check.broker, "RabbitMQMemUsed", "MAX"),
-                    "mem_limit": node_query(check.broker, "RabbitMQMemLimit", "MIN"),
-                },
-            )
+            return node_gib(check.broker, "RabbitMQMemUsed", "MAX", "mem_used")
         if signal == "disk":
-            return cloudwatch.MathExpression(
-                expression="disk_free / disk_limit",
-                using_metrics={
-                    "disk_free": node_query(check.broker, "RabbitMQDiskFree", "MIN"),
-                    "disk_limit": node_query(check.broker, "RabbitMQDiskFreeLimit", "MAX"),
-                },
-            )
+            return node_gib(check.broker, "RabbitMQDiskFree", "MIN", "disk_free")
         indexes = range(len(check.queues))
         if signal == "queue_backlog":
             statistic = check.rule(signal).statistic.value

@@ -6,14 +6,19 @@ each run's differences to, and, when a check may scale out (mode step_functions 
 machine whose Map state runs the same checker once per mismatched bucket, then once to gather:
 
     Buckets (Map over $.buckets, phase=bucket) ──► Gather (phase=gather: metrics, like a run)
-        └─ any bucket failed ─► GatherFailure (phase=gather with the error: MeasureFailed)
+        └─ any bucket (or Gather) failed ─► GatherFailure (phase=gather with the error: MeasureFailed)
 
 The state machine has a fixed name, so the function can know its ARN without a reference cycle.
+
+What no Catch can report pages through a self-monitoring alarm on the state machine's failed,
+timed-out and aborted executions (see scale_out_alarm): the scheduled run that handed off wrote
+MeasureFailed=0, so without it such a run would look like a clean one.
 """
 
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -24,8 +29,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra import functions, nag
-from infra.checks import CheckContext, Checker
-from infra.checks.http import checker_alarms, schedule
+from infra.checks import CheckContext, Checker, checker_alarms, schedule
+from infra.selfmon import FUNCTION_RULE
 from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck, DynamoDbEndpoint, S3Endpoint
@@ -34,6 +39,8 @@ REPORT_RETENTION = Duration.days(90)
 MEMORY_MB = 1769  # one full vCPU
 # Buckets drilled at once: each holds its own database connections.
 MAP_CONCURRENCY = 10
+# The most buckets one execution drills (vigil.spec.consistency: at most 1024 top-level buckets).
+MAX_BUCKETS = 1024
 
 
 def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
@@ -62,7 +69,8 @@ def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
         grant_reports(fn, bucket)
         fn.add_environment(REPORTS_BUCKET, bucket.bucket_name)
     if check.uses_step_functions() and home.node.try_find_child("ScaleOut") is None:
-        state_machine(home, "ScaleOut", checker, ctx)
+        machine = state_machine(home, "ScaleOut", checker, ctx)
+        scale_out_alarm(machine, checker, ctx)
 
 
 def read_access(fn: lambda_.Function, endpoint: object) -> list[iam.PolicyStatement]:
@@ -123,6 +131,53 @@ def reports_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
     return bucket
 
 
+def scale_out_signal(checker: Checker) -> str:
+    """The self-monitoring signal of one checker's state machine, named like its function's."""
+    return "checker-consistency" + ("" if checker.key == "public" else f"-{checker.key}") + "-scale-out"
+
+
+def scale_out_alarm(machine: sfn.StateMachine, checker: Checker, ctx: CheckContext) -> cloudwatch.Alarm:
+    """Any execution that failed, timed out or was aborted in five minutes pages.
+
+    Why an alarm on the execution, and a self-monitoring one: Catch covers a failed bucket or
+    Gather (GatherFailure then writes MeasureFailed=1 to the check's own measure alarm), but not
+    States.DataLimitExceeded (too large a Map result for Gather), States.Runtime, the execution's
+    timeout, GatherFailure failing itself, or someone stopping the execution; each of those
+    ends the run with no metric at all, after the scheduled run wrote MeasureFailed=0. AWS/States
+    counts them per state machine, and the state machine is shared by every check of the checker
+    function: the alarm cannot say which check, and what it reports (payload too large, a stuck
+    or broken step) is vigil's to fix, so it pages vigil's own route; the execution's name starts
+    with the check id.
+    """
+    dims = {"StateMachineArn": machine.state_machine_arn}
+
+    def count(name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/States", metric_name=name, dimensions_map=dims, statistic="Sum")
+
+    ended = cloudwatch.MathExpression(
+        # FILL: a series without a point in a period counts 0 rather than blanking the sum.
+        expression="FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0)",
+        using_metrics={
+            "failed": count("ExecutionsFailed"),
+            "timed_out": count("ExecutionsTimedOut"),
+            "aborted": count("ExecutionsAborted"),
+        },
+        label="executions failed, timed out or aborted",
+        period=Duration.seconds(FUNCTION_RULE.period),
+    )
+    summary = "a consistency comparison handed to Step Functions failed, timed out or was aborted"
+    alarm = ctx.alarms.for_self(machine, scale_out_signal(checker), FUNCTION_RULE, ended, summary)  # type: ignore[arg-type]
+    ctx.dashboard.add_self(scale_out_signal(checker), [alarm.metric], [alarm])
+    return alarm
+
+
+def execution_timeout(checker: Checker) -> Duration:
+    """Long enough for the most buckets at MAP_CONCURRENCY, each up to the function's timeout, then
+    Gather (or GatherFailure): a backstop that turns a stuck execution into ExecutionsTimedOut."""
+    rounds = -(-MAX_BUCKETS // MAP_CONCURRENCY) + 2
+    return Duration.seconds(rounds * checker.timeout)
+
+
 def state_machine_name(ctx: CheckContext, checker: Checker) -> str:
     return f"vigil-{ctx.env}-consistency-{checker.key}"[:80]
 
@@ -178,12 +233,15 @@ def state_machine(scope: Construct, construct_id: str, checker: Checker, ctx: Ch
         payload_response_only=True,
     )
     buckets.add_catch(failed, result_path="$.error")
+    # Gather's own failure (its function timing out, say) is reported the same way.
+    gather.add_catch(failed, result_path="$.error")
     log_group = logs.LogGroup(home, "Logs", retention=functions.LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
     machine = sfn.StateMachine(
         home,
         "StateMachine",
         state_machine_name=state_machine_name(ctx, checker),
         definition_body=sfn.DefinitionBody.from_chainable(buckets.next(gather)),
+        timeout=execution_timeout(checker),
         # ALL events, without their data: inputs carry the check spec, which the checker logs anyway.
         logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         tracing_enabled=True,

@@ -14,8 +14,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import nag
-from infra.checks import CheckContext
-from infra.checks.http import checker_alarms, schedule
+from infra.checks import CheckContext, checker_alarms, schedule
 from vigil.spec.common import CheckBase
 from vigil.spec.logs_query import LogsQueryCheck
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.checks import CheckContext, alarm_signals
-from infra.checks.http import schedule
+from infra.checks import CheckContext, alarm_signals, schedule
 from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
 from vigil.spec.common import CheckBase
 from vigil.spec.rabbitmq import QUEUE_DIMENSION, RabbitmqCheck, split_signal

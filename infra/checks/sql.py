@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from infra.checks import CheckContext
-from infra.checks.http import checker_alarms, schedule
+from infra.checks import CheckContext, checker_alarms, schedule
 from vigil.spec.common import CheckBase
 from vigil.spec.sql import SqlCheck
 

@@ -15,25 +15,11 @@ from collections.abc import Callable
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.checks import CheckContext, alarm_signals
+from infra.checks import CheckContext, alarm_signals, worst_of
 from vigil.spec.common import CheckBase
 from vigil.spec.sqs import DRAIN_TIME_METRICS, NEVER_DRAINS, SqsCheck
 
 NAMESPACE = "AWS/SQS"
-
-
-def worst_of(per_item: list[cloudwatch.IMetric], signal: str) -> cloudwatch.IMetric:
-    """One series, the highest of the items': the metric itself when there is one item.
-
-    Ids carry the signal: the check's dashboard graph puts all its alarms' metrics side by side,
-    and CloudWatch needs every id in one graph to be unique.
-    """
-    if len(per_item) == 1:
-        return per_item[0]
-    ids = [f"{signal}{i}" for i in range(len(per_item))]
-    return cloudwatch.MathExpression(
-        expression=f"MAX([{', '.join(ids)}])", using_metrics=dict(zip(ids, per_item, strict=True))
-    )
 
 
 def drain_time(visible: cloudwatch.Metric, deleted: cloudwatch.Metric, suffix: str) -> cloudwatch.MathExpression:

@@ -192,14 +192,14 @@ def connect_readonly(engine: str, secret: Mapping[str, Any], timeout: float) -> 
         try:
             conn = db.connect()
         except sa.exc.SQLAlchemyError as exc:
-            raise _sql_error(exc, target, connecting=True) from None
+            raise sql_error(exc, target, connecting=True) from None
         try:
             mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
             for statement in session_statements(engine, timeout, mariadb):
                 conn.execute(statement)
             yield conn
         except sa.exc.SQLAlchemyError as exc:
-            raise _sql_error(exc, target, connecting=False) from None
+            raise sql_error(exc, target, connecting=False) from None
         finally:
             _rollback_and_close(conn)
     finally:
@@ -215,7 +215,9 @@ def _rollback_and_close(conn: sa.Connection) -> None:
         conn.close()
 
 
-def _sql_error(exc: sa.exc.SQLAlchemyError, target: Target, connecting: bool) -> SqlError:
+def sql_error(exc: sa.exc.SQLAlchemyError, target: Target, connecting: bool) -> SqlError:
+    """A database error as a SqlError whose reason never holds the password (the consistency
+    endpoints use it too)."""
     # The driver's own exception: SQLAlchemy's wrapper adds the statement and a help link.
     original = getattr(exc, "orig", None) or exc
     code = "connect" if connecting else error_code(original)

@@ -9,6 +9,7 @@ another zone compares equal, and a wall clock shifted by the zone offset is foun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -166,3 +167,56 @@ def test_sql_canonical_text_equals_python_byte_for_byte(
             conn.execute(text(f"SELECT id, {ep.canonical_sql()} FROM {ep._from} WHERE id IN (1, 3, 600, 2001)")).all()
         )
     assert got and all(got[k].encode() == expected[k].encode() for k in got), (got, {k: expected[k] for k in got})
+
+
+# -- errors: sqlconn's wrapping, the password masked ----------------------------------------------
+
+PASSWORD = "Sekr1t:p@ss/word"
+
+
+def run_checker(monkeypatch: pytest.MonkeyPatch, source: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
+    """The scheduled run end to end, with the secret handed over in place of Secrets Manager."""
+    from vigil.checkers import consistency as checker
+    from vigil.checkers import runner
+    from vigil.spec.consistency import ConsistencyCheck
+
+    require("PostgreSQL", 5432)
+    check = ConsistencyCheck.model_validate(
+        {
+            "id": "pg-copy",
+            "kind": "consistency",
+            "service": "campaigns",
+            "severity": "warning",
+            "cadence": 3600,
+            "source": {"type": "sql", "engine": "postgresql", **source},
+            "source_secret": "pg",
+            "target": {"type": "s3", "bucket": "exports", "prefix": "campaigns/", "format": "jsonl"},
+            "key": {"column": "id"},
+            "mode": "in_lambda",
+            "timeout": 5,
+        }
+    )
+    monkeypatch.setattr(runner, "resolver", lambda ids: lambda name: secret)
+    return checker.handler(runner.make_event(check, {"pg": "vigil/test/pg"}), None)
+
+
+def test_a_connect_error_echoing_the_password_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL trusts loopback (any password logs in): the server quotes the database name
+    # instead, so a database named like the (wrong) password puts it in the driver's message.
+    secret = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": PASSWORD, "dbname": PASSWORD}
+    result = run_checker(monkeypatch, {"table": f"{SCHEMA}.campaigns"}, secret)
+
+    assert (result["status"], result["reason_code"]) == ("failed", "connect"), result
+    assert result["reason"].startswith("connect to 127.0.0.1:5432: ") and "***" in result["reason"]
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_a_query_error_echoing_the_password_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    password = "Sekr1t-pass/word"  # no ':' here, which SQLAlchemy would read as a bind parameter
+    secret = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": password, "dbname": "test"}
+    # PostgreSQL quotes the text it could not cast: the password, if a query ever held it.
+    result = run_checker(monkeypatch, {"query": f"SELECT CAST('{password}' AS integer) AS id"}, secret)
+
+    assert (result["status"], result["reason_code"]) == ("failed", "query"), result
+    assert "invalid input syntax" in result["reason"] and "***" in result["reason"]
+    assert password not in json.dumps(result)

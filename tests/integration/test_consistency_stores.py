@@ -179,3 +179,19 @@ def test_postgresql_to_search_index(pg: Engine, now: datetime, flavor: str) -> N
     assert set(found) == EXPECTED and tally.counts == EXPECTED_COUNTS
     assert not server.open_pits  # every point in time closed
     assert server.calls.count("POST /_search") > 2  # paged with search_after
+
+
+def test_search_client_refuses_a_redirect_and_keeps_the_credentials() -> None:
+    from tests.support.http_server import running_server
+    from vigil.checkers.runner import CannotMeasure
+
+    with running_server() as server:
+        client = SearchClient(server.base_url, timeout=5, username="vigil", password="s3cret")
+        with pytest.raises(CannotMeasure) as refused:
+            client.call("POST", "/redirect", {"query": {"match_all": {}}})
+        # One request, to the configured url: urllib would have resent Authorization to /health.
+        assert [r.path for r in server.requests] == ["/redirect"]
+        assert server.requests[0].headers["authorization"].startswith("Basic ")
+    assert refused.value.code == "redirect"
+    assert "answered 302" in refused.value.reason and f"{server.base_url}/health" in refused.value.reason
+    assert "does not follow redirects" in refused.value.reason

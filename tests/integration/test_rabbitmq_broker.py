@@ -291,3 +291,46 @@ def test_unknown_vhost_cannot_measure(broker: None, aws_secret: Any, capsys: pyt
     refused = run(make_spec(vhost=f"no-such-{uuid.uuid4().hex[:6]}"), capsys)
     assert refused.result["status"] == "failed" and refused.result["reason_code"] == "not_found"
     assert refused.check == {"MeasureFailed": 1}
+
+
+def test_a_deleted_listed_queue_and_an_empty_pattern_are_missing(
+    amqp: Any, prefix: str, aws_secret: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders, emails = f"{prefix}orders", f"{prefix}emails"
+    declare(amqp, orders, messages=2)
+    declare(amqp, emails)
+    declare(amqp, f"{prefix}events.a")
+    spec = make_spec(queues=[orders, emails], pattern=f"^{prefix}events\\.")
+
+    present = poll(spec, capsys, lambda r: orders in r.queues and r.check.get("Queues") == 1)
+    assert present.check["QueuesMissing"] == 0
+    assert present.result["reason"] is None
+    assert present.verdicts(spec)["queue_missing"] is False
+
+    channel = amqp.channel()
+    channel.queue_delete(orders)  # deleted (or renamed by a deploy): its per-queue series stop
+    channel.close()
+    gone = poll(spec, capsys, lambda r: r.check.get("QueuesMissing") == 1)
+    assert gone.check["QueuesMissing"] == 1
+    assert orders not in gone.queues and emails in gone.queues  # its own alarms see missing data and hold
+    assert gone.result["reason_code"] == "queue_missing"
+    assert gone.result["reason"] == f"listed queue(s) not found in vhost /: {orders}"
+    assert gone.verdicts(spec)["queue_missing"] is True
+
+    channel = amqp.channel()
+    channel.queue_delete(f"{prefix}events.a")  # now the pattern selects nothing either
+    channel.close()
+    empty = poll(spec, capsys, lambda r: r.check.get("QueuesMissing") == 2)
+    assert empty.check["QueuesMissing"] == 2 and empty.check["Queues"] == 0
+    assert f"pattern ^{prefix}events\\. matches no queue beyond the listed ones in any vhost" in empty.result["reason"]
+
+
+def test_a_broker_outage_reports_no_missing_queues(
+    broker: None, aws_secret: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Unreachable: nothing is known about the queues, so queue_missing has no data and holds
+    # (and `unreachable` suppresses its page anyway).
+    spec = make_spec(url=f"http://{HOST}:{closed_port()}", queues=["orders"], pattern="x")
+    down = run(spec, capsys)
+    assert "QueuesMissing" not in down.check
+    assert "queue_missing" not in down.verdicts(spec)

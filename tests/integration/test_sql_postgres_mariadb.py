@@ -268,3 +268,106 @@ def test_a_wrong_password_is_refused_and_not_repeated():
     assert (result.status, result.reason_code) == (Status.failed, "connect")
     assert "Access denied" in (result.reason or "")
     assert PASSWORD not in json.dumps(result.to_dict())
+
+
+# freshness.timezone: a column without a zone, read by a session whose time zone is UTC-5 (as a
+# server behind UTC would be). The rows are written as wall-clock times, 30 minutes ago, in UTC
+# or in UTC-5.
+SESSION_ZONE = {"postgresql": "SET TIME ZONE 'America/Bogota'", "mariadb": "SET time_zone = '-05:00'"}
+NAIVE_TYPE = {"postgresql": "timestamp", "mariadb": "DATETIME"}
+HALF_HOUR_AGO = {
+    ("postgresql", "utc"): "(now() AT TIME ZONE 'UTC') - interval '30 minutes'",
+    ("postgresql", "local"): "(now() AT TIME ZONE 'America/Bogota') - interval '30 minutes'",
+    ("mariadb", "utc"): "UTC_TIMESTAMP() - INTERVAL 30 MINUTE",
+    ("mariadb", "local"): "CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', '-05:00') - INTERVAL 30 MINUTE",
+}
+FIVE_HOURS = 5 * 3600
+
+
+@pytest.fixture
+def behind_utc(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker's sessions run at UTC-5."""
+    original = sqlconn.session_statements
+
+    def shifted(engine: str, timeout: float, mariadb: bool = False) -> list[Any]:
+        return [sa.text(SESSION_ZONE[db.engine]), *original(engine, timeout, mariadb)]
+
+    monkeypatch.setattr(sqlconn, "session_statements", shifted)
+
+
+@pytest.fixture
+def naive_table(db: Database) -> Iterator[str]:
+    name = f"vigil_it_{uuid.uuid4().hex[:10]}"
+    engine = db.admin()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {name} (id INT PRIMARY KEY, written {NAIVE_TYPE[db.engine]})")
+    yield name
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    engine.dispose()
+
+
+def write_half_hour_ago(db: Database, table: str, zone: str) -> None:
+    with db.admin().begin() as conn:
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1, {HALF_HOUR_AGO[db.engine, zone]})")
+
+
+def freshness(db: Database, table: str, timezone: str) -> SqlCheck:
+    return spec(db, freshness={"table": table, "column": "written", "max_age": "1h", "timezone": timezone})
+
+
+@pytest.mark.parametrize("zone", ["utc", "local"])
+def test_a_column_read_in_its_own_zone_is_half_an_hour_old(
+    db: Database, naive_table: str, behind_utc: None, zone: str
+) -> None:
+    write_half_hour_ago(db, naive_table, zone)
+    result = measure(db, freshness(db, naive_table, zone))
+
+    assert (result.status, result.reason_code) == (Status.ok, None), result.reason
+    assert 30 * 60 - 5 <= result.values["Value"] <= 30 * 60 + 60
+
+
+def test_a_local_column_read_as_utc_is_older_by_the_offset(db: Database, naive_table: str, behind_utc: None) -> None:
+    write_half_hour_ago(db, naive_table, "local")
+    result = measure(db, freshness(db, naive_table, "utc"))
+
+    assert (result.status, result.reason_code) == (Status.ok, "stale")
+    assert FIVE_HOURS + 30 * 60 - 5 <= result.values["Value"] <= FIVE_HOURS + 30 * 60 + 60
+
+
+def test_a_utc_column_read_as_local_behind_utc_is_a_clock_failure_not_fresh(
+    db: Database, naive_table: str, behind_utc: None
+) -> None:
+    # The review finding: SYSDATETIME()-style local clocks made a UTC column look hours younger;
+    # here it even lands in the future, which must not pass as fresh.
+    write_half_hour_ago(db, naive_table, "utc")
+    result = measure(db, freshness(db, naive_table, "local"))
+
+    assert (result.status, result.values, result.reason_code) == (Status.failed, {}, "clock")
+    assert (result.reason or "").startswith(f"clock: newest {naive_table}.written is 1")
+    assert "freshness.timezone is local: should it be utc?" in (result.reason or "")
+
+
+# MariaDB has no zone-aware column type: this one is PostgreSQL's alone (not a skip: CI fails on skips).
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_zone_aware_column_is_right_whatever_the_session_zone(db: Database, table: str, behind_utc: None) -> None:
+    add_jobs(db, table, ("done", 30))  # timestamptz
+    for timezone in ("utc", "local"):
+        result = measure(
+            db, spec(db, freshness={"table": table, "column": "finished_at", "max_age": "1h", "timezone": timezone})
+        )
+        assert result.status is Status.ok, result.reason
+        assert 30 * 60 - 5 <= result.values["Value"] <= 30 * 60 + 60, timezone
+
+
+def test_a_cte_that_deletes_is_refused_by_the_catalog_and_by_the_database(db: Database, table: str) -> None:
+    write = f"WITH x AS (SELECT 1) DELETE FROM {table}"
+    with pytest.raises(ValueError, match="must only read: found DELETE"):
+        query_spec(db, write)
+    add_jobs(db, table, ("failed", 5))
+    result = measure(db, query_spec(db, "SELECT 1").model_copy(update={"query": write}))
+
+    assert result.status is Status.failed
+    # PostgreSQL runs data-modifying CTEs and refuses the write; MariaDB has no WITH ... DELETE.
+    assert result.reason_code == ("read-only" if db.engine == "postgresql" else "query"), result.reason
+    assert rows_in(db, table) == 1

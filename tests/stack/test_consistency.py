@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from conftest import ENV, Synth
 
-from vigil.alarm_meta import alarm_name
+from vigil.alarm_meta import alarm_name, decode_description
 from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
 
 pytestmark = pytest.mark.slow
@@ -90,6 +90,9 @@ def test_state_machine_maps_buckets_then_gathers(sample: Synth) -> None:
     assert definition["StartAt"] == "Buckets" and buckets["Type"] == "Map" and buckets["ItemsPath"] == "$.buckets"
     assert buckets["MaxConcurrency"] == 10 and buckets["ItemSelector"]["phase"] == "bucket"
     assert buckets["Next"] == "Gather" and buckets["Catch"][0]["Next"] == "GatherFailure"
+    assert definition["States"]["Gather"]["Catch"][0]["Next"] == "GatherFailure"
+    # A backstop: a stuck execution ends as ExecutionsTimedOut, which the scale-out alarm counts.
+    assert definition["TimeoutSeconds"] == (103 + 2) * _checker(sample)["Timeout"]
     # payload_response_only: the direct Lambda integration, whose Parameters are the payload itself.
     assert definition["States"]["Gather"]["Parameters"]["phase"] == "gather"
     assert definition["States"]["GatherFailure"]["Parameters"]["error.$"] == "$.error"
@@ -100,3 +103,40 @@ def test_drift_alarm_reads_the_differences_total(sample: Synth) -> None:
     drift = alarms[alarm_name(ENV, "campaign-results-dynamodb", "drift")]
     assert drift["MetricName"] == "Differences" and drift["Threshold"] == 0
     assert drift["ComparisonOperator"] == "GreaterThanThreshold" and drift["Period"] == 3600
+
+
+def test_failed_timed_out_or_aborted_executions_page_vigils_own_route(sample: Synth) -> None:
+    """What no Catch reports (States.DataLimitExceeded, the execution's timeout, an abort) would
+    leave the handed-off run with MeasureFailed=0 and nothing else: this alarm pages for it."""
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in sample.of_type("AWS::CloudWatch::Alarm").values()}
+    found = [
+        p
+        for name, p in alarms.items()
+        if name.startswith(f"vigil-{ENV}-self-checker-consistency-") and name.endswith("-scale-out")
+    ]
+    assert len(found) == 1  # one state machine: both sample checks share one checker function
+    alarm = found[0]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["EvaluationPeriods"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    expression = next(m for m in alarm["Metrics"] if "Expression" in m)
+    assert expression["ReturnData"] is True
+    assert expression["Expression"] == "FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0)"
+    counted = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {k: (v["Metric"]["Namespace"], v["Metric"]["MetricName"], v["Stat"]) for k, v in counted.items()} == {
+        "failed": ("AWS/States", "ExecutionsFailed", "Sum"),
+        "timed_out": ("AWS/States", "ExecutionsTimedOut", "Sum"),
+        "aborted": ("AWS/States", "ExecutionsAborted", "Sum"),
+    }
+    machine = next(iter(sample.of_type("AWS::StepFunctions::StateMachine")))
+    assert all(
+        v["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}] for v in counted.values()
+    )
+    meta = decode_description(alarm["AlarmDescription"])[1]
+    assert meta is not None and meta.kind == "self"
+    assert alarm["AlarmActions"] and alarm["OKActions"]
+
+
+def test_drift_keeps_its_state_when_a_run_cannot_measure(sample: Synth) -> None:
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in sample.of_type("AWS::CloudWatch::Alarm").values()}
+    for check in ("campaign-results-dynamodb", "campaign-results-export"):
+        assert alarms[alarm_name(ENV, check, "drift")]["TreatMissingData"] == "ignore"

@@ -48,7 +48,7 @@ def test_the_value_alarm_compares_the_query_number_per_cadence(sample: Synth) ->
     assert props["Dimensions"] == [{"Name": "Check", "Value": CHECK.id}]
     assert (props["Threshold"], props["ComparisonOperator"]) == (10, "GreaterThanOrEqualToThreshold")
     assert (props["Period"], props["Statistic"]) == (CHECK.cadence, "Maximum")
-    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"], props["TreatMissingData"]) == (1, 1, "notBreaching")
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"], props["TreatMissingData"]) == (1, 1, "ignore")
     _, meta = decode_description(props["AlarmDescription"])
     assert meta is not None and (meta.check, meta.signal, meta.kind) == (CHECK.id, "value", "logs_query")
     assert meta.routes == ["campaigns-warning"]

@@ -31,8 +31,9 @@ def _alarms(sample: Synth) -> dict[str, dict]:
 
 
 def test_one_alarm_per_active_signal_and_no_other() -> None:
-    # The sample lists two queues and a pattern: broker signals, rollup signals, 4 per listed queue.
-    assert len(CHECK.active_signals()) == 2 + 4 + 2 * 4 + 1
+    # The sample lists two queues and a pattern: broker signals, queue_missing, rollup signals, 4 per
+    # listed queue, measure.
+    assert len(CHECK.active_signals()) == 2 + 1 + 4 + 2 * 4 + 1
 
 
 def test_every_rabbitmq_alarm_watches_its_metric_with_its_rule(sample: Synth) -> None:
@@ -67,6 +68,15 @@ def test_the_catalog_overrides_reach_the_alarms(sample: Synth) -> None:
     assert alarms[alarm_name(ENV, CHECK.id, "unacked@campaign-emails")]["Threshold"] == 90  # check-level
     assert alarms[alarm_name(ENV, CHECK.id, "unreachable")]["TreatMissingData"] == "notBreaching"
     assert alarms[alarm_name(ENV, CHECK.id, "measure")]["TreatMissingData"] == "breaching"
+
+
+def test_a_gone_queue_has_an_alarm_of_its_own(sample: Synth) -> None:
+    missing = _alarms(sample)[alarm_name(ENV, CHECK.id, "queue_missing")]
+    assert missing["MetricName"] == "QueuesMissing"
+    assert missing["Dimensions"] == [{"Name": "Check", "Value": CHECK.id}]
+    assert (missing["Threshold"], missing["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert (missing["DatapointsToAlarm"], missing["EvaluationPeriods"]) == (3, 3)
+    assert missing["TreatMissingData"] == "ignore"
 
 
 def test_the_checker_runs_in_the_check_vpc_and_reads_only_its_secret(sample: Synth) -> None:
@@ -109,6 +119,7 @@ def test_queue_and_resource_alarms_page_only_while_the_broker_is_reachable(sampl
         if a["Properties"]["AlarmName"] == alarm_name(ENV, CHECK.id, "unreachable")
     )
     held_back = [s for s in CHECK.active_signals() if s not in ("unreachable", "measure")]
+    assert "queue_missing" in held_back  # while the broker is down no queue is found: one page, not two
     for signal in held_back:
         page = composites[alarm_name(ENV, CHECK.id, signal) + "-page"]
         assert page["ActionsSuppressor"] == {"Fn::GetAtt": [unreachable, "Arn"]}

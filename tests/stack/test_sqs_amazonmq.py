@@ -39,7 +39,10 @@ CHECKS = [
         "severity": "critical",
         "broker": "notify",
         "queues": [{"name": "email"}, {"name": "sms", "vhost": "campaigns"}],
+        "alarms": {"memory": {"threshold": 6}},
     },
+    # No memory threshold: no memory alarm (RabbitMQMemLimit depends on the instance type).
+    {"id": "small-broker", "kind": "amazonmq", "severity": "warning", "broker": "small"},
 ]
 
 
@@ -173,20 +176,39 @@ def test_broker_alarms(synth: Synth) -> None:
     def query(function: str, metric: str) -> str:
         return f"SELECT {function}({metric}) FROM SCHEMA(\"AWS/AmazonMQ\", Broker, Node) WHERE Broker = 'notify'"
 
+    # One Metrics Insights query per alarm (the most GetMetricData allows), in bytes, scaled to GiB.
     memory = alarm(synth, "broker", "memory")
     assert memory["Metrics"] == [
-        expr("expr_1", "100 * mem_used / mem_limit", returned=True),
+        expr("expr_1", "mem_used / 1073741824", returned=True),
         expr("mem_used", query("MAX", "RabbitMQMemUsed"), period=60),
-        expr("mem_limit", query("MIN", "RabbitMQMemLimit"), period=60),
     ]
-    assert (memory["Threshold"], memory["TreatMissingData"]) == (80, "breaching")
+    assert (memory["Threshold"], memory["ComparisonOperator"]) == (6, "GreaterThanThreshold")
+    assert memory["TreatMissingData"] == "breaching"
     disk = alarm(synth, "broker", "disk")
     assert disk["Metrics"] == [
-        expr("expr_1", "disk_free / disk_limit", returned=True),
+        expr("expr_1", "disk_free / 1073741824", returned=True),
         expr("disk_free", query("MIN", "RabbitMQDiskFree"), period=60),
-        expr("disk_limit", query("MAX", "RabbitMQDiskFreeLimit"), period=60),
     ]
-    assert (disk["Threshold"], disk["ComparisonOperator"]) == (2, "LessThanThreshold")
+    assert (disk["Threshold"], disk["ComparisonOperator"]) == (5, "LessThanThreshold")
+    assert disk["TreatMissingData"] == "breaching"
+
+
+def test_no_alarm_holds_more_than_one_metrics_insights_query(synth: Synth) -> None:
+    """GetMetricData, which an alarm evaluates, accepts one Metrics Insights query per request."""
+    queries = {
+        a["Properties"]["AlarmName"]: sum(
+            1
+            for m in a["Properties"].get("Metrics", [])
+            if m.get("Expression", "").lstrip().upper().startswith("SELECT")
+        )
+        for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    assert {name: n for name, n in queries.items() if n > 1} == {}
+    assert {name for name, n in queries.items() if n == 1} == {
+        alarm_name(ENV, "broker", "memory"),
+        alarm_name(ENV, "broker", "disk"),
+        alarm_name(ENV, "small-broker", "disk"),
+    }
 
 
 def test_broker_queue_alarms_use_vhost_and_queue(synth: Synth) -> None:
@@ -216,6 +238,7 @@ def test_every_signal_has_exactly_its_alarm_with_actions(synth: Synth, template:
         "one-queue": ["backlog", "age", "drain_time", "dlq", "dlq_age"],
         "many-queues": ["backlog", "age", "drain_time", "dlq", "dlq_age"],
         "broker": ["backlog", "no_consumers", "memory", "disk", "queue_backlog", "queue_no_consumers"],
+        "small-broker": ["backlog", "no_consumers", "disk"],
     }
     checks = {alarm_name(ENV, c, s) for c, signals in expected.items() for s in signals}
     assert checks == {n for n in names if not n.startswith(f"vigil-{ENV}-self-")}

@@ -33,24 +33,35 @@ def catalog_problems(tmp_path: Path, entry: dict) -> list[str]:
 
 def test_broker_signals_and_their_defaults():
     spec = check()
-    assert spec.active_signals() == ["backlog", "no_consumers", "memory", "disk"]
+    # memory has no default threshold (RabbitMQMemLimit depends on the instance type): off until set.
+    assert spec.active_signals() == ["backlog", "no_consumers", "disk"]
     assert {s: spec.rule(s).describe(spec.signals[s].unit) for s in spec.active_signals()} == {
         "backlog": "> 10000 messages for 3 of 3 minutes",
         "no_consumers": ">= 1 for 3 of 3 minutes",
-        "memory": "> 80 % for 3 of 3 minutes",
-        "disk": "< 2 x limit for 3 of 3 minutes",
+        "disk": "< 5 GiB for 3 of 3 minutes",
     }
     # A broker that stops reporting node metrics is down or being replaced.
+    assert spec.rule("disk").missing_data.value == "breaching"
+
+
+def test_memory_is_active_with_a_threshold_in_gib():
+    spec = check(alarms={"memory": {"threshold": 6}})
+    assert spec.active_signals() == ["backlog", "no_consumers", "memory", "disk"]
+    assert spec.rule("memory").describe(spec.signals["memory"].unit) == "> 6 GiB for 3 of 3 minutes"
     assert spec.rule("memory").missing_data.value == "breaching"
+    # Other overrides alone do not switch it on; the catalog refuses them (see the bad entries below).
+    assert "memory" not in check(alarms={"disk": {"threshold": 2}}).active_signals()
 
 
 def test_listed_queues_add_queue_signals_and_default_vhost():
     spec = check(queues=[{"name": "email-sends"}, {"name": "sms", "vhost": "campaigns"}])
     assert spec.active_signals()[-2:] == ["queue_backlog", "queue_no_consumers"]
     assert [(q.vhost, q.name) for q in spec.queues] == [("/", "email-sends"), ("campaigns", "sms")]
-    assert [alarm_metrics(spec, s) for s in ("backlog", "memory", "queue_backlog", "queue_no_consumers")] == [
+    # memory and disk: one Metrics Insights query each, priced per node of a 3-node cluster.
+    assert [alarm_metrics(spec, s) for s in ("backlog", "memory", "disk", "queue_backlog", "queue_no_consumers")] == [
         1,
-        2,
+        3,
+        3,
         2,
         4,
     ]
@@ -62,7 +73,10 @@ def test_listed_queues_add_queue_signals_and_default_vhost():
         ({"broker": None}, ["check broker: broker:"]),
         ({"broker": "b-1234abcd-56ef-78ab-90cd-1234567890ab.mq"}, ["check broker: broker:", "allowed: text matching"]),
         ({"alarms": {"queue_backlog": {}}}, ["alarms.queue_backlog: the check lists no queues"]),
-        ({"alarms": {"memory": {"statistic": "Average"}}}, ["alarms.memory: statistic is fixed"]),
+        ({"alarms": {"disk": {"statistic": "Average"}}}, ["alarms.disk: statistic is fixed"]),
+        ({"alarms": {"memory": {"threshold": 5, "statistic": "Average"}}}, ["alarms.memory: statistic is fixed"]),
+        ({"alarms": {"memory": {}}}, ["alarms.memory: give a threshold in GiB", "RabbitMQMemLimit"]),
+        ({"alarms": {"memory": {"evaluation_periods": 5}}}, ["alarms.memory: give a threshold in GiB"]),
         ({"queues": [{"name": "a"}, {"name": "a", "vhost": "/"}]}, ["queues: a queue is listed twice"]),
         ({"queues": [{"name": f"q{i}"} for i in range(6)]}, ["check broker: queues:", "at most 5"]),
         ({"queues": [{"name": "a", "durable": True}]}, ["queues.0.durable"]),

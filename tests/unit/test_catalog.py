@@ -247,3 +247,21 @@ def test_json_schema_accepts_the_sample_catalog():
 def test_copying_the_sample_catalog_keeps_it_valid(tmp_path):
     shutil.copytree(CHECKS, tmp_path / "checks")
     assert load_catalog(tmp_path / "checks").checks
+
+
+def test_a_signal_with_its_own_severity_needs_a_route_of_that_severity(tmp_path):
+    # The sqlserver preset's I/O-error patterns are critical though the check is a warning:
+    # with only a warning route, nobody would hear them.
+    only_warning = {**SETTINGS, "routes": {"warn": SETTINGS["routes"]["warn"]}, "self_monitoring_route": "warn"}
+    errors = {
+        "id": "db-errors",
+        "kind": "log_pattern",
+        "severity": "warning",
+        "log_group": "/aws/rds/x/error",
+        "preset": "sqlserver",
+    }
+    root = write_catalog(tmp_path, [errors], only_warning)
+
+    (line,) = problems(root)
+
+    assert "check db-errors" in line and "no route matches" in line and "severity 'critical'" in line

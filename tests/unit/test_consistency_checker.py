@@ -145,12 +145,63 @@ def test_an_unreachable_store_is_a_failed_measurement_not_a_clean_result(monkeyp
             "exactly one of table or query",
         ),
         (
-            {"target": {"type": "s3", "bucket": "exports", "format": "jsonl", "columns": {"nope": "x"}}},
+            {
+                "target": {
+                    "type": "s3",
+                    "bucket": "exports",
+                    "prefix": "r/",
+                    "format": "jsonl",
+                    "columns": {"nope": "x"},
+                }
+            },
             "nope not in fields",
         ),
         ({"timeout": 3600}, "less than or equal to 890"),
+        # The query gets kind sql's shape check (vigil.spec.sql.query_problem).
+        (
+            {"source": {"type": "sql", "engine": "postgresql", "query": "DELETE FROM results"}, "source_secret": "db"},
+            "query: must start with SELECT or WITH, found 'DELETE'",
+        ),
+        (
+            {
+                "source": {"type": "sql", "engine": "mssql", "query": "SELECT id FROM t; DROP TABLE t"},
+                "source_secret": "db",
+            },
+            "query: must be a single statement",
+        ),
+        # The prefix bounds the checker's s3:GetObject and s3:ListBucket grant.
+        ({"target": {"type": "s3", "bucket": "exports", "format": "jsonl"}}, "prefix: required"),
+        ({"target": {"type": "s3", "bucket": "exports", "prefix": "", "format": "csv"}}, "whole bucket"),
+        ({"target": {"type": "s3", "bucket": "exports", "prefix": "r/*", "format": "csv"}}, "prefix: no \\* or \\?"),
+        # lag reads updated_at, on both sides.
+        ({"lag": "1h"}, "lag 1h: needs updated_at"),
+        (
+            {"source": {"type": "dynamodb", "table": "results", "updated_at": "changed"}},
+            "target.updated_at: the other side has an updated-at column",
+        ),
     ],
 )
 def test_spec_errors_name_the_field_and_what_is_allowed(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         spec(**change)
+
+
+def test_lag_defaults_to_15m_with_updated_at_and_to_nothing_without() -> None:
+    assert spec().lag is None and spec().lag_seconds() == 0
+    assert spec(updated_at="at").lag_seconds() == 900
+    assert spec(updated_at="at", lag="30h").lag_seconds() == 30 * 3600
+    both = {"type": "dynamodb", "table": "results", "updated_at": "changed"}
+    target = {"type": "s3", "bucket": "exports", "prefix": "r/", "format": "jsonl", "updated_at": "changed_at"}
+    assert spec(source=both, target=target, lag="5m").lag_seconds() == 300
+
+
+def test_the_event_round_trip_keeps_an_unset_lag_valid() -> None:
+    # The schedule carries the dumped spec and the checker validates it again.
+    check = spec()
+    assert ConsistencyCheck.model_validate(make_event(check, {})["check"]) == check
+
+
+def test_drift_keeps_its_state_while_runs_cannot_measure() -> None:
+    from vigil.spec.common import MissingData
+
+    assert spec().rule("drift").missing_data is MissingData.ignore

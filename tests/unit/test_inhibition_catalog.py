@@ -175,3 +175,43 @@ def test_an_inhibitor_must_reach_every_route_the_inhibited_check_pages(tmp_path:
         "'worker-health', so while 'worker-health' is down they would hear nothing: inhibit only by a check "
         "whose routes include this check's"
     )
+
+
+# A log_pattern check pages each pattern at the pattern's own severity: sqlserver's preset has
+# critical patterns (io-error-823, checksum-824, severity-17plus) in a check that may be warning.
+SEVERITY_ROUTES = {
+    **SETTINGS,
+    "routes": {"all": ROUTE, "critical-only": {**ROUTE, "severities": ["critical"]}},
+}
+DB_ERRORS = {
+    "id": "db-errors",
+    "kind": "log_pattern",
+    "severity": "warning",
+    "log_group": "/aws/rds/instance/jobs-sql/error",
+    "preset": "sqlserver",
+}
+
+
+def test_a_signal_pages_the_routes_of_its_own_severity(tmp_path: Path) -> None:
+    catalog = load_catalog(write(tmp_path, [DB_ERRORS], SEVERITY_ROUTES))
+    check = catalog.by_id("db-errors")
+    assert catalog.routes_for_signal(check, "io-error-823") == ["all", "critical-only"]
+    assert catalog.routes_for_signal(check, "deadlock") == ["all"]
+    assert catalog.routes_for(check) == ["all"]  # the check's own severity only
+
+
+def test_an_inhibitor_must_reach_the_routes_of_every_signal_severity(tmp_path: Path) -> None:
+    """A warning inhibitor would silence the critical patterns' route while it is down: refused."""
+    checks = [{**WORKER, "severity": "warning"}, {**DB_ERRORS, "inhibited_by": "worker-health"}]
+    (found,) = problems(write(tmp_path, checks, SEVERITY_ROUTES))
+    assert found.startswith(
+        f"{tmp_path / 'jobs.yaml'}: check db-errors: inhibited_by: route(s) critical-only page this check "
+        "(signals paging at their own severity: severity-17plus (critical), io-error-823 (critical), "
+        "checksum-824 (critical)) but not 'worker-health', so while 'worker-health' is down they would hear nothing"
+    ), found
+
+
+def test_an_inhibitor_reaching_every_signal_severity_loads(tmp_path: Path) -> None:
+    checks = [WORKER, {**DB_ERRORS, "inhibited_by": "worker-health"}]  # the worker check is critical
+    catalog = load_catalog(write(tmp_path, checks, SEVERITY_ROUTES))
+    assert catalog.by_id("db-errors").inhibited_by == "worker-health"

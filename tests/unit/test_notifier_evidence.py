@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,3 +122,68 @@ def test_damaged_samples_are_bounded():
 
     assert found is not None and found.reason is None
     assert len(found.samples) == 10 and all(len(s) <= 300 and "\n" not in s for s in found.samples)
+
+
+def test_a_queue_series_of_the_same_run_is_not_taken_for_the_run(logs):
+    run_line = emf_line("broker", values={"NoConsumers": 1}, samples=("orders: 5 ready, 0 consumers",))
+    queue_document = json.dumps({"_aws": {"CloudWatchMetrics": []}, "Check": "broker", "Queue": "orders", "Backlog": 5})
+    at = ALARM_AT - timedelta(minutes=1)
+    put(logs, (at, run_line), (at + timedelta(milliseconds=1), queue_document))
+
+    found = evidence.fetch(logs, LOG_GROUP, "broker", ALARM_AT)
+
+    assert found is not None and found.samples == ("orders: 5 ready, 0 consumers",)
+
+
+def test_the_near_window_is_read_first_and_alone_when_it_has_the_run():
+    client = boto3.client("logs", region_name="us-east-1")
+    end = ms(ALARM_AT) + 60_000
+    line = emf_line("errors-api", samples=("near",))
+    with Stubber(client) as stub:
+        stub.add_response(
+            "filter_log_events",
+            {"events": [{"timestamp": end - 120_000, "message": line}]},
+            {
+                "logGroupName": LOG_GROUP,
+                "startTime": end - 15 * 60_000,
+                "endTime": end,
+                "filterPattern": '"errors-api"',
+            },
+        )
+
+        found = evidence.fetch(client, LOG_GROUP, "errors-api", ALARM_AT)
+
+        stub.assert_no_pending_responses()
+    assert found is not None and found.samples == ("near",)
+
+
+def test_the_far_window_is_read_when_the_near_one_is_empty():
+    client = boto3.client("logs", region_name="us-east-1")
+    end = ms(ALARM_AT) + 60_000
+    line = emf_line("hourly", samples=("far",))
+    with Stubber(client) as stub:
+        stub.add_response("filter_log_events", {"events": []})
+        stub.add_response(
+            "filter_log_events",
+            {"events": [{"timestamp": end - 50 * 60_000, "message": line}]},
+            {"logGroupName": LOG_GROUP, "startTime": end - 90 * 60_000, "endTime": end, "filterPattern": '"hourly"'},
+        )
+
+        found = evidence.fetch(client, LOG_GROUP, "hourly", ALARM_AT)
+
+    assert found is not None and found.samples == ("far",)
+
+
+def test_the_lookup_stops_at_its_deadline():
+    class EndlessLogs:
+        calls = 0
+
+        def filter_log_events(self, **_: Any) -> dict[str, Any]:
+            self.calls += 1
+            time.sleep(0.02)
+            return {"events": [], "nextToken": "more"}
+
+    endless = EndlessLogs()
+
+    assert evidence.fetch(endless, LOG_GROUP, "errors-api", ALARM_AT, deadline_seconds=0.05) is None
+    assert 1 <= endless.calls <= 4  # not MAX_PAGES x windows: the deadline ended it

@@ -116,3 +116,35 @@ def test_every_sample_check_is_planned(capsys):
 def test_cli_bad_catalog(tmp_path, capsys):
     assert main(["plan", str(tmp_path / "nope")]) == 1
     assert "no such catalog directory" in capsys.readouterr().out
+
+
+def test_routes_follow_each_signals_own_severity(tmp_path):
+    """A warning log_pattern check whose critical patterns page the critical routes: plan shows them."""
+    import shutil
+
+    root = tmp_path / "checks"
+    root.mkdir()
+    shutil.copy(CHECKS / "_settings.yaml", root)
+    check = {
+        "id": "db-errors",
+        "kind": "log_pattern",
+        "severity": "warning",
+        "log_group": "/aws/rds/instance/campaign-sql/error",
+        "patterns": [
+            {"name": "log-full", "pattern": '"is full due to"', "severity": "critical", "explain": "log full"},
+            {"name": "deadlock", "pattern": '"deadlock"', "explain": "a deadlock"},
+        ],
+    }
+    (root / "db.yaml").write_text(json.dumps({"service": "campaign-db", "team": "campaigns", "checks": [check]}))
+    rows, _ = plan_catalog(load_catalog(root), load_prices())
+    (row,) = rows
+    assert row.severity == "warning"
+    assert row.routes == ["campaigns-critical", "campaigns-warning", "platform-critical"]
+    assert {s.signal: s.routes for s in row.signals} == {
+        "log-full": ["campaigns-critical", "platform-critical"],
+        "deadlock": ["campaigns-warning"],
+    }
+    # 4 state changes per alarm, each to its own routes: log-full reaches 3 e-mail and 2 SMS contacts,
+    # deadlock 2 e-mail contacts.
+    expected = 4 * (0.50 / 1e6 + 3 * 2.00 / 1e5 + 2 * 0.00581) + 4 * (0.50 / 1e6 + 2 * 2.00 / 1e5)
+    assert row.cost_breakdown["notifications"] == pytest.approx(expected, abs=1e-6)

@@ -149,6 +149,52 @@ def test_evaluate_puts_broker_rollup_and_missing_queues_together() -> None:
     assert evaluation.reason == "listed queue(s) not found in vhost /: gone"
 
 
+def test_a_pattern_matching_nothing_counts_as_one_missing() -> None:
+    evaluation = checker.evaluate(spec(pattern="^events\\.", vhost="campaigns"), [NODE_OK], [item("other")], NOW)
+    assert evaluation.values["QueuesMissing"] == 1
+    assert evaluation.values["Queues"] == 0  # the all-zero rollup that looked healthy
+    assert evaluation.reason_code == "queue_missing"
+    assert evaluation.reason == "pattern ^events\\. matches no queue in vhost campaigns"
+
+
+def test_listed_queues_gone_and_an_empty_pattern_add_up() -> None:
+    s = spec(queues=["orders", "emails", "gone"], pattern="^events\\.")
+    evaluation = checker.evaluate(s, [NODE_OK], [item("emails"), item("other")], NOW)
+    assert evaluation.values["QueuesMissing"] == 3  # orders, gone, and the pattern
+    assert evaluation.reason == (
+        "listed queue(s) not found in vhost /: orders, gone; pattern ^events\\. matches no queue beyond the "
+        "listed ones in any vhost"
+    )
+    assert list(evaluation.per_queue) == ["emails"]  # the gone queues have no series: their alarms hold
+
+
+def test_a_pattern_matching_only_listed_queues_selects_none() -> None:
+    evaluation = checker.evaluate(spec(queues=["events.a"], pattern="^events\\."), [NODE_OK], [item("events.a")], NOW)
+    assert evaluation.values["QueuesMissing"] == 1
+    assert "matches no queue beyond the listed ones" in (evaluation.reason or "")
+
+
+def test_every_queue_found_reports_zero_missing_and_no_reason() -> None:
+    s = spec(queues=["orders"], pattern="^events\\.")
+    evaluation = checker.evaluate(s, [NODE_OK], [item("orders"), item("events.a")], NOW)
+    assert evaluation.values["QueuesMissing"] == 0
+    assert evaluation.reason_code is None and evaluation.reason is None
+
+
+def test_a_whole_broker_check_has_no_missing_count() -> None:
+    for fields in ({}, {"vhost": "campaigns"}):
+        evaluation = checker.evaluate(spec(**fields), [NODE_OK], [], NOW)
+        assert "QueuesMissing" not in evaluation.values and evaluation.reason is None
+
+
+def test_a_resource_problem_wins_the_code_but_missing_queues_are_still_counted_and_named() -> None:
+    down = NODE_OK | {"mem_alarm": True}
+    evaluation = checker.evaluate(spec(queues=["gone"]), [down], [], NOW)
+    assert evaluation.reason_code == "resource"
+    assert evaluation.values["QueuesMissing"] == 1 and evaluation.values["ResourceAlarm"] == 1
+    assert evaluation.reason == "memory alarm on rabbit@a; listed queue(s) not found in vhost /: gone"
+
+
 def test_evaluate_without_rollup_emits_no_queue_rollup() -> None:
     evaluation = checker.evaluate(spec(queues=["orders"]), [NODE_OK], [item("orders")], NOW)
     assert "Backlog" not in evaluation.values and "Queues" not in evaluation.values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def test_whole_broker_has_broker_and_rollup_signals() -> None:
 
 def test_listed_queues_only_get_per_queue_signals_and_no_rollup() -> None:
     signals = check(queues=["orders", "emails"]).active_signals()
-    assert [s for s in signals if "@" not in s] == ["unreachable", "resource_alarm", "measure"]
+    assert [s for s in signals if "@" not in s] == ["unreachable", "resource_alarm", "queue_missing", "measure"]
     assert {s for s in signals if "@" in s} == {
         f"{signal}@{queue}"
         for signal in ("backlog", "no_consumers", "growth", "unacked")
@@ -56,6 +57,41 @@ def test_listed_queues_only_get_per_queue_signals_and_no_rollup() -> None:
 def test_pattern_with_listed_queues_keeps_the_rollup() -> None:
     signals = check(queues=["orders"], pattern="^events\\.").active_signals()
     assert "backlog" in signals and "backlog@orders" in signals
+
+
+@pytest.mark.parametrize(
+    ("fields", "active"),
+    [
+        ({}, False),  # the whole broker: an empty broker is not a missing queue
+        ({"vhost": "campaigns"}, False),
+        ({"queues": ["orders"]}, True),
+        ({"pattern": "^events\\."}, True),
+        ({"queues": ["orders"], "pattern": "^events\\."}, True),
+    ],
+)
+def test_queue_missing_is_active_when_some_queue_must_exist(fields: dict[str, Any], active: bool) -> None:
+    assert ("queue_missing" in check(**fields).active_signals()) is active
+
+
+def test_queue_missing_rule_pages_after_three_runs_and_holds_through_outages() -> None:
+    c = check(queues=["orders"])
+    rule = c.rule("queue_missing")
+    assert RabbitmqCheck.signals["queue_missing"].metric == "QueuesMissing"
+    assert (rule.threshold, rule.comparison.value, rule.datapoints_to_alarm, rule.evaluation_periods) == (0, ">", 3, 3)
+    assert rule.missing_data is MissingData.ignore
+    assert rule.period == c.cadence
+    with pytest.raises(KeyError):
+        RabbitmqCheck.signals["queue_missing@orders"]
+
+
+def test_queue_missing_is_held_back_by_unreachable() -> None:
+    # While the broker is down, no queue is found: that must not page on top of `unreachable`.
+    from infra.catalog import load_catalog
+
+    catalog = load_catalog(Path(__file__).resolve().parents[2] / "checks")
+    sample = catalog.by_id("campaign-events-broker")
+    assert "queue_missing" in sample.active_signals()
+    assert catalog.suppressor(sample, "queue_missing") == (sample.id, "unreachable")
 
 
 def test_per_queue_rule_layers_queue_over_check_over_default() -> None:

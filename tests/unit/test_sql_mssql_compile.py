@@ -26,11 +26,22 @@ def test_session_statements_are_read_committed_with_a_lock_timeout():
     ]
 
 
-def test_freshness_query_uses_the_servers_clock_and_quotes_reserved_names():
+def test_freshness_of_a_utc_column_uses_the_servers_utc_clock_and_quotes_reserved_names():
+    # The default: a UTC column on a server whose local time is behind UTC must not come out young.
     statement = freshness_query("mssql", Freshness(table="dbo.jobs", column="updated_at", max_age=3600))
+    assert tsql(statement) == (
+        "SELECT DATEDIFF_BIG(SECOND, max(updated_at), SYSUTCDATETIME()) AS age_seconds FROM dbo.jobs"
+    )
+    reserved = freshness_query("mssql", Freshness(table="order", column="Updated", max_age=3600, timezone="utc"))
+    assert tsql(reserved) == "SELECT DATEDIFF_BIG(SECOND, max([Updated]), SYSUTCDATETIME()) AS age_seconds FROM [order]"
+
+
+def test_freshness_of_a_local_column_uses_the_servers_local_clock():
+    # GETDATE()/SYSDATETIME() defaults write the server's local time: compare with the same clock.
+    statement = freshness_query(
+        "mssql", Freshness(table="dbo.jobs", column="updated_at", max_age=3600, timezone="local")
+    )
     assert tsql(statement) == "SELECT DATEDIFF_BIG(SECOND, max(updated_at), SYSDATETIME()) AS age_seconds FROM dbo.jobs"
-    reserved = freshness_query("mssql", Freshness(table="order", column="Updated", max_age=3600))
-    assert tsql(reserved) == "SELECT DATEDIFF_BIG(SECOND, max([Updated]), SYSDATETIME()) AS age_seconds FROM [order]"
 
 
 def test_pymssql_gets_a_login_deadline_and_a_query_timeout():

@@ -10,7 +10,8 @@ import yaml
 
 from infra.catalog import CatalogError, load_catalog
 from vigil import sqlconn
-from vigil.checkers.sql import Unusable, freshness_verdict, number, scalar
+from vigil.checkers.sql import CLOCK_SKEW_TOLERANCE, ClockMismatch, Unusable, freshness_verdict, number, scalar
+from vigil.result import Status
 from vigil.spec.sql import EMPTY_TABLE_AGE, Freshness, SqlCheck, query_problem
 
 SETTINGS = {
@@ -70,6 +71,88 @@ def test_the_spec_round_trips_through_the_checker_event():
 def test_query_shape(query: str, problem: str | None):
     found = query_problem(query)
     assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+MUST_ONLY_READ = "must only read"
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        # A WITH prefix does not make a statement read-only.
+        ("WITH x AS (SELECT 1) DELETE FROM orders", "DELETE"),
+        ("with gone as (delete from orders returning *) select count(*) from gone", "DELETE"),
+        ("WITH x AS (SELECT 1) INSERT INTO orders SELECT * FROM x", "INSERT, INTO"),
+        ("WITH x AS (SELECT 1) UPDATE orders SET paid = 1", "SET, UPDATE"),
+        ("WITH s AS (SELECT 1 AS id) MERGE INTO orders USING s ON orders.id = s.id WHEN MATCHED THEN DELETE;", ""),
+        # T-SQL batches need no ';' between statements.
+        ("SELECT 1 DELETE FROM orders", "DELETE"),
+        ("SELECT 1 EXEC sp_configure", "EXEC"),
+        ("SELECT 1\nEXECUTE ('DROP TABLE orders')", "EXECUTE"),
+        ("SELECT 1 DECLARE @n int", "DECLARE"),
+        ("SELECT 1 SET NOCOUNT ON", "SET"),
+        ("SELECT 1 TRUNCATE TABLE orders", "TRUNCATE"),
+        ("SELECT 1 DROP TABLE orders", "DROP"),
+        ("SELECT 1 CREATE TABLE t (a int)", "CREATE"),
+        ("SELECT 1 ALTER TABLE t ADD b int", "ALTER"),
+        ("SELECT 1 GRANT SELECT ON t TO public", "GRANT"),
+        ("SELECT 1 REVOKE SELECT ON t FROM public", "REVOKE"),
+        ("SELECT 1 COMMIT", "COMMIT"),
+        ("WITH x AS (SELECT 1) CALL refresh()", "CALL"),
+        ("SELECT * INTO orders_copy FROM orders", "INTO"),  # creates a table (SQL Server, PostgreSQL)
+        ("SELECT * FROM orders INTO OUTFILE '/tmp/o'", "INTO"),  # MySQL writes a file
+        ("SELECT * FROM OPENQUERY(other, 'SELECT 1')", "OPENQUERY"),  # runs text on another server
+        # Locking reads: decided to refuse, a monitoring query must not lock the application's rows.
+        ("SELECT id FROM orders FOR UPDATE", "UPDATE"),
+        ("SELECT id FROM orders FOR NO KEY UPDATE SKIP LOCKED", "UPDATE"),
+        ("SELECT id FROM orders FOR SHARE", "FOR SHARE"),
+        ("SELECT id FROM orders LOCK IN SHARE MODE", "LOCK"),
+        # Hiding places that are code in some engine.
+        ("SELECT /*! DELETE FROM orders */ 1", "DELETE"),  # MySQL runs /*! ... */
+        ("SELECT /* /* */ DELETE FROM orders /* */ 1", "DELETE"),  # MySQL does not nest comments
+        ("SELECT 'it\\'s' DELETE FROM orders -- '", "DELETE"),  # no backslash escape in T-SQL
+        ("SELECT 'a\\' DELETE FROM orders -- '", "DELETE"),  # MySQL: \' escapes; others: it closes
+        ("SELECT 1 FROM #work DELETE FROM orders", "DELETE"),  # # is a comment in MySQL only
+        ("Select 1 dElEtE from orders", "DELETE"),
+    ],
+)
+def test_a_query_that_writes_runs_code_or_locks_is_refused(query: str, found: str):
+    problem = query_problem(query)
+    assert problem is not None and problem.startswith(MUST_ONLY_READ), (query, problem)
+    assert f"found {found}" in problem if found else True
+    assert "convenience" in problem and "read-only session" in problem and "SELECT-only login" in problem
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT count(*) FROM jobs WHERE status IN ('delete', 'update; insert into', 'drop table')",
+        "SELECT count(*) FROM jobs -- DELETE the old ones by hand\nWHERE status = 'failed'",
+        "SELECT /* not INSERT, not UPDATE */ count(*) FROM jobs",
+        'SELECT "delete", "Update" FROM "insert"',  # quoted identifiers (PostgreSQL, SQL Server)
+        "SELECT `delete` FROM `set`",  # MySQL identifiers
+        "SELECT [update], [into] FROM [drop]",  # SQL Server identifiers
+        "SELECT $$DELETE FROM orders$$ AS label",  # a PostgreSQL dollar-quoted string
+        "SELECT $q$ it's; UPDATE $q$ AS label",
+        "SELECT last_update, created_at, deleted, settled, intoxicated FROM jobs",
+        "SELECT updated_at FROM jobs WHERE x = 'it''s DELETE'",
+        "SELECT CAST(name AS CHAR CHARACTER SET utf8mb4) FROM jobs",
+        "SELECT count(*) FROM jobs USE INDEX (jobs_status)",
+        "SELECT count(*) FROM dbo.jobs WITH (NOLOCK)",
+        "SELECT a$b FROM t",
+        "WITH recent AS (SELECT * FROM jobs WHERE finished_at > now() - interval '1 hour') SELECT count(*) FROM recent",
+        "SELECT COUNT(*) FROM dbo.campaign_sends WHERE status = 'failed' AND updated_at > DATEADD(hour, -1, SYSDATETIME())",
+        "SELECT count(*) FROM jobs WHERE note = 'a;b';",
+    ],
+)
+def test_reads_that_mention_such_words_only_in_literals_identifiers_or_comments_pass(query: str):
+    assert query_problem(query) is None
+
+
+def test_a_semicolon_hidden_behind_a_literal_that_looks_like_a_comment_is_found():
+    # '--' inside a literal is not a comment: the ';' after it separates a second statement.
+    assert "single statement" in (query_problem("SELECT '--' ; DELETE FROM orders") or "")
+    assert "single statement" in (query_problem("SELECT '/*' ; DELETE FROM orders -- */") or "")
 
 
 @pytest.mark.parametrize(
@@ -168,6 +251,51 @@ def test_freshness_verdicts():
     age, code, reason = freshness_verdict(fresh, None)
     assert (age, code) == (EMPTY_TABLE_AGE, "empty")
     assert reason == "empty: jobs has no rows, so no newest jobs.updated_at"
+
+
+def test_freshness_reads_columns_as_utc_unless_told_local():
+    assert Freshness(table="jobs", column="updated_at", max_age=60).timezone == "utc"
+    assert Freshness(table="jobs", column="updated_at", max_age=60, timezone="local").timezone == "local"
+    with pytest.raises(ValueError, match="timezone"):
+        Freshness(table="jobs", column="updated_at", max_age=60, timezone="Europe/Paris")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timezone", ["utc", "local"])
+def test_a_newest_row_in_the_future_is_a_clock_mismatch_not_fresh(timezone: str):
+    fresh = Freshness(table="jobs", column="updated_at", max_age=3600, timezone=timezone)
+    with pytest.raises(ClockMismatch) as caught:
+        freshness_verdict(fresh, Decimal("-3599.5"))  # a UTC column read as UTC-1, say
+    other = "local" if timezone == "utc" else "utc"
+    assert str(caught.value) == (
+        "newest jobs.updated_at is 3600s in the future (age -3600s): the column's time zone and the database "
+        f"clock disagree (freshness.timezone is {timezone}: should it be {other}?), or the writers' clocks run ahead"
+    )
+
+
+def test_writers_a_few_seconds_ahead_of_the_database_read_as_just_written():
+    fresh = Freshness(table="jobs", column="updated_at", max_age=3600)
+    assert freshness_verdict(fresh, -0.4) == (0.0, None, None)
+    assert freshness_verdict(fresh, -CLOCK_SKEW_TOLERANCE) == (0.0, None, None)
+    with pytest.raises(ClockMismatch):
+        freshness_verdict(fresh, -CLOCK_SKEW_TOLERANCE - 1)
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "mariadb", "mssql"])
+def test_a_negative_age_is_a_measure_failure_with_a_reason_on_every_engine(engine: str, monkeypatch):
+    from contextlib import nullcontext
+
+    from vigil.checkers import sql as checker
+
+    monkeypatch.setattr(checker.sqlconn, "connect_readonly", lambda *args: nullcontext(None))
+    monkeypatch.setattr(checker, "run_statement", lambda spec, conn: ("SELECT ...", 1, [(-7200,)]))
+    spec = check(engine=engine, freshness={"table": "jobs", "column": "updated_at", "max_age": "1h"})
+
+    result = checker.measure(spec, lambda name: {})
+
+    assert (result.status, result.reason_code, result.values) == (Status.failed, "clock", {})
+    assert result.reason is not None and result.reason.startswith(
+        "clock: newest jobs.updated_at is 7200s in the future"
+    )
 
 
 # vigil.sqlconn's pure parts.

@@ -57,7 +57,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def scheduled(event: Mapping[str, Any], spec: ConsistencyCheck, resolve: runner.SecretsResolver) -> CheckResult:
-    cutoff = datetime.now(UTC) - timedelta(seconds=spec.lag)
+    cutoff = datetime.now(UTC) - timedelta(seconds=spec.lag_seconds())
     run_id = cutoff.strftime("%Y%m%dT%H%M%SZ")
     with comparing(spec, resolve, cutoff, f"{spec.id}/{run_id}.jsonl") as (comparison, report):
         tally = Tally(sample_size=spec.sample_size)
@@ -245,12 +245,13 @@ def endpoint(
         from vigil.consistency.sql import SqlEndpoint as SqlSide
 
         assert secret_name is not None  # the spec requires it
-        engine = engine_from_secret(config.engine, resolve(secret_name), spec.timeout)
+        # Errors come out as sqlconn.SqlError with the password masked: reasons reach e-mails.
+        engine, on_error = engine_from_secret(config.engine, resolve(secret_name), spec.timeout)
         stack.callback(engine.dispose)
         source = Source(key=key, columns=columns, table=config.table, query=config.query, updated_at=updated_at)
-        if shape.key_type is KeyType.int and key_is_text(engine, source):
+        if shape.key_type is KeyType.int and key_is_text(engine, source, on_error):
             source = Source(**{**source.__dict__, "key_is_text": True})
-        return SqlSide(side, engine, source, shape, fast_hash=fast)
+        return SqlSide(side, engine, source, shape, fast_hash=fast, on_error=on_error)
     import boto3
 
     from vigil.consistency import stores

@@ -399,6 +399,21 @@ def select(spec: RabbitmqCheck, queues: Iterable[QueueFigures]) -> Selection:
     return selection
 
 
+def missing_queues(spec: RabbitmqCheck, selection: Selection) -> tuple[int, list[str]]:
+    """What `queue_missing` counts (QueuesMissing), and it in words: each listed queue not found,
+    plus 1 for a pattern that selects no queue (its rollup would report zeros that look healthy;
+    listed queues never roll up, so a pattern matching only listed queues selects none either)."""
+    count, words = len(selection.missing), []
+    if selection.missing:
+        words.append(f"listed queue(s) not found in vhost {spec.queue_vhost}: {', '.join(selection.missing)}")
+    if spec.pattern is not None and not selection.rolled:
+        count += 1
+        where = f"vhost {spec.vhost}" if spec.vhost else "any vhost"
+        beyond = " beyond the listed ones" if spec.queues else ""
+        words.append(f"pattern {spec.pattern} matches no queue{beyond} in {where}")
+    return count, words
+
+
 def queue_values(queue: QueueFigures, now: float) -> dict[str, float]:
     """The per-queue series (dimensions Check and Queue)."""
     values = {
@@ -498,15 +513,15 @@ def evaluate(spec: RabbitmqCheck, nodes: list[Any], items: Iterable[Any], now: f
     values["Unreachable"] = 0.0
     if spec.rolls_up:
         values |= rollup_values(selection.rolled, now)
-    if spec.queues:
-        values["QueuesMissing"] = float(len(selection.missing))
+    missing, missing_words = missing_queues(spec, selection)
+    if spec.expects_queues:
+        values["QueuesMissing"] = float(missing)
     code = None
     if problems:
         code = "resource"
-    elif selection.missing:
+    elif missing:
         code = "queue_missing"
-    if selection.missing:
-        problems.append(f"listed queue(s) not found in vhost {spec.queue_vhost}: {', '.join(selection.missing)}")
+    problems.extend(missing_words)
     return Evaluation(
         values=values,
         per_queue={name: queue_values(queue, now) for name, queue in selection.listed.items()},

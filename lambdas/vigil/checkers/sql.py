@@ -15,6 +15,13 @@ EMPTY_TABLE_AGE (a year, beyond any max_age) with reason_code `empty`, so an emp
 never-written table pages as stale through the value alarm rather than as "vigil is broken".
 A query's NULL is a `result` failure instead: say what no rows means with COALESCE(..., 0).
 
+A negative freshness age (the newest row is in the future) is status failed with reason_code
+`clock`: the column's zone and the clock it is compared with disagree (freshness.timezone), or
+the writers' clocks are ahead. Such an age would never alarm, so it must not pass as fresh. Up to
+CLOCK_SKEW_TOLERANCE seconds ahead is ordinary skew between the writers' and the database's
+clocks (a row written a moment ago by an application server): reported as age 0. A zone mismatch
+is at least 15 minutes, far beyond it.
+
 SQLAlchemy is imported with the module, and SQLAlchemy imports the engine's driver on the first
 connect: every run needs both, so importing them later would only move the cost. Measured with
 `python -X importtime` (x86_64, Python 3.11, best of three on a loaded machine): this module
@@ -41,10 +48,15 @@ from vigil.text import clip, one_line
 
 KIND = "sql"
 parse = SqlCheck.model_validate
+CLOCK_SKEW_TOLERANCE = 60.0
 
 
 class Unusable(Exception):
     """The statement ran, but its result is not one number."""
+
+
+class ClockMismatch(Exception):
+    """The newest row is in the future: an age that cannot be trusted (zone or clock mismatch)."""
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -69,6 +81,8 @@ def measure(spec: SqlCheck, resolve: runner.SecretsResolver) -> CheckResult:
         return _result(spec, Status.ok, number(value), samples=sample)
     except Unusable as exc:
         return _result(spec, Status.failed, code="result", reason=f"result: {exc}", samples=sample)
+    except ClockMismatch as exc:
+        return _result(spec, Status.failed, code="clock", reason=f"clock: {exc}", samples=sample)
 
 
 def run_statement(spec: SqlCheck, conn: sa.Connection) -> tuple[str, int, list[Sequence[Any]]]:
@@ -89,17 +103,32 @@ def run_statement(spec: SqlCheck, conn: sa.Connection) -> tuple[str, int, list[S
 
 
 def freshness_query(engine: str, freshness: Freshness) -> sa.Select[Any]:
-    """SELECT <seconds since MAX(column)> FROM table, with the database's clock and date arithmetic."""
+    """SELECT <seconds since MAX(column)> FROM table, with the database's clock and date arithmetic.
+
+    `timezone` says what a column without a zone holds; the clock compared with it follows:
+    - PostgreSQL utc: epoch(now()) - epoch(max): the epoch of a `timestamp` is its wall-clock time
+      read as UTC, whatever the session's TimeZone; a timestamptz is an instant either way.
+      local: now() - max, which reads a `timestamp` in the session's TimeZone.
+    - MySQL/MariaDB utc: UTC_TIMESTAMP(); local: NOW(), the session's time zone (a TIMESTAMP
+      column is shown in it too: local suits it, and so does utc when that zone is UTC).
+    - SQL Server utc: SYSUTCDATETIME(); local: SYSDATETIME(), the server's local time that
+      GETDATE() defaults write. A datetimeoffset column is an instant either way.
+    """
     schema, _, name = freshness.table.rpartition(".")
     newest = sa.func.max(sa.column(freshness.column))
+    utc = freshness.timezone == "utc"
     if engine == "postgresql":
-        age: sa.ColumnElement[Any] = sa.extract("epoch", sa.func.now() - newest)
+        if utc:
+            age: sa.ColumnElement[Any] = sa.extract("epoch", sa.func.now()) - sa.extract("epoch", newest)
+        else:
+            age = sa.extract("epoch", sa.func.now() - newest)
     elif engine in ("mysql", "mariadb"):
-        age = sa.func.TIMESTAMPDIFF(sa.literal_column("SECOND"), newest, sa.func.now())
+        now = sa.func.UTC_TIMESTAMP() if utc else sa.func.now()
+        age = sa.func.TIMESTAMPDIFF(sa.literal_column("SECOND"), newest, now)
     elif engine == "mssql":
-        # DATEDIFF would overflow an int past 68 years; SYSDATETIME is the server's local time,
-        # the clock GETDATE() defaults write with.
-        age = sa.func.DATEDIFF_BIG(sa.literal_column("SECOND"), newest, sa.func.SYSDATETIME())
+        # DATEDIFF would overflow an int past 68 years.
+        now = sa.func.SYSUTCDATETIME() if utc else sa.func.SYSDATETIME()
+        age = sa.func.DATEDIFF_BIG(sa.literal_column("SECOND"), newest, now)
     else:
         raise sqlconn.unknown_engine(engine)
     return sa.select(age.label("age_seconds")).select_from(sa.table(name, schema=schema or None))
@@ -130,11 +159,22 @@ def number(value: Any) -> float:
 
 
 def freshness_verdict(freshness: Freshness, age: Any) -> tuple[float, str | None, str | None]:
-    """(age in seconds, reason code, reason): a reason only when the table is stale or empty."""
+    """(age in seconds, reason code, reason): a reason only when the table is stale or empty.
+
+    Raises ClockMismatch for a newest row further in the future than CLOCK_SKEW_TOLERANCE.
+    """
     where = f"{freshness.table}.{freshness.column}"
     if age is None:
         return float(EMPTY_TABLE_AGE), "empty", f"empty: {freshness.table} has no rows, so no newest {where}"
     seconds = number(age)
+    if seconds < -CLOCK_SKEW_TOLERANCE:
+        other = "local" if freshness.timezone == "utc" else "utc"
+        raise ClockMismatch(
+            f"newest {where} is {-seconds:.0f}s in the future (age {seconds:.0f}s): the column's time zone and "
+            f"the database clock disagree (freshness.timezone is {freshness.timezone}: should it be {other}?), "
+            "or the writers' clocks run ahead"
+        )
+    seconds = max(seconds, 0.0)
     if seconds > freshness.max_age:
         return (
             seconds,

@@ -16,11 +16,12 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.consistency.model import (
     MASK64,
@@ -37,6 +38,29 @@ from vigil.consistency.stream import INVALID_SAMPLE, Shape
 # Timestamp scales PostgreSQL's date_trunc can cut to (6: nothing to cut).
 _TRUNC = {0: "second", 3: "milliseconds", 6: ""}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+
+# (error, while connecting) → the exception to raise instead: vigil.consistency.connect gives one
+# that masks the password (vigil.sqlconn's wrapping). None: SQLAlchemy's own error goes up.
+OnError = Callable[[SQLAlchemyError, bool], Exception]
+
+
+def fetch_all(
+    engine: Engine, sql: str, params: dict[str, Any] | None = None, on_error: OnError | None = None
+) -> list[Any]:
+    """Every row of one statement on a connection of the pool; errors through `on_error`."""
+    try:
+        conn = engine.connect()
+    except SQLAlchemyError as exc:
+        if on_error is None:
+            raise
+        raise on_error(exc, True) from None  # the driver's message may hold the password: dropped
+    try:
+        with conn:
+            return list(conn.execute(text(sql), params or {}))
+    except SQLAlchemyError as exc:
+        if on_error is None:
+            raise
+        raise on_error(exc, False) from None
 
 
 class Dialect:
@@ -272,8 +296,17 @@ class Source:
 
 
 class SqlEndpoint:
-    def __init__(self, name: str, engine: Engine, source: Source, shape: Shape, fast_hash: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        engine: Engine,
+        source: Source,
+        shape: Shape,
+        fast_hash: bool = False,
+        on_error: OnError | None = None,
+    ) -> None:
         self.name, self.engine, self.source, self.shape = name, engine, source, shape
+        self.on_error = on_error
         self.d = dialect_of(engine)
         q = self.d.quote
         self._from = q(source.table) if source.table else f"({source.query}) vigil_src"
@@ -357,8 +390,7 @@ class SqlEndpoint:
     # -- Endpoint ---------------------------------------------------------------------------------
 
     def _all(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(text(sql), params or {}))
+        return fetch_all(self.engine, sql, params, self.on_error)
 
     def key_bounds(self) -> tuple[Key, Key] | None:
         k = self._order_key
@@ -399,11 +431,10 @@ class SqlEndpoint:
         return KeyAnomalies(int(nulls), int(count), tuple(repr(r[0]) for r in sample))
 
 
-def key_is_text(engine: Engine, source: Source) -> bool:
+def key_is_text(engine: Engine, source: Source, on_error: OnError | None = None) -> bool:
     """Whether the key column holds text: an integer key read from it must be parsed."""
     d = dialect_of(engine)
     origin = d.quote(source.table) if source.table else f"({source.query}) vigil_src"
     probe = d.limit(f"SELECT {d.quote(source.key)} FROM {origin} WHERE {d.quote(source.key)} IS NOT NULL", 1)
-    with engine.connect() as conn:
-        first = conn.execute(text(probe)).first()
-    return first is not None and isinstance(first[0], str)
+    found = fetch_all(engine, probe, None, on_error)
+    return bool(found) and isinstance(found[0][0], str)

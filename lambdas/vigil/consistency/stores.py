@@ -18,10 +18,12 @@ import io
 import json
 import queue
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from vigil.checkers.runner import CannotMeasure
 from vigil.consistency.stream import Record
 
 PAGE = 1000
@@ -134,8 +136,29 @@ def s3_scan(
 # -- Elasticsearch / OpenSearch -------------------------------------------------------------------
 
 
+class RedirectRefused(CannotMeasure):
+    """The search endpoint answered with a redirect, which the client does not follow."""
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a 30x and send the Authorization header along to wherever it points
+    (another host included): refuse instead, so the credentials go only to the configured url."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        where = urllib.parse.urlsplit(newurl)
+        raise RedirectRefused(
+            "redirect",
+            f"{req.get_method()} {urllib.parse.urlsplit(req.full_url).path}: the search endpoint answered {code} "
+            f"redirecting to {where.scheme}://{where.netloc}{where.path}; vigil does not follow redirects "
+            "(the credentials would go along): set the source or target url to the final address",
+        )
+
+
 class SearchClient:
-    """The few calls a scan needs, over plain HTTP(S) with basic auth or an API key."""
+    """The few calls a scan needs, over plain HTTP(S) with basic auth or an API key. Redirects
+    are refused (RedirectRefused), never followed."""
 
     def __init__(
         self,
@@ -147,6 +170,7 @@ class SearchClient:
         flavor: str = "elasticsearch",
     ) -> None:
         self.url, self.timeout, self.flavor = url.rstrip("/"), timeout, flavor
+        self._opener = urllib.request.build_opener(_RefuseRedirects)
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if api_key:
             self.headers["Authorization"] = f"ApiKey {api_key}"
@@ -157,7 +181,7 @@ class SearchClient:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=self.headers)
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with self._opener.open(request, timeout=self.timeout) as response:
             return json.loads(response.read() or b"null")
 
     def open_pit(self, index: str, keep_alive: str) -> str:

@@ -7,13 +7,15 @@ on-call gets the evidence without opening a console. Nothing is stored twice, an
 stays free of AWS calls.
 
 Evidence is a nicety: any failure to read it (no permission, throttled, slow, nothing found)
-leaves the notification as it would have been, and is logged.
+leaves the notification as it would have been, and is logged. It never holds a page back for
+long: the whole lookup stops at a deadline (a few seconds), well inside the notifier's timeout.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +26,12 @@ from vigil.text import REASON_LIMIT, clip, one_line
 
 logger = logging.getLogger(__name__)
 
-# How far back to look for the run behind an alarm: longer than the longest cadence (1 h) plus
-# the alarm's evaluation delay, short enough to keep FilterLogEvents cheap.
-LOOKBACK_MS = 90 * 60 * 1000
+# Where to look for the run behind an alarm, nearest first: most checks run every few minutes,
+# so the short window finds the run in one or two pages even in a busy log group; the long one
+# covers the longest cadence (1 h) plus the alarm's evaluation delay.
+LOOKBACKS_MS = (15 * 60 * 1000, 90 * 60 * 1000)
 MAX_PAGES = 5
+DEADLINE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ def from_log_line(message: str, check_id: str, timestamp_ms: int) -> Evidence | 
         return None
     if not isinstance(document, dict) or document.get(CHECK_DIMENSION) != check_id or "_aws" not in document:
         return None
+    if "status" not in document:
+        return None  # a series of the check's (one queue's figures), not the run's own line
     samples = document.get("samples")
     if not isinstance(samples, list):
         samples = []
@@ -65,26 +71,42 @@ def newest(events: Iterable[tuple[int, str]], check_id: str) -> Evidence | None:
     return max(runs, key=lambda run: run.at) if runs else None
 
 
-def fetch(logs: Any, log_group: str, check_id: str, until: datetime) -> Evidence | None:
-    """The newest run up to `until`, from CloudWatch Logs; None when there is none or it can't be read."""
+def fetch(
+    logs: Any, log_group: str, check_id: str, until: datetime, deadline_seconds: float = DEADLINE_SECONDS
+) -> Evidence | None:
+    """The newest run up to `until`, from CloudWatch Logs; None when there is none, it can't be
+    read, or the deadline passes first."""
+    deadline = time.monotonic() + deadline_seconds
     end_ms = int(until.timestamp() * 1000) + 60_000  # the run that tipped the alarm may log just after it
+    try:
+        for lookback in LOOKBACKS_MS:
+            events = _events(logs, log_group, check_id, end_ms - lookback, end_ms, deadline)
+            found = newest(events, check_id)
+            if found is not None:
+                return found
+    except Exception:
+        logger.warning("evidence for %s could not be read from %s", check_id, log_group, exc_info=True)
+    return None
+
+
+def _events(
+    logs: Any, log_group: str, check_id: str, start_ms: int, end_ms: int, deadline: float
+) -> list[tuple[int, str]]:
     request: dict[str, Any] = {
         "logGroupName": log_group,
-        "startTime": end_ms - LOOKBACK_MS,
+        "startTime": start_ms,
         "endTime": end_ms,
         # A quoted term finds the check's lines cheaply; from_log_line then matches the id exactly
         # (the term also matches "api-health-eu" when looking for "api-health").
         "filterPattern": f'"{check_id}"',
     }
     events: list[tuple[int, str]] = []
-    try:
-        for _ in range(MAX_PAGES):
-            page = logs.filter_log_events(**request)
-            events += [(event["timestamp"], event["message"]) for event in page.get("events", [])]
-            if not page.get("nextToken"):
-                break
-            request["nextToken"] = page["nextToken"]
-    except Exception:
-        logger.warning("evidence for %s could not be read from %s", check_id, log_group, exc_info=True)
-        return None
-    return newest(events, check_id)
+    for _ in range(MAX_PAGES):
+        if time.monotonic() > deadline:
+            raise TimeoutError("evidence lookup passed its deadline")
+        page = logs.filter_log_events(**request)
+        events += [(event["timestamp"], event["message"]) for event in page.get("events", [])]
+        if not page.get("nextToken"):
+            break
+        request["nextToken"] = page["nextToken"]
+    return events

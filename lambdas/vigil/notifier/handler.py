@@ -34,8 +34,11 @@ def _client(service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        # Evidence is a nicety: a slow Logs API must not hold an alert back for long.
-        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}) if service == "logs" else None
+        # Evidence is a nicety: a slow Logs API must not hold an alert back (evidence.fetch also
+        # stops at its own deadline). One attempt: total_max_attempts counts the first call.
+        config = (
+            Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1}) if service == "logs" else None
+        )
         _clients[service] = boto3.client(service, config=config)
     return _clients[service]
 

@@ -4,6 +4,11 @@ AWS/AmazonMQ publishes, every minute: broker metrics (dimension Broker, the brok
 metrics (Broker and Node; node names such as rabbit@ip-10-0-0-230.eu-west-1.compute.internal are
 not known before the broker exists, so memory and disk read them through a Metrics Insights query
 on the broker) and queue metrics (Broker, VirtualHost, Queue).
+
+An alarm's data request may hold only ONE Metrics Insights query (GetMetricData: "each
+GetMetricData operation can include only one query"), so memory and disk cannot divide a node's
+usage by its limit: each compares one node metric, in GiB, with a threshold in GiB. RabbitMQMemLimit
+depends on the instance type, so `memory` is off until the catalog gives `alarms.memory.threshold`.
 """
 
 from __future__ import annotations
@@ -17,18 +22,17 @@ from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Sig
 # PutMetricAlarm reads at most 10 metrics per alarm; queue_no_consumers reads 2 per queue.
 MAX_QUEUES = 5
 QUEUE_SIGNALS = frozenset({"queue_backlog", "queue_no_consumers"})
+# Active only when the catalog sets alarms.<signal>.threshold: no default fits every instance type.
+THRESHOLD_REQUIRED = frozenset({"memory"})
+# A Metrics Insights alarm is priced per metric the query reads: one per node, 3 in a cluster broker
+# (a single-instance broker has 1; the check cannot tell which, so plans count the larger).
+NODES_PRICED = 3
 
 
 def _rule(
     threshold: float, comparison: Comparison, periods: int, missing: MissingData = MissingData.not_breaching
 ) -> AlarmRule:
-    return AlarmRule(
-        threshold=threshold,
-        comparison=comparison,
-        evaluation_periods=periods,
-        datapoints_to_alarm=periods,
-        missing_data=missing,
-    )
+    return AlarmRule.sustained(threshold, comparison, periods, missing)
 
 
 class RabbitQueue(StrictModel):
@@ -59,19 +63,20 @@ class AmazonMqCheck(CheckBase):
                 _rule(1, Comparison.ge, 3),
             ),
             # A broker that stops publishing metrics is down or being replaced: that is a fault here.
+            # The threshold 0 is never used: memory is active only with a catalog threshold.
             Signal(
                 "memory",
-                "RabbitMQMemUsed/RabbitMQMemLimit",
-                "%",
-                "memory used by the busiest node, % of the limit at which RabbitMQ blocks publishers",
-                _rule(80, Comparison.gt, 3, MissingData.breaching),
+                "RabbitMQMemUsed",
+                "GiB",
+                "memory used by the busiest node; RabbitMQ blocks every publisher at RabbitMQMemLimit",
+                _rule(0, Comparison.gt, 3, MissingData.breaching),
             ),
             Signal(
                 "disk",
-                "RabbitMQDiskFree/RabbitMQDiskFreeLimit",
-                "x limit",
-                "free disk of the fullest node, in multiples of the limit at which RabbitMQ blocks publishers",
-                _rule(2, Comparison.lt, 3, MissingData.breaching),
+                "RabbitMQDiskFree",
+                "GiB",
+                "free disk of the fullest node; RabbitMQ blocks every publisher at RabbitMQDiskFreeLimit",
+                _rule(5, Comparison.lt, 3, MissingData.breaching),
             ),
             Signal(
                 "queue_backlog",
@@ -108,6 +113,12 @@ class AmazonMqCheck(CheckBase):
         for signal in sorted(QUEUE_SIGNALS & set(self.alarms)):
             if not self.queues:
                 raise ValueError(f"alarms.{signal}: the check lists no queues; add queues")
+        for signal in sorted(THRESHOLD_REQUIRED & set(self.alarms)):
+            if self.alarms[signal].threshold is None:
+                raise ValueError(
+                    f"alarms.{signal}: give a threshold in GiB (the signal is off without one); "
+                    "take about 80% of the broker's RabbitMQMemLimit"
+                )
         for signal in sorted(self.fixed_statistic & set(self.alarms)):
             if self.alarms[signal].statistic is not None:
                 raise ValueError(f"alarms.{signal}: statistic is fixed for a computed signal; remove it")
@@ -118,9 +129,14 @@ class AmazonMqCheck(CheckBase):
 
     def alarm_metric_count(self, signal: str) -> int:
         """Metrics the signal's alarm reads (CloudWatch prices an alarm per metric it reads)."""
-        per_alarm = {"backlog": 1, "no_consumers": 2, "memory": 2, "disk": 2}
+        per_alarm = {"backlog": 1, "no_consumers": 2, "memory": NODES_PRICED, "disk": NODES_PRICED}
         per_queue = {"queue_backlog": 1, "queue_no_consumers": 2}
         return per_alarm.get(signal) or per_queue[signal] * len(self.queues)
 
     def active_signals(self) -> list[str]:
-        return [s for s in self.signals if s not in QUEUE_SIGNALS or self.queues]
+        return [
+            s
+            for s in self.signals
+            if (s not in QUEUE_SIGNALS or self.queues)
+            and (s not in THRESHOLD_REQUIRED or (s in self.alarms and self.alarms[s].threshold is not None))
+        ]

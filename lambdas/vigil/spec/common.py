@@ -119,6 +119,29 @@ class AlarmRule(StrictModel):
             raise ValueError("period × evaluation_periods must not exceed one day (CloudWatch limit)")
         return self
 
+    @classmethod
+    def sustained(
+        cls,
+        threshold: float,
+        comparison: Comparison,
+        periods: int,
+        missing_data: MissingData,
+        *,
+        datapoints: int | None = None,
+        statistic: Statistic = Statistic.maximum,
+        period: int = 60,
+    ) -> AlarmRule:
+        """A kind's default rule in one line: breaching for `datapoints` (default: all) of `periods`."""
+        return cls(
+            threshold=threshold,
+            comparison=comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints or periods,
+            missing_data=missing_data,
+            statistic=statistic,
+            period=period,
+        )
+
     def describe(self, unit: str = "") -> str:
         """The rule in words, for plans and notifications: '> 1000 for 3 of 3 minutes'."""
         value = f"{self.threshold:g}{(' ' + unit) if unit else ''}"
@@ -238,6 +261,11 @@ def _first_error(exc: ValueError) -> str:
         return str(first["msg"]).removeprefix("Value error, ")
     return str(exc)
 
+
+# The value signals of checker kinds: a run that could not measure writes no value. `ignore` keeps
+# the alarm where it was (the measure alarm pages about the checker) instead of sending a false
+# "recovered" to on-call while nobody is measuring.
+CHECKER_MISSING_DATA = MissingData.ignore
 
 # Every checker kind also has this signal: the checker says it could not measure, or it stopped
 # reporting at all (missing data is breaching, so a silent checker alarms).

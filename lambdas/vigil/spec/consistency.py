@@ -23,7 +23,9 @@ from vigil.spec.common import (
     StrictModel,
     VpcPlacement,
     checker_signals,
+    format_duration,
 )
+from vigil.spec.sql import query_problem
 
 # The Lambda limit is 900 s; the rest is the runner's margin (infra/checks TIMEOUT_MARGIN).
 MAX_TIMEOUT = 890
@@ -38,6 +40,8 @@ DIFF_METRICS = {
     "invalid_key": "InvalidKey",
 }
 TOTAL_METRIC = "Differences"
+# The replication allowance when a check has an updated-at column and names no lag.
+DEFAULT_LAG = 900
 
 
 class _Side(StrictModel):
@@ -64,6 +68,11 @@ class SqlEndpoint(_Side):
     def _one_source(self) -> SqlEndpoint:
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of table or query")
+        # The same shape check as kind sql's query (one SELECT or WITH statement), called rather
+        # than copied so both kinds refuse the same texts; the database's read-only session is the
+        # boundary, this catches mistakes when the catalog loads.
+        if self.query is not None and (problem := query_problem(self.query)):
+            raise ValueError(f"query: {problem}")
         return self
 
 
@@ -76,10 +85,25 @@ class DynamoDbEndpoint(_Side):
 class S3Endpoint(_Side):
     type: Literal["s3"]
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    prefix: str = Field(default="", max_length=1024)
+    # Required and without wildcards: the checker's role may read `<bucket>/<prefix>*` and list
+    # only under it, so an empty prefix (or a * in it) would grant read on the whole bucket.
+    prefix: str = Field(
+        default="", max_length=1024, description="the export's key prefix (required): only objects under it are read"
+    )
     format: Literal["jsonl", "csv"] = Field(
         description="JSON Lines or CSV with a header (.gz objects are gunzipped); Parquet is not read"
     )
+
+    @model_validator(mode="after")
+    def _prefix_scopes_the_grant(self) -> S3Endpoint:
+        if not self.prefix:
+            raise ValueError(
+                "prefix: required, such as results/latest/: the checker may read only objects under it, "
+                "and an empty prefix would grant read on the whole bucket"
+            )
+        if "*" in self.prefix or "?" in self.prefix:
+            raise ValueError("prefix: no * or ?: it is a key prefix, and IAM would read them as wildcards")
+        return self
 
 
 class SearchEndpoint(_Side):
@@ -113,7 +137,9 @@ class ConsistencyCheck(CheckBase):
                 comparison=Comparison.gt,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,
-                missing_data=MissingData.not_breaching,
+                # A run that cannot measure publishes no Differences (the measure alarm pages for
+                # it): the alarm keeps its state instead of sending a recovery nobody earned.
+                missing_data=MissingData.ignore,
             ),
             period_follows_cadence=True,
         )
@@ -134,7 +160,10 @@ class ConsistencyCheck(CheckBase):
     updated_at: Column | None = Field(
         default=None, description="updated-at column: rows changed within `lag` are not compared yet"
     )
-    lag: Duration = Field(default=900, description="replication allowance: rows updated this recently are skipped")
+    lag: Duration | None = Field(
+        default=None,
+        description="replication allowance: rows updated this recently are skipped (needs updated_at; default 15m)",
+    )
     # At most 1024: mismatched buckets travel in the Step Functions input (256 KB).
     buckets: int = Field(default=64, ge=1, le=1024, description="top-level buckets (one scan per side computes all)")
     fanout: int = Field(default=16, ge=2, le=256, description="children of a mismatched bucket")
@@ -172,9 +201,35 @@ class ConsistencyCheck(CheckBase):
             unknown = sorted(set(endpoint.columns) - set(self.fields))
             if unknown:
                 raise ValueError(f"{side}.columns: {', '.join(unknown)} not in fields ({', '.join(self.fields)})")
+        self._lag_has_a_column()
         if self.timeout >= self.cadence:
             raise ValueError(f"timeout {self.timeout:g}s must be shorter than the cadence ({self.cadence}s)")
         return self
+
+    def _lag_has_a_column(self) -> None:
+        # Each side leaves out its own recent rows: a column on one side only would compare all of
+        # one side with part of the other, and report every recent row as missing or extra.
+        dated = {
+            side: (endpoint.updated_at or self.updated_at) is not None
+            for side, endpoint in (("source", self.source), ("target", self.target))
+        }
+        if dated["source"] != dated["target"]:
+            lacking = "target" if dated["source"] else "source"
+            raise ValueError(
+                f"{lacking}.updated_at: the other side has an updated-at column and this one has none; "
+                "give both sides one (updated_at, or <side>.updated_at where names differ), or neither"
+            )
+        if self.lag is not None and not dated["source"]:
+            raise ValueError(
+                f"lag {format_duration(self.lag)}: needs updated_at, the column that says which rows are recent; "
+                "without it every row is compared and lag would do nothing"
+            )
+
+    def lag_seconds(self) -> int:
+        """The replication allowance in effect: `lag`, 15m by default, 0 without an updated-at column."""
+        if self.lag is not None:
+            return self.lag
+        return DEFAULT_LAG if self.updated_at or self.source.updated_at else 0
 
     def uses_step_functions(self) -> bool:
         return self.mode != "in_lambda"

@@ -7,13 +7,14 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from vigil.result import MAX_SAMPLES  # the runner carries at most this many evidence lines
 from vigil.spec.common import (
+    CHECKER_MISSING_DATA,
     MEASURE_SIGNAL,
     AlarmRule,
     CheckBase,
     Comparison,
     Duration,
-    MissingData,
     Signal,
     Slug,
     StrictModel,
@@ -25,7 +26,6 @@ from vigil.spec.common import (
 COUNT = "count"
 AGGREGATE = "aggregate"
 MAX_WINDOW = 86400
-MAX_SAMPLES = 10  # the runner carries at most ten evidence lines
 
 # A field name as it appears in a mapping or in _source (dotted for objects: log.level).
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_@][A-Za-z0-9_@.-]{0,254}$")]
@@ -70,7 +70,7 @@ class ElasticsearchCheck(CheckBase):
                 comparison=Comparison.gt,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,
-                missing_data=MissingData.not_breaching,
+                missing_data=CHECKER_MISSING_DATA,
             ),
             period_follows_cadence=True,
         ),
@@ -86,7 +86,7 @@ class ElasticsearchCheck(CheckBase):
                 comparison=Comparison.gt,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,
-                missing_data=MissingData.not_breaching,
+                missing_data=CHECKER_MISSING_DATA,
             ),
             period_follows_cadence=True,
         ),

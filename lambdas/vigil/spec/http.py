@@ -7,10 +7,10 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from vigil.spec.common import (
+    CHECKER_MISSING_DATA,
     AlarmRule,
     CheckBase,
     Comparison,
-    MissingData,
     Signal,
     Slug,
     StrictModel,
@@ -40,7 +40,7 @@ class HttpCheck(CheckBase):
                 comparison=Comparison.lt,
                 evaluation_periods=2,
                 datapoints_to_alarm=2,
-                missing_data=MissingData.not_breaching,
+                missing_data=CHECKER_MISSING_DATA,
             ),
             period_follows_cadence=True,
         )

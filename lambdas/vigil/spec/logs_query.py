@@ -18,11 +18,11 @@ from pydantic import Field, field_validator, model_validator
 
 from vigil.result import MAX_SAMPLES
 from vigil.spec.common import (
+    CHECKER_MISSING_DATA,
     AlarmRule,
     CheckBase,
     Comparison,
     Duration,
-    MissingData,
     Signal,
     checker_signals,
     format_duration,
@@ -125,8 +125,7 @@ class LogsQueryCheck(CheckBase):
                 comparison=Comparison.gt,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,
-                # No value means the checker did not measure: the measure alarm pages for that.
-                missing_data=MissingData.not_breaching,
+                missing_data=CHECKER_MISSING_DATA,
             ),
             period_follows_cadence=True,
         )

@@ -6,6 +6,11 @@ backlog@orders); its rule is the check's rule for that signal with the queue's o
 top. Queues selected only by `pattern` (or every queue, when neither is given) roll up into one
 series per signal on the Check dimension (the worst queue's value, or a count), so a pattern that
 matches thousands of queues still costs one alarm per signal.
+
+A listed queue that is gone (deleted, renamed, or declared in another vhost) has no per-queue
+series, and those alarms hold their state (missing data `ignore`): `queue_missing` is what pages
+for it, counting the listed queues not found, plus 1 when `pattern` selects no queue at all (its
+rollup would otherwise report zeros, which look healthy).
 """
 
 from __future__ import annotations
@@ -48,13 +53,12 @@ BACKLOG = "backlog"
 NO_CONSUMERS = "no_consumers"
 GROWTH = "growth"
 UNACKED = "unacked"
+QUEUE_MISSING = "queue_missing"
 QUEUE_SIGNALS = (BACKLOG, NO_CONSUMERS, GROWTH, UNACKED)
 
 
 def _rule(threshold: float, comparison: Comparison, m: int, n: int, missing: MissingData) -> AlarmRule:
-    return AlarmRule(
-        threshold=threshold, comparison=comparison, evaluation_periods=n, datapoints_to_alarm=m, missing_data=missing
-    )
+    return AlarmRule.sustained(threshold, comparison, n, missing, datapoints=m)
 
 
 # Queue and resource signals have no data while the broker is unreachable; `ignore` keeps their
@@ -127,6 +131,18 @@ class RabbitmqCheck(CheckBase):
                 unit="",
                 summary="a memory or disk alarm is raised, or a cluster node is not running (publishers block)",
                 default=_rule(1, Comparison.ge, 2, 2, _HOLD),
+                period_follows_cadence=True,
+            ),
+            Signal(
+                name=QUEUE_MISSING,
+                metric="QueuesMissing",
+                unit="queues",
+                summary=(
+                    "listed queues not found on the broker, plus 1 when the pattern selects no queue "
+                    "(the reason names them)"
+                ),
+                # Three runs in a row: a deploy that deletes and re-declares a queue is not a page.
+                default=_rule(0, Comparison.gt, 3, 3, _HOLD),
                 period_follows_cadence=True,
             ),
             Signal(
@@ -236,6 +252,11 @@ class RabbitmqCheck(CheckBase):
         """Whether queues beyond the listed ones are selected (by pattern, or all of them)."""
         return self.pattern is not None or not self.queues
 
+    @property
+    def expects_queues(self) -> bool:
+        """Whether some queue must exist: queues are listed, or a pattern must match (`queue_missing`)."""
+        return bool(self.queues) or self.pattern is not None
+
     def rule(self, signal: str) -> AlarmRule:
         base, queue = split_signal(signal)
         rule = super().rule(base)
@@ -252,4 +273,5 @@ class RabbitmqCheck(CheckBase):
     def active_signals(self) -> list[str]:
         rollup = list(QUEUE_SIGNALS) if self.rolls_up else []
         listed = [queue_signal(s, q.name) for q in self.queues for s in QUEUE_SIGNALS]
-        return [UNREACHABLE, RESOURCE_ALARM, *rollup, *listed, MEASURE_SIGNAL.name]
+        missing = [QUEUE_MISSING] if self.expects_queues else []
+        return [UNREACHABLE, RESOURCE_ALARM, *missing, *rollup, *listed, MEASURE_SIGNAL.name]

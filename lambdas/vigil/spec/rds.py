@@ -27,14 +27,8 @@ SCALES: dict[str, tuple[str, str]] = {
 
 def _rule(threshold: float, comparison: Comparison, statistic: Statistic, periods: int, period: int = 60) -> AlarmRule:
     # A stopped instance publishes nothing: that is not a fault of its CPU, storage or disks.
-    return AlarmRule(
-        threshold=threshold,
-        comparison=comparison,
-        evaluation_periods=periods,
-        datapoints_to_alarm=periods,
-        missing_data=MissingData.not_breaching,
-        statistic=statistic,
-        period=period,
+    return AlarmRule.sustained(
+        threshold, comparison, periods, MissingData.not_breaching, statistic=statistic, period=period
     )
 
 

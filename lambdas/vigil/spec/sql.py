@@ -5,8 +5,11 @@ hour) or `freshness` (how many seconds old the newest row of a table is). The ch
 a read-only, time-bounded transaction (vigil.sqlconn) with credentials from Secrets Manager.
 
 The query's shape is checked when the catalog loads (one statement, starting with SELECT or
-WITH). That is a convenience that catches mistakes early, not the security boundary: the
-database enforces read-only (see vigil.sqlconn), and the secret's login should hold only SELECT.
+WITH, and no data-modifying or procedural keyword outside string literals, quoted identifiers and
+comments: `WITH x AS (SELECT 1) DELETE FROM orders` is refused, and so is a locking read, SELECT
+... FOR UPDATE). That is a convenience that catches mistakes early, not the security boundary: a
+function with side effects (nextval, a user function that writes) passes it. The database
+enforces read-only (see vigil.sqlconn), and the secret's login should hold only SELECT.
 """
 
 from __future__ import annotations
@@ -41,21 +44,122 @@ EMPTY_TABLE_AGE = 365 * 86400
 # and quoted by the checker anyway.
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]{0,127}"
 
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
+# Words that write, run other code (here or, OPEN*, on another server), change the session or the
+# schema, or lock rows: refused as whole words outside literals, quoted identifiers and comments.
+# UPDATE also refuses SELECT ... FOR UPDATE, as FOR SHARE and MySQL's LOCK IN SHARE MODE are: a
+# monitoring query has no business locking the application's rows until the checker rolls back.
+# SET is fine in CHARACTER SET (MySQL's CAST and CONVERT). USE is not here: MySQL's index hints
+# (USE INDEX) read. T-SQL needs this list most: a batch runs `SELECT 1 DELETE FROM orders` as two
+# statements without any ';'.
+FORBIDDEN_KEYWORDS = frozenset(
+    {
+        *("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "INTO"),
+        *("EXEC", "EXECUTE", "CALL", "DECLARE"),
+        *("CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME"),
+        *("GRANT", "REVOKE", "DENY"),
+        *("SET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "LOCK"),
+        *("KILL", "SHUTDOWN", "DBCC", "BACKUP", "RESTORE", "RECONFIGURE", "BULK"),
+        *("OPENQUERY", "OPENROWSET", "OPENDATASOURCE"),
+    }
+)
+# A word as the engines split them: $ and digits belong to it ($$delete is a MySQL identifier).
+_WORD = re.compile(r"[A-Za-z0-9_$]+")
+_CHARACTER_SET = re.compile(r"\b(?:CHARACTER|CHAR)\s+$", re.IGNORECASE)
+_FOR_SHARE = re.compile(r"\bFOR\s+(?:KEY\s+)?SHARE\b", re.IGNORECASE)
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_WORD_CHAR = re.compile(r"[A-Za-z0-9_$]")
+
+
+def _code(query: str, backslash_escapes: bool, nested_comments: bool, hash_comments: bool, dollar_quotes: bool) -> str:
+    """The query with every string literal as '' and quoted identifier as "", comments as a space.
+
+    The engines disagree (MySQL: backslash escapes, # comments, no nesting; PostgreSQL and SQL
+    Server: nested block comments; PostgreSQL: $tag$ strings and E'...' escapes), so query_problem
+    reads the text every way and refuses what any reading finds. MySQL runs the body of /*! ... */:
+    it stays code.
+    """
+    out: list[str] = []
+    i, n = 0, len(query)
+    while i < n:
+        c, pair = query[i], query[i : i + 2]
+        if pair == "--" or (hash_comments and c == "#"):
+            end = query.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif pair == "/*" and query[i + 2 : i + 3] != "!":
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if query.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                elif nested_comments and query.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                else:
+                    i += 1
+            out.append(" ")
+        elif c in "'\"`[":
+            close = "]" if c == "[" else c
+            i += 1
+            while i < n:
+                if backslash_escapes and c != "[" and query[i] == "\\":
+                    i += 2
+                elif query[i] == close:
+                    if query[i + 1 : i + 2] == close and c != "[":  # a doubled quote stays inside
+                        i += 2
+                    else:
+                        break
+                else:
+                    i += 1
+            i += 1
+            out.append("''" if c == "'" else '""')
+        elif dollar_quotes and (tag := _DOLLAR_TAG.match(query, i)) and not _WORD_CHAR.match(query[i - 1 : i]):
+            end = query.find(tag.group(0), tag.end())
+            i = n if end < 0 else end + len(tag.group(0))
+            out.append("''")
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+# Every combination of the engines' lexical rules (16 readings of at most MAX_QUERY_LENGTH characters).
+_READINGS = [
+    (b, nest, h, d) for b in (False, True) for nest in (False, True) for h in (False, True) for d in (False, True)
+]
+
+
+def _forbidden(code: str) -> list[str]:
+    found = []
+    for word in _WORD.finditer(code):
+        upper = word.group(0).upper()
+        if upper in FORBIDDEN_KEYWORDS and not (upper == "SET" and _CHARACTER_SET.search(code[: word.start()])):
+            found.append(upper)
+    if _FOR_SHARE.search(code):
+        found.append("FOR SHARE")
+    return found
 
 
 def query_problem(query: str) -> str | None:
-    """Why the text is not one SELECT (or WITH ... SELECT) statement; None when it looks like one."""
-    body = _COMMENTS.sub(" ", query).strip()
-    body = body.removesuffix(";").rstrip()
+    """Why the text is not one read-only SELECT (or WITH ... SELECT) statement; None when it looks like one.
+
+    A convenience for the catalog author, not the security boundary (see the module docstring).
+    """
+    readings = [_code(query, *reading) for reading in _READINGS]
+    body = readings[0].strip().removesuffix(";").rstrip()
     if not body:
         return "is empty once comments are removed"
     first = _FIRST_WORD.match(body)
     if first is None or first.group(0).upper() not in ("SELECT", "WITH"):
         return f"must start with SELECT or WITH, found {body.split(maxsplit=1)[0][:20]!r}"
-    if ";" in body:
-        return "must be a single statement: remove the ';' inside it (a ';' in a string literal counts too)"
+    if any(";" in code.strip().removesuffix(";") for code in readings):
+        return "must be a single statement: remove the ';' inside it (only one at the very end is allowed)"
+    found = sorted({word for code in readings for word in _forbidden(code)})
+    if found:
+        locking = " and not lock rows" if {"UPDATE", "LOCK", "FOR SHARE"} & set(found) else ""
+        return (
+            f"must only read{locking}: found {', '.join(found)} outside string literals and comments "
+            "(a convenience check: the database's read-only session and a SELECT-only login are what stop writes)"
+        )
     return None
 
 
@@ -67,6 +171,14 @@ class Freshness(StrictModel):
     )
     column: str = Field(pattern=rf"^{IDENTIFIER}$", description="a timestamp column, such as updated_at")
     max_age: Duration = Field(description="older than this alarms; at most 30 days")
+    timezone: Literal["utc", "local"] = Field(
+        default="utc",
+        description=(
+            "what a column without a zone holds: utc (compared with the database's UTC clock) or local "
+            "(the server's or session's local time, as GETDATE()/NOW() defaults write it); zone-aware "
+            "columns (timestamptz, datetimeoffset) are right either way"
+        ),
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> Freshness:

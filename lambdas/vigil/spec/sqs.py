@@ -32,13 +32,7 @@ def queue_name(ref: str) -> str:
 
 def _rule(threshold: float, periods: int, comparison: Comparison = Comparison.gt) -> AlarmRule:
     # SQS stops publishing metrics for a queue idle for six hours: an idle queue is not a fault.
-    return AlarmRule(
-        threshold=threshold,
-        comparison=comparison,
-        evaluation_periods=periods,
-        datapoints_to_alarm=periods,
-        missing_data=MissingData.not_breaching,
-    )
+    return AlarmRule.sustained(threshold, comparison, periods, MissingData.not_breaching)
 
 
 class SqsCheck(CheckBase):
