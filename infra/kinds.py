@@ -40,7 +40,8 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "http": Kind(HttpCheck, "infra.checks.http", "vigil.checkers.http"),
-    "sqs": Kind(SqsCheck, "infra.checks.sqs"),
+    # Only prefix checks run the checker (SqsCheck.has_checker); queues and lists are Lambda-free.
+    "sqs": Kind(SqsCheck, "infra.checks.sqs", "vigil.checkers.sqs"),
     "amazonmq": Kind(AmazonMqCheck, "infra.checks.amazonmq"),
     "log_pattern": Kind(LogPatternCheck, "infra.checks.log_pattern"),
     "rabbitmq": Kind(RabbitmqCheck, "infra.checks.rabbitmq", "vigil.checkers.rabbitmq"),

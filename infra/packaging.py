@@ -5,6 +5,10 @@ laptop or CI runner of any architecture builds exactly what the ARM_64 python3.1
 The dependency directory is cached under .build/ by the hash of requirements-lambda.txt; the
 final asset directory is cached by the hash of that plus the `vigil` sources, so a synth with no
 change rebuilds nothing and the asset hash (and so the functions) stays the same.
+
+Every function shares that asset except the kinds in KIND_REQUIREMENTS: the consistency checker's
+adds pyarrow (Parquet exports, ~126 MB unpacked), built the same way from its own requirements
+file, so the other functions do not carry it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import compileall
 import hashlib
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +29,8 @@ from aws_cdk import aws_lambda as lambda_
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".build"
 REQUIREMENTS = ROOT / "requirements-lambda.txt"
+# Kinds whose functions get an asset of their own (a superset of REQUIREMENTS); the rest share one.
+KIND_REQUIREMENTS = {"consistency": ROOT / "requirements-lambda-consistency.txt"}
 SOURCE = ROOT / "lambdas" / "vigil"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -35,11 +42,33 @@ PLATFORM = "manylinux2014_aarch64"
 def _digest(*paths: Path) -> str:
     sha = hashlib.sha256()
     for path in paths:
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not _cached(p))
+        files = (
+            _requirement_files(path)
+            if path.is_file()
+            else sorted(p for p in path.rglob("*") if p.is_file() and not _cached(p))
+        )
         for file in files:
             sha.update(str(file.relative_to(ROOT)).encode())
             sha.update(file.read_bytes())
     return sha.hexdigest()[:16]
+
+
+def _requirement_files(requirements: Path) -> list[Path]:
+    """The file and those it includes with `-r` (relative to it, as pip reads them): a change to the
+    shared pins changes the digest of every asset built on them."""
+    files = [requirements]
+    for line in requirements.read_text().splitlines():
+        if match := re.match(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", line):
+            files += _requirement_files(requirements.parent / match.group(1))
+    return files
+
+
+def _flavor(requirements: Path) -> str:
+    """ "" for the shared asset, "<kind>-" for a kind's own: a directory name prefix, pruned apart."""
+    for kind, path in KIND_REQUIREMENTS.items():
+        if requirements.resolve() == path.resolve():
+            return f"{kind}-"
+    return ""
 
 
 def _cached(path: Path) -> bool:
@@ -48,7 +77,7 @@ def _cached(path: Path) -> bool:
 
 def dependencies(requirements: Path = REQUIREMENTS) -> Path:
     """pip install --target for the Lambda platform, once per content of requirements-lambda.txt."""
-    target = BUILD / f"deps-{_digest(requirements)}"
+    target = BUILD / f"deps-{_flavor(requirements)}{_digest(requirements)}"
     if (target / ".complete").exists():
         return target
     partial = _scratch()
@@ -65,7 +94,7 @@ def dependencies(requirements: Path = REQUIREMENTS) -> Path:
 def build(requirements: Path = REQUIREMENTS, source: Path = SOURCE) -> Path:
     """The asset directory: dependencies + lambdas/vigil, byte-compiled for Python 3.12."""
     deps = dependencies(requirements)
-    out = BUILD / f"lambda-{_digest(requirements, source)}"
+    out = BUILD / f"lambda-{_flavor(requirements)}{_digest(requirements, source)}"
     if (out / ".complete").exists():
         return out
     partial = _scratch()
@@ -128,12 +157,23 @@ def _python312() -> str | None:
 
 
 def _prune(keep: int = 3) -> None:
-    """Old builds are dead weight; keep a few recent ones, which a parallel synth may still be reading."""
-    for prefix in ("deps-", "lambda-"):
-        builds = sorted(BUILD.glob(f"{prefix}*"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in builds[keep:]:
-            shutil.rmtree(path, ignore_errors=True)
+    """Old builds are dead weight; keep a few recent ones of each asset, which a parallel synth may
+    still be reading (the shared and each kind's asset counted apart, so one never evicts the other)."""
+    flavors = ["", *(f"{kind}-" for kind in KIND_REQUIREMENTS)]
+    for stage in ("deps-", "lambda-"):
+        for flavor in flavors:
+            pattern = re.compile(rf"^{stage}{flavor}[0-9a-f]{{16}}$")
+            builds = [p for p in BUILD.glob(f"{stage}{flavor}*") if pattern.match(p.name)]
+            builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+            for path in builds[keep:]:
+                shutil.rmtree(path, ignore_errors=True)
 
 
-def code() -> lambda_.Code:
-    return lambda_.Code.from_asset(str(build()))
+def requirements_for(kind: str | None) -> Path:
+    """The requirements file of a kind's functions: its own, or the shared one."""
+    return KIND_REQUIREMENTS.get(kind or "", REQUIREMENTS)
+
+
+def code(kind: str | None = None) -> lambda_.Code:
+    """The asset of a kind's functions (the shared one unless KIND_REQUIREMENTS names the kind)."""
+    return lambda_.Code.from_asset(str(build(requirements_for(kind))))

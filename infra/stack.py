@@ -32,7 +32,15 @@ def stack_name(env: str) -> str:
 
 class VigilStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, env_name: str, catalog: Catalog, code: lambda_.Code, **kwargs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        catalog: Catalog,
+        code: lambda_.Code,
+        kind_code: dict[str, lambda_.Code] | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, description=f"vigil monitoring ({env_name})", **kwargs)
         settings = catalog.settings
@@ -52,6 +60,7 @@ class VigilStack(Stack):
             alarms=alarms,
             dashboard=dashboard,
             code=code,
+            kind_code=dict(kind_code or {}),
             scope=shared,
             checker_failures=functions.failure_queue(shared, "Failures"),
             scheduler_dlq=functions.failure_queue(shared, "SchedulerDlq"),
@@ -89,10 +98,15 @@ def build_app(
     *,
     catalog: Catalog | None = None,
     code: lambda_.Code | None = None,
+    kind_code: dict[str, lambda_.Code] | None = None,
     app: App | None = None,
     outdir: Path | str | None = None,
 ) -> tuple[App, VigilStack]:
-    """The whole app, nag packs included; `app.synth()` raises on any unacknowledged finding."""
+    """The whole app, nag packs included; `app.synth()` raises on any unacknowledged finding.
+
+    `code` is the asset every function shares; `kind_code` the kinds' own (packaging.KIND_REQUIREMENTS:
+    consistency adds pyarrow). Each defaults to packaging's build, only for the kinds the catalog uses.
+    """
     app = app or App(outdir=str(outdir) if outdir else None)
     catalog = catalog or load_catalog(environment.catalog)
     stack = VigilStack(
@@ -101,6 +115,13 @@ def build_app(
         env_name=environment.name,
         catalog=catalog,
         code=code or packaging.code(),
+        kind_code=kind_code
+        if kind_code is not None
+        else {
+            kind: packaging.code(kind)
+            for kind in packaging.KIND_REQUIREMENTS
+            if kind in {c.kind for c in catalog.checks}
+        },
         env=Environment(account=environment.account, region=environment.region)
         if environment.account or environment.region
         else None,

@@ -79,12 +79,18 @@ class CheckContext:
     catalog: Catalog
     alarms: AlarmFactory
     dashboard: DashboardBuilder
-    code: lambda_.Code
+    code: lambda_.Code  # the asset every function shares
     scope: Construct  # where shared checker functions live ("Checkers")
     checker_failures: sqs.IQueue  # on-failure destination of every checker function
     scheduler_dlq: sqs.IQueue  # dead-letter queue of every schedule
     schedule_group: scheduler.ScheduleGroup
     checkers: dict[tuple[str, str], Checker] = field(default_factory=dict)
+    # Kinds whose checker ships an asset of its own (consistency: + pyarrow); see code_for.
+    kind_code: dict[str, lambda_.Code] = field(default_factory=dict)
+
+    def code_for(self, kind: str) -> lambda_.Code:
+        """The kind's own asset when it has one, else the shared one: pyarrow stays out of the rest."""
+        return self.kind_code.get(kind, self.code)
 
     def event(self, check: CheckBase) -> dict[str, object]:
         """The checker's input: the spec itself (validated again by the same model) and secret ids."""
@@ -99,7 +105,12 @@ class CheckContext:
 
     def _make_checker(self, kind: str, placement: VpcPlacement | None, pkey: str) -> Checker:
         # Sized and permitted for every check it will run, not only the first one asking.
-        peers = [c for c in self.catalog.checks if c.kind == kind and placement_key(placement_of(c)) == pkey]
+        peers = [
+            c
+            for c in self.catalog.checks
+            # has_checker: an sqs check with a queue or a list is Lambda-free and never runs here.
+            if c.kind == kind and c.has_checker and placement_key(placement_of(c)) == pkey
+        ]
         timeout = checker_timeout(peers)
         fastest = min(c.cadence for c in peers)
         handler_module = KINDS[kind].checker_module
@@ -119,7 +130,7 @@ class CheckContext:
         fn = functions.function(
             scope,
             "Function",
-            code=self.code,
+            code=self.code_for(kind),
             handler=f"{handler_module}.handler",
             description=f"vigil {self.env}: {kind} checker ({'public' if placement is None else placement.vpc_id})",
             timeout=Duration.seconds(timeout),
@@ -192,7 +203,8 @@ def checker_alarms(scope: Construct, check: CheckBase, ctx: CheckContext) -> Non
         ctx,
         lambda signal: cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
-            metric_name=type(check).signals[signal].metric,
+            # From the instance: an sqs check reads the checker's metrics only when it has a prefix.
+            metric_name=check.signals[signal].metric,
             dimensions_map={CHECK_DIMENSION: check.id},
         ),
     )

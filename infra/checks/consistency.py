@@ -37,6 +37,10 @@ from vigil.spec.consistency import ConsistencyCheck, DynamoDbEndpoint, S3Endpoin
 
 REPORT_RETENTION = Duration.days(90)
 MEMORY_MB = 1769  # one full vCPU
+# /tmp for Parquet exports: an object larger than vigil.consistency.stores.IN_MEMORY is downloaded
+# there whole before it is read, so this bounds the largest Parquet file (Lambda's maximum; the
+# 512 MB default would refuse a 1 GB part). Set only on functions with a Parquet side.
+PARQUET_TMP_MB = 10240
 # Buckets drilled at once: each holds its own database connections.
 MAP_CONCURRENCY = 10
 # The most buckets one execution drills (vigil.spec.consistency: at most 1024 top-level buckets).
@@ -68,6 +72,10 @@ def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
         bucket = reports_bucket(home, "Reports")
         grant_reports(fn, bucket)
         fn.add_environment(REPORTS_BUCKET, bucket.bucket_name)
+    if any(isinstance(e, S3Endpoint) and e.format == "parquet" for e in (check.source, check.target)):
+        cfn = fn.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.ephemeral_storage = lambda_.CfnFunction.EphemeralStorageProperty(size=PARQUET_TMP_MB)
     if check.uses_step_functions() and home.node.try_find_child("ScaleOut") is None:
         machine = state_machine(home, "ScaleOut", checker, ctx)
         scale_out_alarm(machine, checker, ctx)

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 def measure(check: CheckBase, catalog: Catalog) -> tuple[dict[str, float | None] | None, str | None]:
     """Signal name → latest value (None: no data), or (None, reason) when nothing could be measured."""
-    if isinstance(check, SqsCheck):
+    if isinstance(check, SqsCheck) and not check.has_checker:  # a prefix check runs its checker below
         return _measure_sqs(check)
     if not check.has_checker:
         return None, (

@@ -4,11 +4,16 @@ Step Functions scale-out, and the drift alarm."""
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from conftest import ENV, Synth
+from conftest import ENV, SAMPLE, Synth
 
+from infra import packaging
+from infra.checks.consistency import PARQUET_TMP_MB
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
 
@@ -140,3 +145,59 @@ def test_drift_keeps_its_state_when_a_run_cannot_measure(sample: Synth) -> None:
     alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in sample.of_type("AWS::CloudWatch::Alarm").values()}
     for check in ("campaign-results-dynamodb", "campaign-results-export"):
         assert alarms[alarm_name(ENV, check, "drift")]["TreatMissingData"] == "ignore"
+
+
+# -- Parquet: the consistency checker's own asset (+ pyarrow), /tmp sized for downloads ----------
+
+
+def _function(synth: Synth, handler: str) -> dict:
+    found = [
+        f["Properties"]
+        for f in synth.of_type("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == handler
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def parquet(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The sample catalog with its S3 export read as Parquet."""
+    root = tmp_path_factory.mktemp("catalog") / "checks"
+    shutil.copytree(SAMPLE, root)
+    path = root / "campaign-consistency.yaml"
+    text = path.read_text()
+    assert text.count("format: jsonl") == 1
+    path.write_text(text.replace("format: jsonl", "format: parquet"))
+    return synthesize(root)
+
+
+def test_only_the_consistency_checker_ships_pyarrow(sample: Synth) -> None:
+    consistency = _function(sample, "vigil.checkers.consistency.handler")["Code"]
+    http = _function(sample, "vigil.checkers.http.handler")["Code"]
+    notifier = [
+        f["Properties"]["Code"]
+        for f in sample.of_type("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler", "").startswith("vigil.notifier")
+    ]
+    assert consistency["S3Key"] != http["S3Key"]
+    # Every other function keeps the one shared asset.
+    others = [
+        f["Properties"]["Code"]["S3Key"]
+        for f in sample.of_type("AWS::Lambda::Function").values()
+        if "Handler" in f["Properties"] and f["Properties"]["Handler"] != "vigil.checkers.consistency.handler"
+    ]
+    assert notifier and set(others) == {http["S3Key"]}
+
+
+def test_the_assets_differ_by_pyarrow_and_fit_in_lambda(asset_dir: Path) -> None:
+    own = packaging.build(packaging.requirements_for("consistency"))
+    assert packaging.requirements_for("http") == packaging.REQUIREMENTS
+    assert (own / "pyarrow" / "parquet").is_dir() and not (asset_dir / "pyarrow").exists()
+    unzipped = sum(p.stat().st_size for p in own.rglob("*") if p.is_file())
+    assert unzipped < 250 * 10**6  # Lambda's limit on a function's unzipped code is 250 MB
+
+
+def test_a_parquet_side_gets_tmp_for_its_downloads(sample: Synth, parquet: Synth) -> None:
+    assert "EphemeralStorage" not in _checker(sample)  # JSON Lines streams: the default 512 MB
+    assert _checker(parquet)["EphemeralStorage"] == {"Size": PARQUET_TMP_MB}

@@ -9,7 +9,7 @@ import yaml
 
 from infra.catalog import CatalogError, load_catalog
 from infra.plan import alarm_metrics
-from vigil.spec.sqs import SqsCheck
+from vigil.spec.sqs import PREFIX_METRICS, SqsCheck
 
 SETTINGS = {
     "contacts": {"oncall": {"email": "oncall@example.com"}},
@@ -55,10 +55,21 @@ def test_a_list_resolves_names_and_arns_per_signal():
 @pytest.mark.parametrize(
     ("entry", "fragments"),
     [
-        ({}, ["check orders:", "give one of queue (one queue) or queues", "found neither"]),
-        ({"queue": "a", "queues": ["b"]}, ["give one of queue", "found both"]),
+        ({}, ["check orders:", "give one of queue (one queue), queues", "or queue_prefix", "found neither"]),
+        ({"queue": "a", "queues": ["b"]}, ["give one of queue", "found queue and queues"]),
+        ({"queue": "a", "queue_prefix": "b-"}, ["give one of queue", "found queue and queue_prefix"]),
+        ({"queue_prefix": "b-", "dlq": "b-dlq"}, ["with queue_prefix, name the dead-letter queues by dlq_suffix"]),
+        ({"queue": "a", "dlq_suffix": "-dlq"}, ["dlq_suffix: only with queue_prefix"]),
+        ({"queue": "a", "timeout": 10}, ["timeout: only with queue_prefix"]),
+        (
+            {"queue_prefix": "b-", "alarms": {"dlq": {}}},
+            ["alarms.dlq: the check names no dead-letter queue; add dlq_suffix"],
+        ),
+        ({"queue_prefix": "b-", "cadence": "1m", "timeout": 90}, ["timeout: 90s must be shorter than the cadence"]),
+        ({"queue_prefix": "bad prefix"}, ["check orders: queue_prefix:", "allowed: text matching"]),
+        ({"queue_prefix": "x" * 81}, ["check orders: queue_prefix:"]),
+        ({"queue": "a", "alarms": {"measure": {}}}, ["alarms: unknown signal measure"]),
         ({"queue": "a", "dlq": "x", "dlqs": ["y"]}, ["give one of dlq", "dlqs", "found both"]),
-        ({"queue_prefix": "orders-"}, ["check orders: queue_prefix:", "without a Lambda", "list them under queues"]),
         ({"queues": [f"q{i}" for i in range(11)]}, ["check orders: queues:", "at most 10"]),
         ({"queues": ["ok", "not ok!"]}, ["check orders: queues.1:", "'not ok!'"]),
         ({"queue": "a", "alarms": {"dlq_age": {}}}, ["alarms.dlq_age: the check names no dead-letter queue"]),
@@ -76,3 +87,43 @@ def test_a_list_resolves_names_and_arns_per_signal():
 def test_bad_entries_say_what_is_allowed(tmp_path, entry, fragments):
     found = catalog_problems(tmp_path, entry)
     assert any(all(f in line for f in fragments) for line in found), found
+
+
+def test_only_a_prefix_check_runs_a_checker_and_has_the_measure_signal():
+    listed = check(queues=["a", "b"], dlqs=["a-dlq"])
+    assert listed.has_checker is False
+    assert "measure" not in listed.signals
+    prefixed = check(queue_prefix="orders-", dlq_suffix="-dlq", alarms={"drain_time": {}})
+    assert prefixed.has_checker is True
+    assert prefixed.active_signals() == ["backlog", "age", "drain_time", "dlq", "measure"]
+    assert check(queue_prefix="orders-").active_signals() == ["backlog", "age", "measure"]
+    assert prefixed.timeout == 20
+
+
+def test_a_prefix_check_keeps_the_signals_and_thresholds_on_the_checkers_metrics():
+    listed = check(queue="orders", dlq="orders-dlq", alarms={"drain_time": {}, "dlq_age": {}})
+    prefixed = check(queue_prefix="orders-", dlq_suffix="-dlq", cadence=60, alarms={"drain_time": {}, "dlq_age": {}})
+    assert [s for s in prefixed.active_signals() if s != "measure"] == listed.active_signals()
+    for signal in listed.active_signals():
+        mine, theirs = prefixed.rule(signal), listed.rule(signal)
+        assert (mine.threshold, mine.comparison, mine.evaluation_periods, mine.datapoints_to_alarm) == (
+            theirs.threshold,
+            theirs.comparison,
+            theirs.evaluation_periods,
+            theirs.datapoints_to_alarm,
+        )
+        # One datapoint per run: a failed run keeps the state (measure pages), no false recovery.
+        assert mine.missing_data.value == "ignore"
+        assert prefixed.signals[signal].metric == PREFIX_METRICS[signal][0]
+        assert listed.signals[signal].metric == SqsCheck.signals[signal].metric
+    assert prefixed.rule("backlog").period == 60
+    assert check(queue_prefix="orders-", cadence=300).rule("backlog").period == 300
+    assert [alarm_metrics(prefixed, s) for s in prefixed.active_signals()] == [1] * 6
+
+
+def test_dead_letter_queues_are_the_matches_ending_with_the_suffix():
+    prefixed = check(queue_prefix="orders-", dlq_suffix="-dlq")
+    assert prefixed.is_dead_letter_queue("orders-eu-dlq")
+    assert prefixed.is_dead_letter_queue("orders-eu-dlq.fifo")
+    assert not prefixed.is_dead_letter_queue("orders-eu")
+    assert not check(queue_prefix="orders-").is_dead_letter_queue("orders-eu-dlq")

@@ -36,6 +36,7 @@ from functools import cache
 from typing import Any
 
 from vigil.checkers import runner
+from vigil.checkers.aws import aws_failure
 from vigil.checkers.runner import CannotMeasure
 from vigil.result import CheckResult, Status
 from vigil.spec.common import Comparison, format_duration
@@ -125,12 +126,8 @@ def run_query(
                 raise CannotMeasure("timeout", f"Logs Insights query still {status} at the checker's timeout; stopped")
             clock.sleep(min(delay, remaining))
             delay = min(delay * 2, POLL_MAX)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "ClientError")
-        raise CannotMeasure(_CLIENT_ERRORS.get(code, "aws"), f"{code}: {error.get('Message', '')}".strip()) from None
-    except BotoCoreError as exc:
-        raise CannotMeasure("aws", f"{type(exc).__name__}: {exc}") from None
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_failure(exc, _CLIENT_ERRORS) from None
 
 
 def statistics(completed: Completed) -> dict[str, float]:

@@ -56,7 +56,8 @@ class Endpoint(Protocol):
 
     def summarize(self, ranges: Sequence[Range]) -> list[Summary]:
         """Count and checksum per range; the ranges are contiguous and in order. (A store read row by
-        row also offers summarize_many(groups) and rows_many(ranges): one pass for many.)"""
+        row also offers summarize_many(groups) and rows_many(ranges): one pass for many; a search
+        index, count_many(groups): exact counts first, see _summarize_level.)"""
         ...
 
     def rows(self, rng: Range) -> Iterable[Row]:
@@ -153,7 +154,7 @@ class Comparison:
         for side, endpoint in (("source", self.source), ("target", self.target)):
             self._anomalies(side, endpoint.anomalies(), tally)
         ranges = self._top_ranges()
-        sources, targets = self._both(lambda e: e.summarize(ranges))
+        sources, targets = (side[0] for side in self._summarize_level([ranges]))
         tally.buckets += len(ranges)
         tally.source_rows += sum(s.count for s in sources)
         tally.target_rows += sum(t.count for t in targets)
@@ -203,7 +204,7 @@ class Comparison:
                 else:
                     parents.append(children)
             self.diff_rows(leaves, tally)
-            sources, targets = self._both(partial(self._summaries, groups=parents))
+            sources, targets = self._summarize_level(parents)
             level = [
                 Bucket(rng, s, t)
                 for group, s_group, t_group in zip(parents, sources, targets, strict=True)
@@ -221,6 +222,42 @@ class Comparison:
             for s_rows, t_rows in zip(sources, targets, strict=True):
                 for diff in diff_sorted(sorted(s_rows, key=_by_key), sorted(t_rows, key=_by_key)):
                     self.report(diff, tally)
+
+    def _summarize_level(self, groups: list[list[Range]]) -> tuple[list[list[Summary]], list[list[Summary]]]:
+        """Both sides' summaries of every group of ranges. A side offering exact counts
+        (count_many: a search index's _count) gives them first; it then computes checksums, in one
+        pass restricted to those ranges, only where both sides' counts agree. Where the counts
+        differ the bucket differs whatever its checksum: it is drilled (its children summarized)
+        or read row by row without being streamed at this level too; its Summary holds the count
+        and checksum 0, which no equality test reads since the counts already differ."""
+        if not groups:
+            return [], []
+        first = self._both(partial(self._counts_or_summaries, groups=groups))
+        if not any(isinstance(side, _Counts) for side in first):
+            return first[0], first[1]
+        counts = [[[s.count if isinstance(s, Summary) else s for s in group] for group in side] for side in first]
+        agree = [
+            [cs == ct for cs, ct in zip(s_group, t_group, strict=True)]
+            for s_group, t_group in zip(counts[0], counts[1], strict=True)
+        ]
+        wanted = [rng for g, group in enumerate(groups) for i, rng in enumerate(group) if agree[g][i]]
+
+        def finish(endpoint: Endpoint) -> list[list[Summary]]:
+            side = first[0] if endpoint is self.source else first[1]
+            if not isinstance(side, _Counts):
+                return side
+            streamed = iter(endpoint.summarize_many([wanted])[0] if wanted else [])  # type: ignore[attr-defined]
+            return [
+                [next(streamed) if agree[g][i] else Summary(count, 0) for i, count in enumerate(group)]
+                for g, group in enumerate(side)
+            ]
+
+        return self._both(finish)
+
+    def _counts_or_summaries(self, endpoint: Endpoint, groups: list[list[Range]]) -> Any:
+        count_many = getattr(endpoint, "count_many", None)
+        counts = count_many(groups) if count_many is not None else None
+        return _Counts(counts) if counts is not None else self._summaries(endpoint, groups)
 
     def _summaries(self, endpoint: Endpoint, groups: list[list[Range]]) -> list[list[Summary]]:
         if not groups:
@@ -246,6 +283,10 @@ class Comparison:
     def _both(self, call: Callable[[Endpoint], Any]) -> tuple[Any, Any]:
         future = self._pool.submit(call, self.target)
         return call(self.source), future.result()
+
+
+class _Counts(list[list[int]]):
+    """A side's exact counts per group (count_many), before its checksums."""
 
 
 def _by_key(row: Row) -> Key:

@@ -60,15 +60,21 @@ class ScanEndpoint:
         self.name, self.shape, self._scan = name, shape, scan
         self._first: tuple[KeyAnomalies, tuple[Key, Key] | None] | None = None
 
-    def _rows(self) -> Iterator[tuple[Key, Record]]:
-        """(normalized key, record) of every row with a usable key."""
-        for record in self._scan():
+    def _rows(self, ranges: Sequence[Range] | None = None) -> Iterator[tuple[Key, Record]]:
+        """(normalized key, record) of every row with a usable key; given ranges, of at least the
+        rows in them (the caller still places each key)."""
+        for record in self._scan() if ranges is None else self._scan_in(ranges):
             try:
                 key = normalize_key(record.key, self.shape.key_type)
             except InvalidKey:
                 continue
             if key is not None:
                 yield key, record
+
+    def _scan_in(self, ranges: Sequence[Range]) -> Iterable[Record]:
+        """Records of at least these key ranges: every record here; a store that can filter by key
+        (a search index) reads less."""
+        return self._scan()
 
     def _recent(self, record: Record) -> bool:
         cutoff = self.shape.cutoff_text()
@@ -114,7 +120,7 @@ class ScanEndpoint:
         sample: list[Key] = []
         seen = 0
         chooser = random.Random(0)
-        for key, _ in self._rows():
+        for key, _ in self._rows([rng]):
             if key not in rng:
                 continue
             seen += 1
@@ -135,7 +141,7 @@ class ScanEndpoint:
         find = self._locator([(g, i, r) for g, group in enumerate(groups) for i, r in enumerate(group)])
         counts = [[0] * len(group) for group in groups]
         sums = [[0] * len(group) for group in groups]
-        for key, record in self._rows():
+        for key, record in self._rows([rng for group in groups for rng in group]):
             slot = find(key)
             if slot is None or self._recent(record):
                 continue
@@ -152,7 +158,7 @@ class ScanEndpoint:
     def rows_many(self, ranges: Sequence[Range]) -> list[list[Row]]:
         find = self._locator([(0, i, r) for i, r in enumerate(ranges)])
         found: list[list[Row]] = [[] for _ in ranges]
-        for key, record in self._rows():
+        for key, record in self._rows(ranges):
             slot = find(key)
             if slot is not None:
                 found[slot[1]].append(Row(key, self._hash(key, record), self._recent(record)))

@@ -90,8 +90,9 @@ class S3Endpoint(_Side):
     prefix: str = Field(
         default="", max_length=1024, description="the export's key prefix (required): only objects under it are read"
     )
-    format: Literal["jsonl", "csv"] = Field(
-        description="JSON Lines or CSV with a header (.gz objects are gunzipped); Parquet is not read"
+    format: Literal["jsonl", "csv", "parquet"] = Field(
+        description="JSON Lines or CSV with a header (.gz objects are gunzipped), or Parquet "
+        "(objects whose name starts with _ or . are skipped)"
     )
 
     @model_validator(mode="after")
