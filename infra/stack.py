@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import App, Environment, Stack, Tags
+import jsii
+from aws_cdk import App, CfnResource, Environment, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from infra import functions, nag, packaging
 from infra.alarms import AlarmFactory, TopicActions
@@ -24,6 +25,33 @@ from infra.environments import Environment as VigilEnvironment
 from infra.kinds import KINDS
 from infra.notifications import Notifications, dashboard_name
 from infra.selfmon import SelfMonitoring
+
+# CloudFormation's limit per stack. A template over it is refused at deploy; synth (and so the
+# pull request's CI) says so first, with what to do.
+STACK_RESOURCE_LIMIT = 500
+
+
+def resource_budget(env: str, count: int) -> str | None:
+    """The synth error when the stack holds more resources than CloudFormation allows; else None."""
+    if count <= STACK_RESOURCE_LIMIT:
+        return None
+    return (
+        f"{stack_name(env)} would hold {count} CloudFormation resources, more than the {STACK_RESOURCE_LIMIT} "
+        "a stack allows: split the catalog into two environments with their own catalog directories "
+        "(environments.yaml; docs/operations.md, Limits)"
+    )
+
+
+@jsii.implements(IValidation)
+class _ResourceBudget:
+    def __init__(self, stack: Stack, env: str) -> None:
+        self._stack = stack
+        self._env = env
+
+    def validate(self) -> list[str]:
+        count = sum(1 for c in self._stack.node.find_all() if isinstance(c, CfnResource))
+        problem = resource_budget(self._env, count)
+        return [problem] if problem else []
 
 
 def stack_name(env: str) -> str:
@@ -91,6 +119,7 @@ class VigilStack(Stack):
         )
         dashboard.build(self, "Dashboard", dashboard_name(env_name))
         Tags.of(self).add("vigil:env", env_name)
+        self.node.add_validation(_ResourceBudget(self, env_name))
 
 
 def build_app(
