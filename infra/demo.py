@@ -166,10 +166,13 @@ class Publications:
 def run_demo(out: Any = print) -> int:
     started = time.monotonic()
     services = DemoServices(slow_seconds=SLOW_SECONDS)
-    broker: LocalBroker | None = LocalBroker(BROKER_QUEUE)
-    if broker is not None and not broker.available():
-        broker = None
-    with services.running(), tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp, _closing(broker):
+    local_broker = LocalBroker(BROKER_QUEUE)
+    broker = local_broker if local_broker.available() else None
+    with (
+        services.running(),
+        tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp,
+        contextlib.closing(broker) if broker else contextlib.nullcontext(),
+    ):
         catalog_dir = demo_catalog(Path(tmp) / "checks", services, broker)
         catalog = load_catalog(catalog_dir)
         out(f"== vigil demo: {len(catalog.checks)} checks, local targets on 127.0.0.1:{services.port}")
@@ -200,15 +203,6 @@ def deploy_stack(endpoint: str, catalog_dir: Path, output_dir: Path, out: Any) -
     out(f"== cdk deploy {STACK}: done in {time.monotonic() - t0:.0f}s")
     summary = local_aws.deployed_resources(endpoint, STACK)
     out(summary.format())
-
-
-@contextlib.contextmanager
-def _closing(broker: LocalBroker | None):
-    try:
-        yield
-    finally:
-        if broker is not None:
-            broker.close()
 
 
 @contextlib.contextmanager

@@ -92,6 +92,7 @@ class VigilStack(Stack):
             scope=shared,
             checker_failures=functions.failure_queue(shared, "Failures"),
             scheduler_dlq=functions.failure_queue(shared, "SchedulerDlq"),
+            key=notifications.key,
             schedule_group=scheduler.ScheduleGroup(shared, "Schedules", schedule_group_name=f"vigil-{env_name}"),
         )
         checks_scope = Construct(self, "Checks")

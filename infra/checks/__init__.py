@@ -14,6 +14,7 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -84,6 +85,7 @@ class CheckContext:
     checker_failures: sqs.IQueue  # on-failure destination of every checker function
     scheduler_dlq: sqs.IQueue  # dead-letter queue of every schedule
     schedule_group: scheduler.ScheduleGroup
+    key: kms.IKey  # the stack's customer-managed key (topics; consistency reports)
     checkers: dict[tuple[str, str], Checker] = field(default_factory=dict)
     # Kinds whose checker ships an asset of its own (consistency: + pyarrow); see code_for.
     kind_code: dict[str, lambda_.Code] = field(default_factory=dict)

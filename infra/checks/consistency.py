@@ -69,7 +69,7 @@ def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
         cfn = fn.node.default_child
         assert isinstance(cfn, lambda_.CfnFunction)
         cfn.memory_size = MEMORY_MB
-        bucket = reports_bucket(home, "Reports")
+        bucket = reports_bucket(home, "Reports", ctx.key)
         grant_reports(fn, bucket)
         fn.add_environment(REPORTS_BUCKET, bucket.bucket_name)
     if any(isinstance(e, S3Endpoint) and e.format == "parquet" for e in (check.source, check.target)):
@@ -117,9 +117,8 @@ def grant_reports(fn: lambda_.Function, bucket: s3.Bucket) -> None:
     )
 
 
-def reports_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
-    """Differences of every run, one JSON Lines object each; KMS-encrypted, TLS only, expiring."""
-    key = kms.Key(scope, f"{construct_id}Key", enable_key_rotation=True, description="vigil consistency reports")
+def reports_bucket(scope: Construct, construct_id: str, key: kms.IKey) -> s3.Bucket:
+    """Differences of every run, one JSON Lines object each; encrypted with the stack's key, TLS only, expiring."""
     bucket = s3.Bucket(
         scope,
         construct_id,

@@ -17,8 +17,9 @@ any other keyword, so a model change cannot silently widen what passes here.
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,15 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "null": (type(None),),
     "object": (Mapping,),
     "array": (list, tuple),
+}
+
+
+# keyword → (what the value must satisfy against the bound, the bound's sign in messages)
+_BOUNDS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "minimum": (operator.ge, ">="),
+    "maximum": (operator.le, "<="),
+    "exclusiveMinimum": (operator.gt, ">"),
+    "exclusiveMaximum": (operator.lt, "<"),
 }
 
 
@@ -167,13 +177,7 @@ def _check_string(value: str, node: Mapping[str, Any], path: tuple[str, ...], ou
 
 
 def _check_number(value: float, node: Mapping[str, Any], path: tuple[str, ...], out: list[str]) -> None:
-    bounds = (
-        ("minimum", lambda v, b: v >= b, ">="),
-        ("maximum", lambda v, b: v <= b, "<="),
-        ("exclusiveMinimum", lambda v, b: v > b, ">"),
-        ("exclusiveMaximum", lambda v, b: v < b, "<"),
-    )
-    for keyword, holds, sign in bounds:
+    for keyword, (holds, sign) in _BOUNDS.items():
         if keyword in node and not holds(value, node[keyword]):
             out.append(f"{_where(path)}: {_show(value)} must be {sign} {node[keyword]}")
 

@@ -55,9 +55,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from vigil.checkers import runner
-from vigil.checkers.http import network_verdict
+from vigil.checkers.network import network_verdict
 from vigil.checkers.runner import CannotMeasure
-from vigil.result import CheckResult, Status
+from vigil.result import CheckResult
 from vigil.secrets import SecretError
 from vigil.spec.elasticsearch import ElasticsearchCheck
 
@@ -89,15 +89,7 @@ def measure(spec: ElasticsearchCheck, resolve: runner.SecretsResolver) -> CheckR
         values, samples, details = read_answer(spec, answer)
     except CannotMeasure as exc:  # no exact count this run (see the module docstring)
         return runner.cannot_measure(spec.id, KIND, exc)
-    return CheckResult(
-        check_id=spec.id,
-        kind=KIND,
-        status=Status.ok,
-        values=values,
-        units={name: UNITS[name] for name in values},
-        details=details,
-        samples=samples,
-    )
+    return runner.measured(spec.id, KIND, values, UNITS, details=details, samples=samples)
 
 
 # -- request (pure) ------------------------------------------------------------------------------

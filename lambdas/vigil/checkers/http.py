@@ -38,10 +38,8 @@ Other choices:
 
 from __future__ import annotations
 
-import errno
 import http.client
 import json
-import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -51,7 +49,8 @@ from urllib.parse import urlsplit
 
 from vigil import check_schema
 from vigil.checkers import runner
-from vigil.result import CheckResult, Status
+from vigil.checkers.network import Verdict, network_verdict
+from vigil.result import CheckResult
 from vigil.secrets import SecretError
 from vigil.text import clip
 
@@ -66,23 +65,7 @@ LATENCY = "LatencyMs"
 STATUS_CODE = "StatusCode"
 UNITS = {HEALTHY: "None", LATENCY: "Milliseconds", STATUS_CODE: "None"}
 
-# OSErrors that say something about the network path to the target. Anything else (out of file
-# descriptors, buffers) is the checker's own trouble and must surface as "cannot measure".
-_NETWORK_ERRNOS = frozenset(
-    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ECONNABORTED, errno.EPIPE}
-)
-
 _tls_context: ssl.SSLContext | None = None
-
-
-class Verdict(Exception):
-    """The target is down for a known reason: a measurement, not an error of the checker."""
-
-    def __init__(self, code: str, reason: str, status_code: int | None = None) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.status_code = status_code  # when the status line arrived before things went wrong
 
 
 @dataclass(frozen=True)
@@ -173,9 +156,18 @@ def measure(spec: Target, headers: dict[str, str] | None = None) -> CheckResult:
             values[STATUS_CODE] = float(status_code)
         if latency_ms is not None:  # only a complete answer has a latency
             values[LATENCY] = round(latency_ms, 1)
-        return _result(spec, values, details, verdict.code, runner.one_line(verdict.reason))
+        return runner.measured(
+            spec.id,
+            KIND,
+            values,
+            UNITS,
+            reason_code=verdict.code,
+            reason=runner.one_line(verdict.reason),
+            details=details,
+        )
     values = {HEALTHY: 1.0, STATUS_CODE: float(status_code), LATENCY: round(latency_ms, 1)}
-    return _result(spec, values, details)
+    # duration_ms is the runner's: it times the whole run, secret fetch included.
+    return runner.measured(spec.id, KIND, values, UNITS, details=details)
 
 
 def judge(spec: Target, status_code: int, body: bytes, truncated: bool, latency_ms: float) -> None:
@@ -227,25 +219,6 @@ def same_json(found: Any, expected: Any) -> bool:
 
 def _show(value: Any) -> str:
     return clip(json.dumps(value, ensure_ascii=False), 80)
-
-
-def _result(
-    spec: Target,
-    values: dict[str, float],
-    details: dict[str, int | bool],
-    code: str | None = None,
-    reason: str | None = None,
-) -> CheckResult:
-    return CheckResult(
-        check_id=spec.id,
-        kind=KIND,
-        status=Status.ok,
-        values=values,
-        units={name: UNITS[name] for name in values},
-        reason_code=code,
-        reason=reason,
-        details=details,  # duration_ms: the runner times the whole run, secret fetch included
-    )
 
 
 def _fetch(spec: Target, headers: dict[str, str], deadline: float) -> tuple[int, bytes, bool]:
@@ -336,29 +309,3 @@ def _read_body(
         # read1 reports a close before Content-Length bytes as a plain end of body.
         raise http.client.IncompleteRead(b"", response.length)
     return b"".join(chunks)[:MAX_BODY_BYTES], truncated
-
-
-def network_verdict(exc: BaseException, host: str, timeout: float) -> Verdict | None:
-    """What a network exception says about the target; None when it says nothing (checker trouble)."""
-    # Order matters: SSLError and the timeout are OSErrors too, RemoteDisconnected is a ConnectionError.
-    if isinstance(exc, socket.gaierror):
-        return Verdict("dns", f"dns: {host} does not resolve ({exc.strerror or exc})")
-    if isinstance(exc, TimeoutError):
-        return Verdict("timeout", f"timeout: no complete answer within {timeout:g}s")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return Verdict("tls", f"tls: certificate rejected: {exc.verify_message or exc.reason}")
-    if isinstance(exc, ssl.SSLError):
-        return Verdict("tls", f"tls: handshake failed: {exc.reason or exc}")
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return Verdict("connect", "connect: connection closed without an answer")
-    if isinstance(exc, ConnectionRefusedError):
-        return Verdict("connect", "connect: connection refused")
-    if isinstance(exc, ConnectionResetError):
-        return Verdict("connect", "connect: connection reset by the target")
-    if isinstance(exc, http.client.IncompleteRead):
-        return Verdict("connect", "connect: connection closed in the middle of the answer")
-    if isinstance(exc, http.client.HTTPException):
-        return Verdict("protocol", f"protocol: not an HTTP answer ({type(exc).__name__})")
-    if isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS:
-        return Verdict("connect", f"connect: {exc.strerror}")
-    return None

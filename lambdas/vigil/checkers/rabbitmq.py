@@ -57,9 +57,9 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from vigil.checkers import runner
-from vigil.checkers.http import network_verdict
+from vigil.checkers.network import network_verdict
 from vigil.checkers.runner import CannotMeasure
-from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE, CheckResult, Status
+from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE, CheckResult
 from vigil.secrets import SecretError
 from vigil.spec.rabbitmq import QUEUE_DIMENSION, RabbitmqCheck
 
@@ -606,16 +606,8 @@ def _result(
     api: ManagementApi,
     samples: tuple[str, ...] = (),
 ) -> CheckResult:
-    return CheckResult(
-        check_id=spec.id,
-        kind=KIND,
-        status=Status.ok,
-        values=values,
-        units={name: UNITS[name] for name in values},
-        reason_code=code,
-        reason=reason,
-        details=_details(api),
-        samples=samples,
+    return runner.measured(
+        spec.id, KIND, values, UNITS, reason_code=code, reason=reason, details=_details(api), samples=samples
     )
 
 

@@ -43,6 +43,20 @@ class CannotMeasure(Exception):
         self.reason = reason
 
 
+def measured(
+    check_id: str, kind: str, values: dict[str, float], units: Mapping[str, str], **fields: Any
+) -> CheckResult:
+    """A measurement: the values with their CloudWatch units from the kind's table."""
+    return CheckResult(
+        check_id=check_id,
+        kind=kind,
+        status=Status.ok,
+        values=values,
+        units={name: units[name] for name in values},
+        **fields,
+    )
+
+
 def cannot_measure(check_id: str, kind: str, exc: CannotMeasure, **fields: Any) -> CheckResult:
     """The failed result for a CannotMeasure, for checkers that add details of their own."""
     return CheckResult(

@@ -29,22 +29,24 @@ logger = Logger(service="vigil-notifier")
 _clients: dict[str, Any] = {}
 
 
-def _client(service: str) -> Any:
+def _client(service: str, **config: Any) -> Any:
+    """One client per service and container; `config` (botocore Config options) on first creation."""
     if service not in _clients:
         import boto3
         from botocore.config import Config
 
-        # Evidence is a nicety: a slow Logs API must not hold an alert back (evidence.fetch also
-        # stops at its own deadline). One attempt: total_max_attempts counts the first call.
-        config = (
-            Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1}) if service == "logs" else None
-        )
-        _clients[service] = boto3.client(service, config=config)
+        _clients[service] = boto3.client(service, config=Config(**config) if config else None)
     return _clients[service]
 
 
 def _sns() -> Any:
     return _client("sns")
+
+
+def _logs() -> Any:
+    # Evidence is a nicety: a slow Logs API must not hold an alert back (evidence.fetch also stops
+    # at its own deadline). One attempt: total_max_attempts counts the first call.
+    return _client("logs", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1})
 
 
 class PublishError(RuntimeError):
@@ -137,7 +139,7 @@ def checker_evidence(event: AlarmEvent) -> evidence.Evidence | None:
     meta = event.meta
     if event.state != AlarmState.alarm or meta is None or not meta.logs or event.state_time is None:
         return None
-    return evidence.fetch(_client("logs"), meta.logs, meta.check, event.state_time)
+    return evidence.fetch(_logs(), meta.logs, meta.check, event.state_time)
 
 
 def _fallback(

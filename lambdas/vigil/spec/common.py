@@ -223,6 +223,13 @@ class CheckBase(StrictModel):
         timeout = getattr(self, "timeout", None)
         if timeout is not None and timeout >= self.cadence:
             raise ValueError(f"timeout {timeout:g}s must be shorter than the cadence ({self.cadence}s)")
+        # Kinds that count over a look-back `window` must cover the time since the previous run.
+        window = getattr(self, "window", None)
+        if isinstance(window, int) and window < self.cadence:
+            raise ValueError(
+                f"window {format_duration(window)} is shorter than the cadence {format_duration(self.cadence)}: "
+                "what happens between two runs would never be counted"
+            )
         unknown = sorted(set(self.alarms) - set(self.signals))
         if unknown:
             raise ValueError(
@@ -274,13 +281,7 @@ MEASURE_SIGNAL = Signal(
     metric=MEASURE_FAILED,
     unit="",
     summary="the checker could not measure, or went silent",
-    default=AlarmRule(
-        threshold=1,
-        comparison=Comparison.ge,
-        evaluation_periods=2,
-        datapoints_to_alarm=2,
-        missing_data=MissingData.breaching,
-    ),
+    default=AlarmRule.sustained(1, Comparison.ge, 2, MissingData.breaching),
     period_follows_cadence=True,
 )
 

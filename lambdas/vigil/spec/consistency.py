@@ -13,11 +13,11 @@ from pydantic import Field, field_validator, model_validator
 
 from vigil.consistency.model import FieldType
 from vigil.spec.common import (
+    CHECKER_MISSING_DATA,
     AlarmRule,
     CheckBase,
     Comparison,
     Duration,
-    MissingData,
     Signal,
     Slug,
     StrictModel,
@@ -133,15 +133,9 @@ class ConsistencyCheck(CheckBase):
             metric=TOTAL_METRIC,
             unit="",
             summary="source and target differ (missing, extra, changed, duplicate, NULL or invalid keys)",
-            default=AlarmRule(
-                threshold=0,
-                comparison=Comparison.gt,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                # A run that cannot measure publishes no Differences (the measure alarm pages for
-                # it): the alarm keeps its state instead of sending a recovery nobody earned.
-                missing_data=MissingData.ignore,
-            ),
+            # A run that cannot measure publishes no Differences (the measure alarm pages for it):
+            # the alarm keeps its state instead of sending a recovery nobody earned.
+            default=AlarmRule.sustained(0, Comparison.gt, 1, CHECKER_MISSING_DATA),
             period_follows_cadence=True,
         )
     )

@@ -65,13 +65,7 @@ class ElasticsearchCheck(CheckBase):
             summary="documents matching the query in the window (an exact count)",
             # Any match alarms unless the catalog sets a threshold. One breaching run suffices:
             # each run already looks back over the whole window.
-            default=AlarmRule(
-                threshold=0,
-                comparison=Comparison.gt,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                missing_data=CHECKER_MISSING_DATA,
-            ),
+            default=AlarmRule.sustained(0, Comparison.gt, 1, CHECKER_MISSING_DATA),
             period_follows_cadence=True,
         ),
         Signal(
@@ -81,13 +75,7 @@ class ElasticsearchCheck(CheckBase):
             summary="the aggregation over the matching documents in the window",
             # The threshold is required in the catalog (see _aggregate_has_threshold): no default
             # fits a sum of bytes and an average latency alike.
-            default=AlarmRule(
-                threshold=0,
-                comparison=Comparison.gt,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                missing_data=CHECKER_MISSING_DATA,
-            ),
+            default=AlarmRule.sustained(0, Comparison.gt, 1, CHECKER_MISSING_DATA),
             period_follows_cadence=True,
         ),
     )
@@ -135,11 +123,6 @@ class ElasticsearchCheck(CheckBase):
 
     @model_validator(mode="after")
     def _elasticsearch_sane(self) -> ElasticsearchCheck:
-        if self.window < self.cadence:
-            raise ValueError(
-                f"window {format_duration(self.window)} is shorter than the cadence "
-                f"{format_duration(self.cadence)}: documents between two runs would never be counted"
-            )
         if self.window > MAX_WINDOW:
             raise ValueError(f"window {format_duration(self.window)}: at most 24h")
         override = self.alarms.get(AGGREGATE)

@@ -35,13 +35,7 @@ class HttpCheck(CheckBase):
             metric="Healthy",
             unit="",
             summary="endpoint unhealthy (unreachable, wrong status or body, or slower than allowed)",
-            default=AlarmRule(
-                threshold=1,
-                comparison=Comparison.lt,
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
-                missing_data=CHECKER_MISSING_DATA,
-            ),
+            default=AlarmRule.sustained(1, Comparison.lt, 2, CHECKER_MISSING_DATA),
             period_follows_cadence=True,
         )
     )

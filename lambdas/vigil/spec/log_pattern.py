@@ -69,15 +69,9 @@ class LogPattern(StrictModel):
             metric=f"{check_id}.{self.name}",
             unit="lines",
             summary=self.explain,
-            default=AlarmRule(
-                threshold=self.threshold,
-                comparison=Comparison.ge,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                # A window without a matching line is healthy, whether or not the log group spoke.
-                missing_data=MissingData.not_breaching,
-                statistic=Statistic.sum,
-                period=self.window,
+            # A window without a matching line is healthy, whether or not the log group spoke.
+            default=AlarmRule.sustained(
+                self.threshold, Comparison.ge, 1, MissingData.not_breaching, statistic=Statistic.sum, period=self.window
             ),
             severity=self.severity,
         )

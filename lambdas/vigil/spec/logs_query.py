@@ -120,13 +120,7 @@ class LogsQueryCheck(CheckBase):
             unit="",
             summary="the Logs Insights query's number crossed its threshold",
             # Any match alarms unless the catalog says otherwise: the usual query counts errors.
-            default=AlarmRule(
-                threshold=0,
-                comparison=Comparison.gt,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                missing_data=CHECKER_MISSING_DATA,
-            ),
+            default=AlarmRule.sustained(0, Comparison.gt, 1, CHECKER_MISSING_DATA),
             period_follows_cadence=True,
         )
     )
@@ -165,6 +159,13 @@ class LogsQueryCheck(CheckBase):
         split_commands(query)
         return query
 
+    @field_validator("window")
+    @classmethod
+    def _whole_minutes(cls, window: int) -> int:
+        if window % 60 or window > MAX_WINDOW:
+            raise ValueError(f"{format_duration(window)}: use whole minutes from 1m to 1d")
+        return window
+
     @model_validator(mode="after")
     def _query_sane(self) -> LogsQueryCheck:
         has_stats = any(verb(c) == "stats" for c in split_commands(self.query))
@@ -172,13 +173,6 @@ class LogsQueryCheck(CheckBase):
             raise ValueError(
                 "query: no stats command, so there is no number to read; add one "
                 "(such as | stats count(*) as errors) or name the field holding the number in value_field"
-            )
-        if self.window % 60 or self.window > MAX_WINDOW:
-            raise ValueError(f"window {format_duration(self.window)}: use whole minutes from 1m to 1d")
-        if self.window < self.cadence:
-            raise ValueError(
-                f"window {format_duration(self.window)} is shorter than the cadence "
-                f"{format_duration(self.cadence)}: lines logged between two runs would never be counted"
             )
         return self
 

@@ -20,11 +20,11 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from vigil.spec.common import (
+    CHECKER_MISSING_DATA,
     AlarmRule,
     CheckBase,
     Comparison,
     Duration,
-    MissingData,
     Signal,
     Slug,
     StrictModel,
@@ -193,16 +193,9 @@ def value_signal(unit: str, threshold: float) -> Signal:
         metric=VALUE_METRIC,
         unit=unit,
         summary="the number the check's SQL returned (freshness: age of the newest row)",
-        default=AlarmRule(
-            threshold=threshold,
-            comparison=Comparison.gt,
-            # The query already sums up its own window (the last hour's failed jobs): one run says it.
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            # No value while the checker cannot measure (the measure alarm pages for that): the
-            # alarm keeps its state instead of sending a recovery nobody earned.
-            missing_data=MissingData.ignore,
-        ),
+        # The query already sums up its own window (the last hour's failed jobs): one run says it.
+        # No value while the checker cannot measure keeps the state (CHECKER_MISSING_DATA).
+        default=AlarmRule.sustained(threshold, Comparison.gt, 1, CHECKER_MISSING_DATA),
         period_follows_cadence=True,
     )
 
