@@ -218,29 +218,42 @@ def _build_check(
             problems.append(Problem(path, "set once per file at the top, not per check", label, key))
             return None
     data = {"service": header.service, "team": header.team, **entry}
-    if settings is not None:
-        data = _with_defaults(data, kind.model, settings)
     try:
-        return kind.model.model_validate(data)
+        return _validate(kind.model, data, settings)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, path, label))
         return None
 
 
-def _with_defaults(data: dict[str, Any], model: type[CheckBase], settings: Settings) -> dict[str, Any]:
-    """Apply the settings' defaults under the catalog entry: the entry's own values win."""
-    data = dict(data)
-    data.setdefault("cadence", settings.defaults.cadence)
+def _validate(model: type[CheckBase], data: dict[str, Any], settings: Settings | None) -> CheckBase:
+    """The check with the settings' defaults under the entry's own values.
+
+    The default alarm window goes first to the signals the entry names, then to every other signal
+    the check turns out to have. Naming a signal under `alarms` switches some on (sqs drain_time)
+    and is refused where the check cannot have it (an sqs dlq without a DLQ, amazonmq memory without
+    a threshold), so the defaults must never name a signal on the entry's behalf.
+    """
+    if settings is None:
+        return model.model_validate(data)
+    data = {"cadence": settings.defaults.cadence, **data}
     window = settings.defaults.alarm.model_dump(exclude_none=True)
     alarms = data.get("alarms")
-    if window and (alarms is None or isinstance(alarms, dict)):
-        merged = dict(alarms or {})
-        for signal in model.signals:
-            own = merged.get(signal)
-            if own is None or isinstance(own, dict):
-                merged[signal] = {**window, **(own or {})}
-        data["alarms"] = merged
-    return data
+    if not window or not (alarms is None or isinstance(alarms, dict)):
+        return model.model_validate(data)
+    # Class-level signals only: log patterns (instance signals) count over one window, not M of N.
+    named = set(alarms or {}) & set(model.signals)
+    check = model.model_validate(_with_window(data, window, named))
+    rest = (set(model.signals) & set(check.active_signals())) - named
+    return model.model_validate(_with_window(data, window, named | rest)) if rest else check
+
+
+def _with_window(data: dict[str, Any], window: dict[str, Any], signals: set[str]) -> dict[str, Any]:
+    alarms = dict(data.get("alarms") or {})
+    for signal in signals:
+        own = alarms.get(signal)
+        if own is None or isinstance(own, dict):
+            alarms[signal] = {**window, **(own or {})}
+    return {**data, "alarms": alarms}
 
 
 def _check_references(

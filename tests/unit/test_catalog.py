@@ -265,3 +265,21 @@ def test_a_signal_with_its_own_severity_needs_a_route_of_that_severity(tmp_path)
     (line,) = problems(root)
 
     assert "check db-errors" in line and "no route matches" in line and "severity 'critical'" in line
+
+
+def test_the_settings_alarm_window_never_names_a_signal_on_the_checks_behalf(tmp_path):
+    # The window goes to the signals a check has; naming the others under `alarms` would switch on
+    # opt-in ones (sqs drain_time, dlq_age) or be refused (an sqs dlq without a DLQ, amazonmq memory
+    # without a threshold, an elasticsearch aggregate without an aggregation).
+    settings = {**SETTINGS, "defaults": {"cadence": "5m", "alarm": {"evaluation_periods": 4, "datapoints_to_alarm": 2}}}
+    no_dlq = {k: v for k, v in SQS.items() if k != "dlq"}
+    broker = {"id": "broker", "kind": "amazonmq", "severity": "warning", "broker": "shop"}
+    search = {"id": "errors", "kind": "elasticsearch", "severity": "warning", "url": "https://es.example.com"}
+    catalog = load_catalog(write_catalog(tmp_path, [no_dlq, broker, {**search, "index": "logs-*"}], settings))
+    queue = catalog.by_id("orders-queue")
+    assert queue.active_signals() == ["backlog", "age"]
+    assert (queue.rule("backlog").evaluation_periods, queue.rule("backlog").datapoints_to_alarm) == (4, 2)
+    assert "memory" not in catalog.by_id("broker").active_signals()
+    assert catalog.by_id("broker").rule("disk").evaluation_periods == 4
+    assert catalog.by_id("errors").active_signals() == ["count", "measure"]
+    assert catalog.by_id("errors").rule("count").evaluation_periods == 4
