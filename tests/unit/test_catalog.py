@@ -127,7 +127,7 @@ BAD_CHECKS = [
     (
         "unknown-secret",
         [{**HTTP, "headers_secret": "nope"}],
-        ["check api-health", "headers_secret", "unknown secret 'nope'", "api-headers"],
+        ["check api-health", "headers_secret", "unknown secret", "declared: api-headers"],
     ),
     ("check-not-a-mapping", ["just text"], ["api.yaml", "check #1", "expected a mapping, found text"]),
     ("service-per-check", [{**HTTP, "service": "other"}], ["check api-health", "service", "once per file"]),
@@ -191,7 +191,7 @@ def test_bad_settings_fail_with_a_clear_line(tmp_path, name, settings, fragments
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ("service: api\nchecks: [\n", ["api.yaml", "malformed YAML at line"]),
+        ("service: api\nchecks: [\n", ["api.yaml:3: ", "malformed YAML: while parsing a flow node at line 3"]),
         ("- a\n- b\n", ["api.yaml", "expected a mapping with service and checks, found a list"]),
         ("", ["api.yaml", "empty file"]),
         ("service: api\nchecks: {id: x}\n", ["api.yaml", "checks", "list"]),

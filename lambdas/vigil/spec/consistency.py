@@ -15,6 +15,7 @@ from vigil.consistency.model import FieldType
 from vigil.spec.common import (
     CHECKER_MISSING_DATA,
     AlarmRule,
+    BaseUrl,
     CheckBase,
     Comparison,
     Duration,
@@ -24,12 +25,22 @@ from vigil.spec.common import (
     VpcPlacement,
     checker_signals,
     format_duration,
+    worded,
 )
 from vigil.spec.sql import query_problem
 
 # The Lambda limit is 900 s; the rest is the runner's margin (infra/checks TIMEOUT_MARGIN).
 MAX_TIMEOUT = 890
-Column = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", max_length=128)]
+Column = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            r"^[A-Za-z_][A-Za-z0-9_$]*$",
+            "a column name: letters, digits, _ and $, not starting with a digit, no quotes",
+        ),
+        max_length=128,
+    ),
+]
 # Per difference type: the metric the checker writes (the total is what the alarm reads).
 DIFF_METRICS = {
     "missing": "Missing",
@@ -58,7 +69,12 @@ class SqlEndpoint(_Side):
     type: Literal["sql"]
     engine: Literal["postgresql", "mysql", "mariadb", "mssql"]
     table: str | None = Field(
-        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="schema.table"
+        default=None,
+        pattern=worded(
+            r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$",
+            "a table, or schema.table: letters, digits, _ and $, not starting with a digit, no quotes",
+        ),
+        description="schema.table",
     )
     query: str | None = Field(
         default=None, min_length=1, max_length=4000, description="a SELECT whose columns include the key and fields"
@@ -78,13 +94,20 @@ class SqlEndpoint(_Side):
 
 class DynamoDbEndpoint(_Side):
     type: Literal["dynamodb"]
-    table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    table: str = Field(
+        pattern=worded(r"^[A-Za-z0-9_.-]{3,255}$", "a DynamoDB table name: 3 to 255 letters, digits and _ . -")
+    )
     segments: int = Field(default=4, ge=1, le=64, description="parallel scan segments")
 
 
 class S3Endpoint(_Side):
     type: Literal["s3"]
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str = Field(
+        pattern=worded(
+            r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "an S3 bucket name: 3 to 63 lowercase letters, digits, . and -, starting and ending with a letter or digit",
+        )
+    )
     # Required and without wildcards: the checker's role may read `<bucket>/<prefix>*` and list
     # only under it, so an empty prefix (or a * in it) would grant read on the whole bucket.
     prefix: str = Field(
@@ -109,8 +132,14 @@ class S3Endpoint(_Side):
 
 class SearchEndpoint(_Side):
     type: Literal["search"]
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s?#]*$", max_length=2000)
-    index: str = Field(pattern=r"^[a-z0-9][a-z0-9_.*,-]{0,254}$")
+    url: BaseUrl = Field(max_length=2000)
+    index: str = Field(
+        pattern=worded(
+            r"^[a-z0-9][a-z0-9_.*,-]{0,254}$",
+            "an index name or pattern: 1 to 255 lowercase letters, digits and _ . * , -, "
+            "starting with a letter or digit",
+        )
+    )
     flavor: Literal["elasticsearch", "opensearch"] = "elasticsearch"
 
 
