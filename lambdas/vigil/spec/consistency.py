@@ -7,6 +7,7 @@ optional updated-at column for the lag allowance. How it works: docs/consistency
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -53,6 +54,30 @@ DIFF_METRICS = {
 TOTAL_METRIC = "Differences"
 # The replication allowance when a check has an updated-at column and names no lag.
 DEFAULT_LAG = 900
+
+
+# A simple column list: names, maybe qualified (o.id) or renamed (o.total AS amount). Anything else
+# (*, an expression, a quoted name, a comment, a subquery) is not simple, and is left to the run.
+_SELECT_LIST = re.compile(
+    r"^\s*SELECT\s+(?:DISTINCT\s+|ALL\s+)?(?:TOP\s*\(?\s*\d+\s*\)?\s+)?(.*?)\s+FROM\s", re.IGNORECASE | re.DOTALL
+)
+_SELECT_ITEM = re.compile(
+    r"^(?:[A-Za-z_][\w$]*\.)*([A-Za-z_][\w$]*)(?:\s+(?:AS\s+)?([A-Za-z_][\w$]*))?$", re.IGNORECASE
+)
+
+
+def select_columns(query: str) -> list[str] | None:
+    """The names a query's SELECT returns when its column list is simple, else None."""
+    select = _SELECT_LIST.match(query)
+    if select is None:
+        return None
+    names = []
+    for item in select.group(1).split(","):
+        column = _SELECT_ITEM.match(item.strip())
+        if column is None:
+            return None
+        names.append(column.group(2) or column.group(1))
+    return names
 
 
 class _Side(StrictModel):
@@ -226,6 +251,9 @@ class ConsistencyCheck(CheckBase):
             if unknown:
                 raise ValueError(f"{side}.columns: {', '.join(unknown)} not in fields ({', '.join(self.fields)})")
         self._lag_has_a_column()
+        for side, endpoint in (("source", self.source), ("target", self.target)):
+            if isinstance(endpoint, SqlEndpoint) and endpoint.query is not None:
+                self._query_selects_what_is_compared(side, endpoint, endpoint.query)
         if self.timeout >= self.cadence:
             raise ValueError(f"timeout {self.timeout:g}s must be shorter than the cadence ({self.cadence}s)")
         return self
@@ -247,6 +275,27 @@ class ConsistencyCheck(CheckBase):
             raise ValueError(
                 f"lag {format_duration(self.lag)}: needs updated_at, the column that says which rows are recent; "
                 "without it every row is compared and lag would do nothing"
+            )
+
+    def _query_selects_what_is_compared(self, side: str, endpoint: SqlEndpoint, query: str) -> None:
+        """A simple column list must hold the key, the compared fields and the updated-at column.
+
+        Caught here, the mistake is a catalog error; missed, every run fails to measure on it.
+        Engines match unquoted names without regard to case, and so does this check.
+        """
+        selected = select_columns(query)
+        if selected is None:
+            return
+        wanted = [(endpoint.key or self.key.column, "the key column {!r}")]
+        wanted += [(endpoint.columns.get(name, name), f"column {{!r}} (field {name})") for name in self.fields]
+        if (updated_at := endpoint.updated_at or self.updated_at) is not None:
+            wanted.append((updated_at, "the updated-at column {!r}"))
+        have = {name.lower() for name in selected}
+        missing = [what.format(column) for column, what in wanted if column.lower() not in have]
+        if missing:
+            raise ValueError(
+                f"{side}.query: its column list ({', '.join(selected)}) lacks {', '.join(missing)}: add them to the "
+                f"SELECT, or name this side's own columns ({side}.key, {side}.updated_at, {side}.columns)"
             )
 
     def lag_seconds(self) -> int:
