@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from infra.catalog_yaml import Document, Problem, read_yaml
+from infra.catalog_yaml import Document, Problem, entry_label, read_yaml
 from infra.kinds import KINDS
 from infra.settings import Settings
 from vigil.spec.common import MEASURE_SIGNAL, PATTERN_WORDS, CheckBase, Severity, Slug, StrictModel
@@ -198,7 +198,7 @@ def _load_service_file(
 
     checks = []
     for index, entry in enumerate(header.checks):
-        label = _label(entry, index)
+        label = entry_label(entry.get("id") if isinstance(entry, dict) else None, index)
         sources.entries.setdefault((file, label), index)
         if not isinstance(entry, dict):
             problems.append(Problem(file, f"expected a mapping, found {_type_name(entry)}", label))
@@ -207,14 +207,6 @@ def _load_service_file(
         if check is not None:
             checks.append((index, check))
     return checks
-
-
-def _label(entry: Any, index: int) -> str:
-    """How problems name a check: its id when it has a usable one, else its position (#1 is the first)."""
-    found = entry.get("id") if isinstance(entry, dict) else None
-    if isinstance(found, str) and found.strip() and len(found) <= 100 and found.isprintable():
-        return found
-    return f"#{index + 1}"
 
 
 def _build_check(

@@ -161,7 +161,7 @@ class _Walk:
         size = 1
         if isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
-                size += self.visit(item, (*path, str(index)), _entry_id(item, len(path) + 1) or entry)
+                size += self.visit(item, (*path, str(index)), _entry_id(item, index, len(path) + 1) or entry)
         elif isinstance(node, MappingNode):
             seen: dict[Any, int] = {}
             for key_node, value_node in node.value:
@@ -201,12 +201,20 @@ class _Walk:
         )
 
 
-def _entry_id(node: Node, depth: int) -> tuple[str, int] | None:
+def entry_label(found: Any, index: int) -> str:
+    """How problems name a list entry (a check): its id when usable, else its position (#1 is the first)."""
+    if isinstance(found, str) and found.strip() and len(found) <= 100 and found.isprintable():
+        return found
+    return f"#{index + 1}"
+
+
+def _entry_id(node: Node, index: int, depth: int) -> tuple[str, int] | None:
     """A list item that is a mapping with an `id` (a check) names the problems inside it."""
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == "id" and isinstance(value_node, ScalarNode):
-                return value_node.value, depth
+            if isinstance(key_node, ScalarNode) and key_node.value == "id":
+                found = value_node.value if isinstance(value_node, ScalarNode) else None
+                return entry_label(found, index), depth
     return None
 
 

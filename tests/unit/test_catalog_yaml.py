@@ -187,3 +187,13 @@ def test_validation_problems_name_the_line_of_the_field(tmp_path):
     )
     (line,) = problems(root)
     assert line.startswith(f"{root / 'shop.yaml'}:15: check shop-orders: queue: found 'shop orders'; allowed: a queue")
+
+
+def test_a_check_without_a_usable_id_is_named_by_its_position(tmp_path):
+    long_id = "x" * 3000
+    text = f"service: shop-extra\nchecks:\n  - id: {long_id}\n    kind: http\n    kind: sqs\n"
+    (line,) = problems(catalog_with(tmp_path, text=text))
+    assert ":5: check #1: kind: duplicate key 'kind'" in line and long_id not in line
+    root = catalog_with(tmp_path / "b", text=f"service: shop-extra\nchecks:\n  - {{id: {long_id}, kind: smtp}}\n")
+    (line,) = problems(root)
+    assert ":3: check #1: kind: found 'smtp'" in line and long_id not in line
