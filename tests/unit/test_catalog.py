@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from infra.__main__ import main
-from infra.catalog import CatalogError, load_catalog
+from infra.catalog import load_catalog
 from infra.kinds import KINDS
+from tests.support.catalog import problem_lines as problems
 from vigil.spec.common import Comparison, MissingData
 from vigil.spec.sqs import SqsCheck
 
@@ -38,12 +39,6 @@ def write_catalog(root: Path, checks: list, settings: dict | None = None, servic
     (root / "_settings.yaml").write_text(yaml.safe_dump(settings if settings is not None else SETTINGS))
     (root / f"{service}.yaml").write_text(yaml.safe_dump({"service": service, "team": "core", "checks": checks}))
     return root
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(root)
-    return [str(p) for p in caught.value.problems]
 
 
 def test_sample_catalog_is_valid():

@@ -14,12 +14,14 @@ import pytest
 import yaml
 
 from infra.__main__ import main
-from infra.catalog import CatalogError, ServiceFile, is_secret_ref, load_catalog
+from infra.catalog import ServiceFile, is_secret_ref
 from infra.kinds import KINDS
 from infra.settings import Settings
+from tests.support.catalog import VALIDATION_CATALOG
+from tests.support.catalog import problem_lines as problems
 from vigil.spec.common import PATTERN_WORDS
 
-GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "catalog"
+GOOD = VALIDATION_CATALOG
 DELETE = object()
 SECRET = "hunter2"
 
@@ -42,12 +44,6 @@ def mutated(tmp_path: Path, file: str, check: str | None, changes: dict[str, Any
             node[last] = value
     (root / file).write_text(yaml.safe_dump(data, sort_keys=False))
     return root
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(root)
-    return [str(p) for p in caught.value.problems]
 
 
 def schemas() -> list[dict[str, Any]]:

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from infra.__main__ import main
-from infra.catalog import CatalogError, load_catalog
+from infra.catalog import load_catalog
 from infra.catalog_yaml import MAX_VALUES
+from tests.support.catalog import VALIDATION_CATALOG, VALIDATION_FIXTURES
+from tests.support.catalog import problem_lines as problems
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "validation"
-GOOD = FIXTURES / "catalog"
-BAD = FIXTURES / "bad"
+GOOD = VALIDATION_CATALOG
+BAD = VALIDATION_FIXTURES / "bad"
 
 
 def catalog_with(tmp_path: Path, bad: str | None = None, as_file: str = "extra.yaml", text: str | None = None) -> Path:
@@ -31,12 +32,6 @@ def catalog_with(tmp_path: Path, bad: str | None = None, as_file: str = "extra.y
     if text is not None:
         target.write_text(text)
     return root
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(root)
-    return [str(p) for p in caught.value.problems]
 
 
 def test_the_fixture_catalog_is_valid_and_has_every_kind():

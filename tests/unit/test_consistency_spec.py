@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from infra.catalog import CatalogError, load_catalog
+from tests.support.catalog import VALIDATION_CATALOG
 from vigil.spec.consistency import select_columns
-
-GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "catalog"
 
 
 @pytest.mark.parametrize(
@@ -36,7 +35,7 @@ def test_select_columns_reads_only_a_simple_column_list(query, columns):
 
 def load_with(tmp_path: Path, **changes: object):
     root = tmp_path / "catalog"
-    shutil.copytree(GOOD, root)
+    shutil.copytree(VALIDATION_CATALOG, root)
     data = yaml.safe_load((root / "data.yaml").read_text())
     check = next(c for c in data["checks"] if c["id"] == "shop-copy")
     check.update(changes)

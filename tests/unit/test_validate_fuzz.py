@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from infra.__main__ import main
+from tests.support.catalog import VALIDATION_CATALOG
 
-GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "catalog"
+GOOD = VALIDATION_CATALOG
 CASES = 100
 SEED = 20240610
 
