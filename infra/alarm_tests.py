@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.alarm_model import AlarmState, Datapoint, evaluate
-from infra.catalog import ALARM_TESTS_DIR, Catalog, Problem, read_yaml
+from infra.catalog import ALARM_TESTS_DIR, Catalog
+from infra.catalog_yaml import Problem, read_yaml
 from vigil.spec.common import MEASURE_SIGNAL, AlarmRule, format_duration
 
 TEST_KEYS = {"check", "signal", "name", "initial", "values", "expect"}
@@ -155,10 +156,10 @@ def load_tests(directory: Path | str) -> tuple[list[AlarmTest], list[Problem]]:
 
 def _load_file(path: Path, problems: list[Problem]) -> list[AlarmTest]:
     file = str(path)
-    unreadable = len(problems)
-    data = read_yaml(path, problems)
-    if len(problems) > unreadable:
+    document = read_yaml(path, problems, "a mapping with one key, tests: a list of alarm tests")
+    if document is None:
         return []
+    data = document.data
     if not isinstance(data, dict) or set(data) != {"tests"}:
         problems.append(Problem(file, "expected a mapping with one key, tests: a list of alarm tests"))
         return []

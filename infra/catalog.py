@@ -7,16 +7,16 @@ that CI output alone tells an engineer how to fix their pull request.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from infra.catalog_yaml import Document, Problem, entry_label, read_yaml
 from infra.kinds import KINDS
 from infra.settings import Settings
-from vigil.spec.common import MEASURE_SIGNAL, CheckBase, Severity, Slug, StrictModel
+from vigil.spec.common import MEASURE_SIGNAL, PATTERN_WORDS, CheckBase, Severity, Slug, StrictModel
 
 SETTINGS_FILE = "_settings.yaml"
 # Alarm unit tests (python -m infra test-alarms) live here; they are not service files.
@@ -31,28 +31,14 @@ class ServiceFile(StrictModel):
     checks: list[Any] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    message: str
-    check: str | None = None
-    field: str | None = None
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.check:
-            where += f": check {self.check}"
-        if self.field:
-            where += f": {self.field}"
-        return f"{where}: {self.message}"
-
-
 @dataclass
 class Catalog:
     root: Path
     settings: Settings
     checks: list[CheckBase]
     files: dict[str, str] = field(default_factory=dict)  # check id → file it came from
+    # Service files that say `checks: []`: valid, and listed by validate so that none goes unnoticed.
+    without_checks: list[str] = field(default_factory=list)
 
     def by_id(self, check_id: str) -> CheckBase:
         for check in self.checks:
@@ -111,9 +97,11 @@ def load_catalog(root: Path | str) -> Catalog:
     if not root.is_dir():
         raise CatalogError([Problem(str(root), "no such catalog directory")])
 
-    settings = _load_settings(root, problems)
+    sources = _Sources()
+    settings = _load_settings(root, problems, sources)
     checks: list[CheckBase] = []
     origin: dict[str, str] = {}
+    without_checks: list[str] = []
     service_files = sorted(
         p
         for p in root.rglob("*.y*ml")
@@ -122,46 +110,59 @@ def load_catalog(root: Path | str) -> Catalog:
     if not service_files:
         problems.append(Problem(str(root), "no service files (*.yaml) found"))
     for path in service_files:
-        for check in _load_service_file(path, settings, problems):
+        file = str(path)
+        entries = _load_service_file(path, settings, problems, sources)
+        if entries == [] and not sources.documents[file].data.get("checks"):
+            without_checks.append(file)
+        for index, check in entries or []:
             if check.id in origin:
+                where = sources.line(file, ("checks", str(index), "id"))
                 problems.append(
-                    Problem(str(path), f"duplicate id: already defined in {origin[check.id]}", check.id, "id")
+                    Problem(file, f"duplicate id: already defined in {origin[check.id]}", check.id, "id", where)
                 )
                 continue
-            origin[check.id] = str(path)
+            origin[check.id] = file
             checks.append(check)
 
     if settings is not None:
         _check_references(settings, checks, origin, problems, str(root / SETTINGS_FILE))
     if problems or settings is None:
-        raise CatalogError(problems)
-    return Catalog(root=root, settings=settings, checks=checks, files=origin)
+        raise CatalogError([sources.place(p) for p in problems])
+    return Catalog(root=root, settings=settings, checks=checks, files=origin, without_checks=without_checks)
 
 
-def read_yaml(path: Path, problems: list[Problem]) -> Any:
-    """The file's YAML, or None with a problem added when it cannot be read or parsed."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problems.append(Problem(str(path), f"malformed YAML{where}: {reason}"))
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), f"cannot read file: {exc}"))
-    return None
+@dataclass
+class _Sources:
+    """What problems point into: each file's document, and each check's position in its file's list."""
+
+    documents: dict[str, Document] = field(default_factory=dict)
+    entries: dict[tuple[str, str], int] = field(default_factory=dict)  # (file, check label) → index
+
+    def line(self, file: str, path: tuple[str, ...]) -> int | None:
+        document = self.documents.get(file)
+        return document.line(path) if document else None
+
+    def place(self, problem: Problem) -> Problem:
+        """The problem with the line of its check and field, when it has none yet."""
+        if problem.line is not None:
+            return problem
+        index = self.entries.get((problem.file, problem.check or ""))
+        base = ("checks", str(index)) if index is not None else ()
+        # Pydantic and the alarm tests write list positions as .0 or [0]: both become path parts.
+        field_path = tuple(part for part in re.split(r"[.\[\]]+", problem.field or "") if part)
+        return replace(problem, line=self.line(problem.file, (*base, *field_path)))
 
 
-def _load_settings(root: Path, problems: list[Problem]) -> Settings | None:
+def _load_settings(root: Path, problems: list[Problem], sources: _Sources) -> Settings | None:
     path = root / SETTINGS_FILE
     if not path.exists():
         problems.append(Problem(str(path), "missing: the settings file holds contacts, routes and defaults"))
         return None
-    data = read_yaml(path, problems)
-    if data is None and not problems:
-        problems.append(Problem(str(path), "empty file: expected a mapping with contacts and routes"))
-    if data is None:
+    document = read_yaml(path, problems, "a mapping with contacts and routes")
+    if document is None:
         return None
+    sources.documents[str(path)] = document
+    data = document.data
     if not isinstance(data, dict):
         problems.append(Problem(str(path), f"expected a mapping at the top level, found {_type_name(data)}"))
         return None
@@ -172,30 +173,39 @@ def _load_settings(root: Path, problems: list[Problem]) -> Settings | None:
         return None
 
 
-def _load_service_file(path: Path, settings: Settings | None, problems: list[Problem]) -> list[CheckBase]:
-    data = read_yaml(path, problems)
-    if data is None:
-        if path.read_bytes().strip() == b"":
-            problems.append(Problem(str(path), "empty file: expected service, team and checks"))
-        return []
+def _load_service_file(
+    path: Path, settings: Settings | None, problems: list[Problem], sources: _Sources
+) -> list[tuple[int, CheckBase]] | None:
+    """(position in the file's list, check) for every valid check; None when the file itself is unusable."""
+    file = str(path)
+    document = read_yaml(
+        path,
+        problems,
+        "service, team and checks (a service without checks says checks: [], or delete the file)",
+    )
+    if document is None:
+        return None
+    sources.documents[file] = document
+    data = document.data
     if not isinstance(data, dict):
-        problems.append(Problem(str(path), f"expected a mapping with service and checks, found {_type_name(data)}"))
-        return []
+        problems.append(Problem(file, f"expected a mapping with service and checks, found {_type_name(data)}"))
+        return None
     try:
         header = ServiceFile.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problems_from(exc, str(path), None))
-        return []
+        problems.extend(_problems_from(exc, file, None))
+        return None
 
     checks = []
     for index, entry in enumerate(header.checks):
-        label = entry.get("id") if isinstance(entry, dict) and isinstance(entry.get("id"), str) else f"#{index + 1}"
+        label = entry_label(entry.get("id") if isinstance(entry, dict) else None, index)
+        sources.entries.setdefault((file, label), index)
         if not isinstance(entry, dict):
-            problems.append(Problem(str(path), f"expected a mapping, found {_type_name(entry)}", label))
+            problems.append(Problem(file, f"expected a mapping, found {_type_name(entry)}", label))
             continue
-        check = _build_check(entry, header, settings, str(path), label, problems)
+        check = _build_check(entry, header, settings, file, label, problems)
         if check is not None:
-            checks.append(check)
+            checks.append((index, check))
     return checks
 
 
@@ -210,7 +220,7 @@ def _build_check(
     kind_name = entry.get("kind")
     kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
-        found = "nothing" if kind_name is None else repr(kind_name)
+        found = "nothing" if kind_name is None else _found(kind_name)
         problems.append(Problem(path, f"found {found}; allowed kinds: {', '.join(sorted(KINDS))}", label, "kind"))
         return None
     for key in ("service", "team"):
@@ -218,29 +228,42 @@ def _build_check(
             problems.append(Problem(path, "set once per file at the top, not per check", label, key))
             return None
     data = {"service": header.service, "team": header.team, **entry}
-    if settings is not None:
-        data = _with_defaults(data, kind.model, settings)
     try:
-        return kind.model.model_validate(data)
+        return _validate(kind.model, data, settings)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, path, label))
         return None
 
 
-def _with_defaults(data: dict[str, Any], model: type[CheckBase], settings: Settings) -> dict[str, Any]:
-    """Apply the settings' defaults under the catalog entry: the entry's own values win."""
-    data = dict(data)
-    data.setdefault("cadence", settings.defaults.cadence)
+def _validate(model: type[CheckBase], data: dict[str, Any], settings: Settings | None) -> CheckBase:
+    """The check with the settings' defaults under the entry's own values.
+
+    The default alarm window goes first to the signals the entry names, then to every other signal
+    the check turns out to have. Naming a signal under `alarms` switches some on (sqs drain_time)
+    and is refused where the check cannot have it (an sqs dlq without a DLQ, amazonmq memory without
+    a threshold), so the defaults must never name a signal on the entry's behalf.
+    """
+    if settings is None:
+        return model.model_validate(data)
+    data = {"cadence": settings.defaults.cadence, **data}
     window = settings.defaults.alarm.model_dump(exclude_none=True)
     alarms = data.get("alarms")
-    if window and (alarms is None or isinstance(alarms, dict)):
-        merged = dict(alarms or {})
-        for signal in model.signals:
-            own = merged.get(signal)
-            if own is None or isinstance(own, dict):
-                merged[signal] = {**window, **(own or {})}
-        data["alarms"] = merged
-    return data
+    if not window or not (alarms is None or isinstance(alarms, dict)):
+        return model.model_validate(data)
+    # Class-level signals only: log patterns (instance signals) count over one window, not M of N.
+    named = set(alarms or {}) & set(model.signals)
+    check = model.model_validate(_with_window(data, window, named))
+    rest = (set(model.signals) & set(check.active_signals())) - named
+    return model.model_validate(_with_window(data, window, named | rest)) if rest else check
+
+
+def _with_window(data: dict[str, Any], window: dict[str, Any], signals: set[str]) -> dict[str, Any]:
+    alarms = dict(data.get("alarms") or {})
+    for signal in signals:
+        own = alarms.get(signal)
+        if own is None or isinstance(own, dict):
+            alarms[signal] = {**window, **(own or {})}
+    return {**data, "alarms": alarms}
 
 
 def _check_references(
@@ -279,9 +302,14 @@ def _check_references(
         for ref_field, name in secret_refs(check).items():
             if name not in settings.secrets:
                 declared = ", ".join(settings.secrets) or "none declared"
+                # The name is not repeated: a secret field may hold a password pasted by mistake.
                 problems.append(
                     Problem(
-                        path, f"unknown secret {name!r}; secrets in {SETTINGS_FILE}: {declared}", check.id, ref_field
+                        path,
+                        f"unknown secret: no entry of that name under secrets in {SETTINGS_FILE} (declared: "
+                        f"{declared}); the name found is not shown, as a secret field may hold a secret by mistake",
+                        check.id,
+                        ref_field,
                     )
                 )
         # Each signal pages at its own severity (a log pattern's may differ from the check's).
@@ -388,8 +416,23 @@ def secret_refs(check: BaseModel) -> dict[str, str]:
     return {
         name: value
         for name in type(check).model_fields
-        if (name.endswith("_secret") or name == "secret") and (value := getattr(check, name)) is not None
+        if is_secret_ref(name) and (value := getattr(check, name)) is not None
     }
+
+
+def is_secret_ref(name: str) -> bool:
+    """Whether a field of a check names a secret under the settings' `secrets`."""
+    return name == "secret" or name.endswith("_secret")
+
+
+def _holds_secret(loc: tuple[Any, ...]) -> bool:
+    """Whether the value at loc names or locates a secret, so that an error never shows it.
+
+    A password pasted into such a field by mistake must not reach the CI log: the settings'
+    `secrets` map and every check field that refers to it.
+    """
+    names = [part for part in loc if isinstance(part, str)]
+    return bool(names) and (names[0] == "secrets" or any(is_secret_ref(name) for name in names))
 
 
 def _problems_from(exc: ValidationError, path: str, check: str | None) -> list[Problem]:
@@ -412,6 +455,7 @@ def _field_names(error: dict[str, Any]) -> set[str]:
 
 
 def _explain(error: dict[str, Any]) -> str:
+    """One error in words: what was found (never a secret, never a regex) and what is allowed."""
     kind = error["type"]
     found = error.get("input")
     msg = str(error["msg"]).removeprefix("Value error, ")
@@ -419,29 +463,54 @@ def _explain(error: dict[str, Any]) -> str:
         return "unknown field (check the spelling; see docs/catalog.md for the allowed fields)"
     if kind == "missing":
         return "required field is missing"
+    if _holds_secret(error["loc"]):
+        return _explain_secret(error, msg)
     if kind == "string_pattern_mismatch":
-        return f"found {found!r}; {_pattern_hint(error)}"
+        return f"found {_found(found)}; {_pattern_hint(error)}"
     if kind == "literal_error" or kind == "enum":
-        return f"found {found!r}; {msg.replace('Input should be', 'allowed:')}"
+        return f"found {_found(found)}; {msg.replace('Input should be', 'allowed:')}"
     if kind == "value_error" and isinstance(found, dict):
         return msg
-    if isinstance(found, (dict, list)):
-        return f"{msg} (found {_type_name(found)})"
-    return f"{msg} (found {found!r})" if found is not None and "found" not in msg else msg
+    if found is None:
+        return f"{msg} (found nothing: the key has no value)" if kind.endswith("_type") else msg
+    return msg if "found" in msg and not isinstance(found, dict | list) else f"{msg} (found {_found(found)})"
+
+
+def _explain_secret(error: dict[str, Any], msg: str) -> str:
+    found = error.get("input")
+    rule = _pattern_hint(error) if error["type"] == "string_pattern_mismatch" else msg
+    names = [part for part in error["loc"] if isinstance(part, str)]
+    if names and names[0] != "secrets":
+        rule += "; the field holds the name of an entry under secrets in " + SETTINGS_FILE
+    shown = "text, not shown" if isinstance(found, str) else f"{_type_name(found)}, not shown"
+    return f"{rule} (found {shown}: a secret field never echoes its value, which may be a secret pasted by mistake)"
+
+
+# What an echoed value may show: no credentials or query of a URL, and no more than a line.
+_URL_USERINFO = re.compile(r"(://)[^/?#\s]*@")
+_URL_QUERY = re.compile(r"\?[^#\s]*")
+_SHOWN_LENGTH = 80
+
+
+def _found(value: Any) -> str:
+    """A value found, as a message may show it."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict | list):
+        return _type_name(value)
+    if not isinstance(value, str):
+        return repr(value)
+    if "://" in value:
+        value = _URL_QUERY.sub("?***", _URL_USERINFO.sub(r"\1***@", value))
+    if len(value) > _SHOWN_LENGTH:
+        return f"{value[:_SHOWN_LENGTH]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 def _pattern_hint(error: dict[str, Any]) -> str:
+    # Never the regex itself: every pattern of the models is worded (a test holds them to it).
     pattern = error.get("ctx", {}).get("pattern", "")
-    hints = {
-        "^[a-z0-9]": "allowed: a lowercase slug of a-z, 0-9 and '-' (at most 64 characters)",
-        "^\\+[1-9]": "allowed: an E.164 phone number such as +447700900123",
-        "^[^@\\s]+@": "allowed: an e-mail address",
-        "^https?://": "allowed: an http:// or https:// URL",
-    }
-    for prefix, hint in hints.items():
-        if pattern.startswith(prefix):
-            return hint
-    return f"allowed: text matching {pattern}"
+    return f"allowed: {PATTERN_WORDS.get(pattern, 'the form docs/catalog.md describes for this field')}"
 
 
 def _type_name(value: Any) -> str:

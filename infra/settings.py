@@ -6,11 +6,19 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import Duration, Severity, Slug, StrictModel
+from vigil.spec.common import Duration, Severity, Slug, StrictModel, worded
 
-E164 = r"^\+[1-9]\d{6,14}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-SECRET_REF = r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$"
+E164 = worded(
+    r"^\+[1-9]\d{6,14}$",
+    "an E.164 phone number: + then 7 to 15 digits from the country code on, no spaces, such as +447700900123",
+)
+EMAIL = worded(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address such as oncall@example.com")
+# A reference only: the secret's value stays in Secrets Manager (a value here would be in git and the template).
+SECRET_REF = worded(
+    r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$",
+    "a Secrets Manager secret name (1 to 512 letters, digits and / _ + = . @ -) or a secret ARN, "
+    "starting with arn:aws:secretsmanager:<region>:<12-digit account>:secret:",
+)
 
 
 class Contact(StrictModel):

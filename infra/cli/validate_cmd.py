@@ -15,6 +15,8 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_or_report(args.catalog)
     if catalog is None:
         return 1
+    for file in catalog.without_checks:
+        print(f"note: {file}: no checks (checks: [] or none given); delete the file if the service is gone")
     kinds = sorted({c.kind for c in catalog.checks})
     print(
         f"ok: {len(catalog.checks)} checks ({', '.join(kinds)}), {len(catalog.settings.routes)} routes in {args.catalog}"

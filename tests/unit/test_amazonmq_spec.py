@@ -71,7 +71,10 @@ def test_listed_queues_add_queue_signals_and_default_vhost():
     ("entry", "fragments"),
     [
         ({"broker": None}, ["check broker: broker:"]),
-        ({"broker": "b-1234abcd-56ef-78ab-90cd-1234567890ab.mq"}, ["check broker: broker:", "allowed: text matching"]),
+        (
+            {"broker": "b-1234abcd-56ef-78ab-90cd-1234567890ab.mq"},
+            ["check broker: broker:", "allowed: a broker name: 1 to 50 letters"],
+        ),
         ({"alarms": {"queue_backlog": {}}}, ["alarms.queue_backlog: the check lists no queues"]),
         ({"alarms": {"disk": {"statistic": "Average"}}}, ["alarms.disk: statistic is fixed"]),
         ({"alarms": {"memory": {"threshold": 5, "statistic": "Average"}}}, ["alarms.memory: statistic is fixed"]),

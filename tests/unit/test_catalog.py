@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from infra.__main__ import main
-from infra.catalog import CatalogError, load_catalog
+from infra.catalog import load_catalog
 from infra.kinds import KINDS
+from tests.support.catalog import problem_lines as problems
 from vigil.spec.common import Comparison, MissingData
 from vigil.spec.sqs import SqsCheck
 
@@ -38,12 +39,6 @@ def write_catalog(root: Path, checks: list, settings: dict | None = None, servic
     (root / "_settings.yaml").write_text(yaml.safe_dump(settings if settings is not None else SETTINGS))
     (root / f"{service}.yaml").write_text(yaml.safe_dump({"service": service, "team": "core", "checks": checks}))
     return root
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(root)
-    return [str(p) for p in caught.value.problems]
 
 
 def test_sample_catalog_is_valid():
@@ -127,7 +122,7 @@ BAD_CHECKS = [
     (
         "unknown-secret",
         [{**HTTP, "headers_secret": "nope"}],
-        ["check api-health", "headers_secret", "unknown secret 'nope'", "api-headers"],
+        ["check api-health", "headers_secret", "unknown secret", "declared: api-headers"],
     ),
     ("check-not-a-mapping", ["just text"], ["api.yaml", "check #1", "expected a mapping, found text"]),
     ("service-per-check", [{**HTTP, "service": "other"}], ["check api-health", "service", "once per file"]),
@@ -191,7 +186,7 @@ def test_bad_settings_fail_with_a_clear_line(tmp_path, name, settings, fragments
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ("service: api\nchecks: [\n", ["api.yaml", "malformed YAML at line"]),
+        ("service: api\nchecks: [\n", ["api.yaml:3: ", "malformed YAML: while parsing a flow node at line 3"]),
         ("- a\n- b\n", ["api.yaml", "expected a mapping with service and checks, found a list"]),
         ("", ["api.yaml", "empty file"]),
         ("service: api\nchecks: {id: x}\n", ["api.yaml", "checks", "list"]),
@@ -265,3 +260,21 @@ def test_a_signal_with_its_own_severity_needs_a_route_of_that_severity(tmp_path)
     (line,) = problems(root)
 
     assert "check db-errors" in line and "no route matches" in line and "severity 'critical'" in line
+
+
+def test_the_settings_alarm_window_never_names_a_signal_on_the_checks_behalf(tmp_path):
+    # The window goes to the signals a check has; naming the others under `alarms` would switch on
+    # opt-in ones (sqs drain_time, dlq_age) or be refused (an sqs dlq without a DLQ, amazonmq memory
+    # without a threshold, an elasticsearch aggregate without an aggregation).
+    settings = {**SETTINGS, "defaults": {"cadence": "5m", "alarm": {"evaluation_periods": 4, "datapoints_to_alarm": 2}}}
+    no_dlq = {k: v for k, v in SQS.items() if k != "dlq"}
+    broker = {"id": "broker", "kind": "amazonmq", "severity": "warning", "broker": "shop"}
+    search = {"id": "errors", "kind": "elasticsearch", "severity": "warning", "url": "https://es.example.com"}
+    catalog = load_catalog(write_catalog(tmp_path, [no_dlq, broker, {**search, "index": "logs-*"}], settings))
+    queue = catalog.by_id("orders-queue")
+    assert queue.active_signals() == ["backlog", "age"]
+    assert (queue.rule("backlog").evaluation_periods, queue.rule("backlog").datapoints_to_alarm) == (4, 2)
+    assert "memory" not in catalog.by_id("broker").active_signals()
+    assert catalog.by_id("broker").rule("disk").evaluation_periods == 4
+    assert catalog.by_id("errors").active_signals() == ["count", "measure"]
+    assert catalog.by_id("errors").rule("count").evaluation_periods == 4

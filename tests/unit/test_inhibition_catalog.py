@@ -3,6 +3,7 @@ with the file, the check, the field and what is allowed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -34,7 +35,8 @@ def write(root: Path, checks: list[dict], settings: dict | None = None) -> Path:
 def problems(root: Path) -> list[str]:
     with pytest.raises(CatalogError) as caught:
         load_catalog(root)
-    return [str(p) for p in caught.value.problems]
+    # Without the line number (test_catalog covers lines): these tests read the message.
+    return [str(replace(p, line=None)) for p in caught.value.problems]
 
 
 def test_the_fixture_catalog_resolves_every_suppressor() -> None:

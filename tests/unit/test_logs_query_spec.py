@@ -89,7 +89,7 @@ def test_no_sample_query_without_a_filter_of_its_own():
         ({"log_groups": []}, ["log_groups:", "at least 1"]),
         ({"log_groups": [f"/g/{i}" for i in range(51)]}, ["log_groups:", "at most 50"]),
         ({"log_groups": ["/a", "/a"]}, ["log_groups:", "listed more than once: /a"]),
-        ({"log_groups": ["has space"]}, ["log_groups.0:", "found 'has space'; allowed: text matching"]),
+        ({"log_groups": ["has space"]}, ["log_groups.0:", "found 'has space'; allowed: a log group name"]),
         ({"window": "90s"}, ["window: 90s: use whole minutes from 1m to 1d"]),
         ({"window": "2m", "cadence": "5m"}, ["window: 2m is shorter than the cadence 5m", "never be counted"]),
         ({"samples": 11}, ["samples:", "10"]),

@@ -182,7 +182,7 @@ def test_a_semicolon_hidden_behind_a_literal_that_looks_like_a_comment_is_found(
         ),
         (
             {"secret": "nope", "query": "SELECT 1", "alarms": {"value": {"threshold": 0}}},
-            ["secret", "unknown secret 'nope'"],
+            ["secret", "unknown secret", "declared: db"],
         ),
     ],
 )

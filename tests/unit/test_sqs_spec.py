@@ -66,7 +66,7 @@ def test_a_list_resolves_names_and_arns_per_signal():
             ["alarms.dlq: the check names no dead-letter queue; add dlq_suffix"],
         ),
         ({"queue_prefix": "b-", "cadence": "1m", "timeout": 90}, ["timeout: 90s must be shorter than the cadence"]),
-        ({"queue_prefix": "bad prefix"}, ["check orders: queue_prefix:", "allowed: text matching"]),
+        ({"queue_prefix": "bad prefix"}, ["check orders: queue_prefix:", "allowed: the start of a queue name"]),
         ({"queue_prefix": "x" * 81}, ["check orders: queue_prefix:"]),
         ({"queue": "a", "alarms": {"measure": {}}}, ["alarms: unknown signal measure"]),
         ({"queue": "a", "dlq": "x", "dlqs": ["y"]}, ["give one of dlq", "dlqs", "found both"]),

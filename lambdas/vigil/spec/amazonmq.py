@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, StrictModel
+from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, StrictModel, worded
 
 # PutMetricAlarm reads at most 10 metrics per alarm; queue_no_consumers reads 2 per queue.
 MAX_QUEUES = 5
@@ -99,7 +99,7 @@ class AmazonMqCheck(CheckBase):
 
     kind: Literal["amazonmq"]
     broker: str = Field(
-        pattern=r"^[A-Za-z0-9_-]{1,50}$",
+        pattern=worded(r"^[A-Za-z0-9_-]{1,50}$", "a broker name: 1 to 50 letters, digits, - and _"),
         description="the broker's name (CloudWatch's Broker dimension), not its id",
     )
     queues: list[RabbitQueue] = Field(

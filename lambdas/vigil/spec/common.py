@@ -7,14 +7,80 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from vigil.result import MEASURE_FAILED, SLUG_PATTERN
 
+# Every regex a catalog field must match, with what it allows in words: a catalog error explains
+# the rule and never answers with the regex (infra/catalog.py). Filled by `worded` where each
+# pattern is defined; a test fails for any pattern of a model that is not here.
+PATTERN_WORDS: dict[str, str] = {}
+
+
+def worded(pattern: str, words: str) -> str:
+    """Record what `pattern` allows, in words, and return the pattern (for Field(pattern=...))."""
+    known = PATTERN_WORDS.setdefault(pattern, words)
+    if known != words:
+        raise ValueError(f"pattern {pattern!r} is explained twice: {known!r} and {words!r}")
+    return pattern
+
+
 Slug = Annotated[
-    str, Field(pattern=SLUG_PATTERN, description="lowercase slug: a-z, 0-9 and '-', at most 64 characters")
+    str,
+    Field(
+        pattern=worded(
+            SLUG_PATTERN, "a lowercase slug: a-z, 0-9 and '-', not starting or ending with '-', at most 64 characters"
+        ),
+        description="lowercase slug: a-z, 0-9 and '-', at most 64 characters",
+    ),
 ]
 
+# user:password@ in a URL: the catalog, the template and the notifications would all carry it.
+_URL_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@")
+
+
+def _no_credentials(url: str) -> str:
+    if _URL_USERINFO.match(url):
+        raise ValueError(
+            "remove the user:password@ part: a URL is kept in the catalog, the template and the notifications, "
+            "so credentials go in a Secrets Manager secret named by the check's secret field"
+        )
+    return url
+
+
+NoCredentials = AfterValidator(_no_credentials)
+# A checker's target: a host, then anything but spaces.
+TargetUrl = Annotated[
+    str,
+    Field(pattern=worded(r"^https?://[^\s/$.?#][^\s]*$", "an http:// or https:// URL with a host and no spaces")),
+    NoCredentials,
+]
+# An API's base URL, to which the checker appends its own paths and query.
+BaseUrl = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            r"^https?://[^\s/$.?#][^\s?#]*$",
+            "an http:// or https:// base URL with a host, and no spaces, query (?) or fragment (#)",
+        )
+    ),
+    NoCredentials,
+]
+RunbookUrl = Annotated[
+    str, Field(pattern=worded(r"^https?://\S+$", "an http:// or https:// URL without spaces")), NoCredentials
+]
+
+
+_DURATION_TEXT = worded(r"^\s*\d+\s*(s|m|h)\s*$", "a duration such as 30s, 5m or 1h, or a number of seconds")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
@@ -24,7 +90,7 @@ def parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"{value!r} is not a duration: use a number with s, m or h, such as 30s, 5m or 1h")
+            raise ValueError(f"not a duration; allowed: {PATTERN_WORDS[_DURATION_TEXT]}")
         return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     return value
 
@@ -45,7 +111,7 @@ Duration = Annotated[
     Field(gt=0),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*(s|m|h)\s*$"}, {"type": "integer", "minimum": 1}],
+            "anyOf": [{"type": "string", "pattern": _DURATION_TEXT}, {"type": "integer", "minimum": 1}],
             "description": "a duration such as 30s, 5m or 1h, or a number of seconds",
         }
     ),
@@ -53,9 +119,12 @@ Duration = Annotated[
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors: a typo in the catalog must never be silently ignored."""
+    """Unknown keys are errors: a typo in the catalog must never be silently ignored.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers are finite: YAML reads .nan and .inf as floats, and no threshold or timeout means either.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Severity(StrEnum):
@@ -178,12 +247,19 @@ class Signal:
     severity: Severity | None = None
 
 
+def _aws_id(prefix: str, what: str) -> str:
+    return worded(
+        rf"^{prefix}-[0-9a-f]{{8,17}}$",
+        f"{what}: {prefix}- and 8 to 17 lowercase hex digits, such as {prefix}-0a1b2c3d",
+    )
+
+
 class VpcPlacement(StrictModel):
     """Where a checker runs when its target is private (RabbitMQ on EC2, an internal endpoint)."""
 
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1)
-    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+    vpc_id: str = Field(pattern=_aws_id("vpc", "a VPC id"))
+    subnet_ids: list[Annotated[str, Field(pattern=_aws_id("subnet", "a subnet id"))]] = Field(min_length=1)
+    security_group_ids: list[Annotated[str, Field(pattern=_aws_id("sg", "a security group id"))]] = Field(min_length=1)
 
 
 class CheckBase(StrictModel):
@@ -206,7 +282,7 @@ class CheckBase(StrictModel):
     severity: Severity
     cadence: Duration = Field(default=300, description="how often the checker runs (1m to 1h)")
     description: str | None = Field(default=None, max_length=300)
-    runbook: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
+    runbook: RunbookUrl | None = Field(default=None, max_length=300)
     alarms: dict[str, AlarmRuleOverride] = Field(
         default_factory=dict, description="per-signal overrides of the kind's default alarm rules"
     )

@@ -7,6 +7,7 @@ optional updated-at column for the lag allowance. How it works: docs/consistency
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -15,6 +16,7 @@ from vigil.consistency.model import FieldType
 from vigil.spec.common import (
     CHECKER_MISSING_DATA,
     AlarmRule,
+    BaseUrl,
     CheckBase,
     Comparison,
     Duration,
@@ -24,12 +26,22 @@ from vigil.spec.common import (
     VpcPlacement,
     checker_signals,
     format_duration,
+    worded,
 )
 from vigil.spec.sql import query_problem
 
 # The Lambda limit is 900 s; the rest is the runner's margin (infra/checks TIMEOUT_MARGIN).
 MAX_TIMEOUT = 890
-Column = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", max_length=128)]
+Column = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            r"^[A-Za-z_][A-Za-z0-9_$]*$",
+            "a column name: letters, digits, _ and $, not starting with a digit, no quotes",
+        ),
+        max_length=128,
+    ),
+]
 # Per difference type: the metric the checker writes (the total is what the alarm reads).
 DIFF_METRICS = {
     "missing": "Missing",
@@ -42,6 +54,30 @@ DIFF_METRICS = {
 TOTAL_METRIC = "Differences"
 # The replication allowance when a check has an updated-at column and names no lag.
 DEFAULT_LAG = 900
+
+
+# A simple column list: names, maybe qualified (o.id) or renamed (o.total AS amount). Anything else
+# (*, an expression, a quoted name, a comment, a subquery) is not simple, and is left to the run.
+_SELECT_LIST = re.compile(
+    r"^\s*SELECT\s+(?:DISTINCT\s+|ALL\s+)?(?:TOP\s*\(?\s*\d+\s*\)?\s+)?(.*?)\s+FROM\s", re.IGNORECASE | re.DOTALL
+)
+_SELECT_ITEM = re.compile(
+    r"^(?:[A-Za-z_][\w$]*\.)*([A-Za-z_][\w$]*)(?:\s+(?:AS\s+)?([A-Za-z_][\w$]*))?$", re.IGNORECASE
+)
+
+
+def select_columns(query: str) -> list[str] | None:
+    """The names a query's SELECT returns when its column list is simple, else None."""
+    select = _SELECT_LIST.match(query)
+    if select is None:
+        return None
+    names = []
+    for item in select.group(1).split(","):
+        column = _SELECT_ITEM.match(item.strip())
+        if column is None:
+            return None
+        names.append(column.group(2) or column.group(1))
+    return names
 
 
 class _Side(StrictModel):
@@ -58,7 +94,12 @@ class SqlEndpoint(_Side):
     type: Literal["sql"]
     engine: Literal["postgresql", "mysql", "mariadb", "mssql"]
     table: str | None = Field(
-        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="schema.table"
+        default=None,
+        pattern=worded(
+            r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$",
+            "a table, or schema.table: letters, digits, _ and $, not starting with a digit, no quotes",
+        ),
+        description="schema.table",
     )
     query: str | None = Field(
         default=None, min_length=1, max_length=4000, description="a SELECT whose columns include the key and fields"
@@ -78,13 +119,20 @@ class SqlEndpoint(_Side):
 
 class DynamoDbEndpoint(_Side):
     type: Literal["dynamodb"]
-    table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    table: str = Field(
+        pattern=worded(r"^[A-Za-z0-9_.-]{3,255}$", "a DynamoDB table name: 3 to 255 letters, digits and _ . -")
+    )
     segments: int = Field(default=4, ge=1, le=64, description="parallel scan segments")
 
 
 class S3Endpoint(_Side):
     type: Literal["s3"]
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str = Field(
+        pattern=worded(
+            r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "an S3 bucket name: 3 to 63 lowercase letters, digits, . and -, starting and ending with a letter or digit",
+        )
+    )
     # Required and without wildcards: the checker's role may read `<bucket>/<prefix>*` and list
     # only under it, so an empty prefix (or a * in it) would grant read on the whole bucket.
     prefix: str = Field(
@@ -109,8 +157,14 @@ class S3Endpoint(_Side):
 
 class SearchEndpoint(_Side):
     type: Literal["search"]
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s?#]*$", max_length=2000)
-    index: str = Field(pattern=r"^[a-z0-9][a-z0-9_.*,-]{0,254}$")
+    url: BaseUrl = Field(max_length=2000)
+    index: str = Field(
+        pattern=worded(
+            r"^[a-z0-9][a-z0-9_.*,-]{0,254}$",
+            "an index name or pattern: 1 to 255 lowercase letters, digits and _ . * , -, "
+            "starting with a letter or digit",
+        )
+    )
     flavor: Literal["elasticsearch", "opensearch"] = "elasticsearch"
 
 
@@ -197,6 +251,9 @@ class ConsistencyCheck(CheckBase):
             if unknown:
                 raise ValueError(f"{side}.columns: {', '.join(unknown)} not in fields ({', '.join(self.fields)})")
         self._lag_has_a_column()
+        for side, endpoint in (("source", self.source), ("target", self.target)):
+            if isinstance(endpoint, SqlEndpoint) and endpoint.query is not None:
+                self._query_selects_what_is_compared(side, endpoint, endpoint.query)
         if self.timeout >= self.cadence:
             raise ValueError(f"timeout {self.timeout:g}s must be shorter than the cadence ({self.cadence}s)")
         return self
@@ -218,6 +275,27 @@ class ConsistencyCheck(CheckBase):
             raise ValueError(
                 f"lag {format_duration(self.lag)}: needs updated_at, the column that says which rows are recent; "
                 "without it every row is compared and lag would do nothing"
+            )
+
+    def _query_selects_what_is_compared(self, side: str, endpoint: SqlEndpoint, query: str) -> None:
+        """A simple column list must hold the key, the compared fields and the updated-at column.
+
+        Caught here, the mistake is a catalog error; missed, every run fails to measure on it.
+        Engines match unquoted names without regard to case, and so does this check.
+        """
+        selected = select_columns(query)
+        if selected is None:
+            return
+        wanted = [(endpoint.key or self.key.column, "the key column {!r}")]
+        wanted += [(endpoint.columns.get(name, name), f"column {{!r}} (field {name})") for name in self.fields]
+        if (updated_at := endpoint.updated_at or self.updated_at) is not None:
+            wanted.append((updated_at, "the updated-at column {!r}"))
+        have = {name.lower() for name in selected}
+        missing = [what.format(column) for column, what in wanted if column.lower() not in have]
+        if missing:
+            raise ValueError(
+                f"{side}.query: its column list ({', '.join(selected)}) lacks {', '.join(missing)}: add them to the "
+                f"SELECT, or name this side's own columns ({side}.key, {side}.updated_at, {side}.columns)"
             )
 
     def lag_seconds(self) -> int:

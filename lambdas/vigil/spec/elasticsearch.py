@@ -12,6 +12,7 @@ from vigil.spec.common import (
     CHECKER_MISSING_DATA,
     MEASURE_SIGNAL,
     AlarmRule,
+    BaseUrl,
     CheckBase,
     Comparison,
     Duration,
@@ -21,6 +22,7 @@ from vigil.spec.common import (
     VpcPlacement,
     checker_signals,
     format_duration,
+    worded,
 )
 
 COUNT = "count"
@@ -28,11 +30,28 @@ AGGREGATE = "aggregate"
 MAX_WINDOW = 86400
 
 # A field name as it appears in a mapping or in _source (dotted for objects: log.level).
-FieldName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_@][A-Za-z0-9_@.-]{0,254}$")]
+FieldName = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            r"^[A-Za-z0-9_@][A-Za-z0-9_@.-]{0,254}$",
+            "a field name such as log.level: 1 to 255 letters, digits and _ @ . -, not starting with . or -",
+        )
+    ),
+]
 # An index, alias, data stream or wildcard pattern; a comma separates several, `cluster:` prefixes
 # a remote cluster. Lowercase, as Elasticsearch requires; the other characters it forbids
 # (space, \ / ? " < > | #) would also break the request path.
-IndexPattern = Annotated[str, Field(pattern=r"^[a-z0-9.*_][a-z0-9._*,:+-]{0,254}$")]
+IndexPattern = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            r"^[a-z0-9.*_][a-z0-9._*,:+-]{0,254}$",
+            "an index, alias, data stream or pattern such as logs-*: 1 to 255 lowercase letters, digits "
+            "and . _ * , : + -, not starting with , : + or -",
+        )
+    ),
+]
 
 
 class Aggregation(StrictModel):
@@ -81,8 +100,7 @@ class ElasticsearchCheck(CheckBase):
     )
 
     kind: Literal["elasticsearch"]
-    url: str = Field(
-        pattern=r"^https?://[^\s/$.?#][^\s?#]*$",
+    url: BaseUrl = Field(
         max_length=2000,
         description="the cluster's base URL, such as https://logs.internal:9200 (/<index>/_search is added)",
     )

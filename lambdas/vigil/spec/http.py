@@ -14,6 +14,7 @@ from vigil.spec.common import (
     Signal,
     Slug,
     StrictModel,
+    TargetUrl,
     VpcPlacement,
     checker_signals,
 )
@@ -45,7 +46,7 @@ class HttpCheck(CheckBase):
     schema_checked: ClassVar[bool] = True
 
     kind: Literal["http"]
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2000)
+    url: TargetUrl = Field(max_length=2000)
     method: Literal["GET", "HEAD", "POST"] = "GET"
     expect_status: list[int] = Field(default=[200], min_length=1)
     max_latency_ms: int = Field(default=2000, ge=1, le=60000)

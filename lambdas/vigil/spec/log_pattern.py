@@ -24,11 +24,12 @@ from vigil.spec.common import (
     Statistic,
     StrictModel,
     format_duration,
+    worded,
 )
 from vigil.spec.log_presets import PRESETS, PresetName
 
 # CloudWatch Logs' log group name: 1-512 of letters, digits and _ - / . #
-LOG_GROUP_NAME = r"^[.\-_/#A-Za-z0-9]{1,512}$"
+LOG_GROUP_NAME = worded(r"^[.\-_/#A-Za-z0-9]{1,512}$", "a log group name: 1 to 512 letters, digits and _ - / . #")
 MAX_PATTERNS = 100  # CloudWatch's limit of metric filters per log group
 MAX_WINDOW = 86400
 
@@ -42,7 +43,7 @@ class LogPattern(StrictModel):
     explain: str = Field(
         min_length=1,
         max_length=160,
-        pattern=r"^[^\r\n]+$",
+        pattern=worded(r"^[^\r\n]+$", "one line of text (no line breaks)"),
         description="one line for on-call: what a match means and what to do; shown in the notification",
     )
     threshold: int = Field(default=1, ge=1, description="matching lines per window that alarm")

@@ -26,6 +26,7 @@ from vigil.spec.common import (
     Signal,
     checker_signals,
     format_duration,
+    worded,
 )
 from vigil.spec.log_pattern import LOG_GROUP_NAME
 
@@ -136,7 +137,9 @@ class LogsQueryCheck(CheckBase):
     )
     value_field: str | None = Field(
         default=None,
-        pattern=r"^[^\s|,`]{1,128}$",
+        pattern=worded(
+            r"^[^\s|,`]{1,128}$", "a result field name: 1 to 128 characters, without spaces, |, commas or backticks"
+        ),
         description="the result field holding the number; default: the result's only numeric field",
     )
     window: Duration = Field(default=300, description="the query's time range, ending a minute ago (1m to 1d)")

@@ -25,6 +25,7 @@ from vigil.spec.common import (
     MEASURE_SIGNAL,
     AlarmRule,
     AlarmRuleOverride,
+    BaseUrl,
     CheckBase,
     Comparison,
     MissingData,
@@ -34,11 +35,15 @@ from vigil.spec.common import (
     VpcPlacement,
     _first_error,
     checker_signals,
+    worded,
 )
 
 # Listed queues become a CloudWatch dimension value and part of an alarm name: a safe subset of
 # what RabbitMQ allows. Queues with other names can still be selected by `pattern`.
-QUEUE_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+QUEUE_NAME_PATTERN = worded(
+    r"^[A-Za-z0-9_.:-]{1,100}$",
+    "a queue name of 1 to 100 letters, digits and _ . : - (select queues with other names by pattern)",
+)
 QueueName = Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]
 # The second dimension of per-queue series, next to Check.
 QUEUE_DIMENSION = "Queue"
@@ -184,8 +189,7 @@ class RabbitmqCheck(CheckBase):
     inhibitor_signal: ClassVar[str | None] = UNREACHABLE
 
     kind: Literal["rabbitmq"]
-    url: str = Field(
-        pattern=r"^https?://[^\s/$.?#][^\s?#]*$",
+    url: BaseUrl = Field(
         max_length=2000,
         description="management API base URL, such as http://rabbit.internal:15672 (the /api paths are added)",
     )

@@ -12,10 +12,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic
+from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, worded
 
 # DBInstanceIdentifier: 1-63 letters, digits and hyphens, starting with a letter, no double or trailing hyphen.
-INSTANCE_ID = r"^[A-Za-z](-?[A-Za-z0-9])*$"
+INSTANCE_ID = worded(
+    r"^[A-Za-z](-?[A-Za-z0-9])*$",
+    "a DB instance identifier: up to 63 letters, digits and hyphens, starting with a letter, "
+    "no two hyphens in a row and none at the end",
+)
 CONNECTIONS = "connections"
 # signal → (metric math from AWS's unit to the catalog's, the catalog's unit)
 SCALES: dict[str, tuple[str, str]] = {

@@ -31,6 +31,7 @@ from vigil.spec.common import (
     VpcPlacement,
     checker_signals,
     format_duration,
+    worded,
 )
 
 VALUE = "value"
@@ -167,9 +168,19 @@ class Freshness(StrictModel):
     """The newest `column` value in `table` must be at most `max_age` old (the database's clock)."""
 
     table: str = Field(
-        pattern=rf"^({IDENTIFIER}\.)?{IDENTIFIER}$", description="table, optionally schema.table (no quotes)"
+        pattern=worded(
+            rf"^({IDENTIFIER}\.)?{IDENTIFIER}$",
+            "a table, or schema.table: each name 1 to 128 letters, digits, _ and $, not starting with a digit, "
+            "no quotes",
+        ),
+        description="table, optionally schema.table (no quotes)",
     )
-    column: str = Field(pattern=rf"^{IDENTIFIER}$", description="a timestamp column, such as updated_at")
+    column: str = Field(
+        pattern=worded(
+            rf"^{IDENTIFIER}$", "a column name: 1 to 128 letters, digits, _ and $, not starting with a digit, no quotes"
+        ),
+        description="a timestamp column, such as updated_at",
+    )
     max_age: Duration = Field(description="older than this alarms; at most 30 days")
     timezone: Literal["utc", "local"] = Field(
         default="utc",

@@ -26,13 +26,18 @@ from vigil.spec.common import (
     Comparison,
     MissingData,
     Signal,
+    worded,
 )
 
-QUEUE_REF = r"^(arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:)?[A-Za-z0-9_-]{1,75}(\.fifo)?$"
+QUEUE_REF = worded(
+    r"^(arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:)?[A-Za-z0-9_-]{1,75}(\.fifo)?$",
+    "a queue name (1 to 75 letters, digits, - and _, then .fifo for a FIFO queue) or its ARN "
+    "arn:aws:sqs:<region>:<12-digit account>:<name>",
+)
 QueueRef = Annotated[str, Field(pattern=QUEUE_REF)]
 # What ListQueues' QueueNamePrefix accepts: the start of a queue name (80 characters at most).
-QUEUE_PREFIX = r"^[A-Za-z0-9_-]{1,80}$"
-DLQ_SUFFIX = r"^[A-Za-z0-9_-]{1,40}$"
+QUEUE_PREFIX = worded(r"^[A-Za-z0-9_-]{1,80}$", "the start of a queue name: 1 to 80 letters, digits, - and _")
+DLQ_SUFFIX = worded(r"^[A-Za-z0-9_-]{1,40}$", "the end of a queue name: 1 to 40 letters, digits, - and _")
 
 # PutMetricAlarm reads at most 10 metrics (MetricStat entries) per alarm.
 ALARM_METRICS_LIMIT = 10
