@@ -70,7 +70,8 @@ def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None 
         "routes": {"oncall": {"email": ["oncall"], "sms": ["oncall"]}},
         "self_monitoring_route": "oncall",
     }
-    http = {"kind": "http", "severity": "critical", "timeout": 2, "max_latency_ms": 1500}
+    # The demo's services listen on loopback, which a check may call only with allow_private.
+    http = {"kind": "http", "severity": "critical", "timeout": 2, "max_latency_ms": 1500, "allow_private": True}
     checks = [
         {**http, "id": "checkout-health", "url": services.url("/healthy"), "description": "Checkout service health."},
         {
