@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
-from vigil.result import MEASURE_FAILED, SLUG_PATTERN
+from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, SLUG_PATTERN
 
 Slug = Annotated[
     str, Field(pattern=SLUG_PATTERN, description="lowercase slug: a-z, 0-9 and '-', at most 64 characters")
@@ -259,6 +259,10 @@ class CheckBase(StrictModel):
 
     def rules(self) -> dict[str, AlarmRule]:
         return {name: self.rule(name) for name in self.active_signals()}
+
+    def alarm_dimensions(self, signal: str) -> dict[str, str]:
+        """The dimensions of the Vigil series a checker kind's alarm on this signal watches."""
+        return {CHECK_DIMENSION: self.id}
 
 
 def _first_error(exc: ValueError) -> str:
