@@ -130,12 +130,9 @@ def read_secrets_file(path: Path) -> dict[str, Any]:
 
 def _object(text: str, where: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError:
-        raise LocalSecretsError(f"{where}: not valid JSON") from None
-    if not isinstance(value, dict):
-        raise LocalSecretsError(f"{where}: must be a JSON object")
-    return value
+        return secrets.json_object(text, where)
+    except secrets.SecretError as exc:
+        raise LocalSecretsError(str(exc)) from None
 
 
 def secrets_of(check: CheckBase) -> list[str]:

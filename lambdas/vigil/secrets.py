@@ -108,11 +108,16 @@ def _fetch(secret_id: str) -> str:
 
 
 def _parse(secret_id: str, text: str) -> dict[str, Any]:
+    return json_object(text, f"secret {secret_id}: SecretString")
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A secret's text as a JSON object; SecretError names `what`, never the text."""
     try:
         value = json.loads(text)
     except ValueError:
         # The decoder's message quotes part of the text: leave it out.
-        raise SecretError(f"secret {secret_id}: SecretString is not valid JSON") from None
+        raise SecretError(f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
-        raise SecretError(f"secret {secret_id}: SecretString is JSON but not an object")
+        raise SecretError(f"{what} is JSON but not an object")
     return value

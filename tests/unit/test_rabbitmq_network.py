@@ -56,6 +56,16 @@ def measure(url: str, timeout: float = 5) -> CheckResult:
     return checker.measure(check, lambda name: CREDENTIALS, write=lambda text: None)
 
 
+def measure_with_peak(url: str) -> tuple[CheckResult, int]:
+    """The run's result and the peak of memory Python allocated during it."""
+    tracemalloc.start()
+    try:
+        result = measure(url)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 GZIP = (("Content-Encoding", "gzip"),)
 
 
@@ -72,12 +82,7 @@ def test_a_gzip_listing_is_decoded(server: LoopbackServer) -> None:
 def test_a_gzip_bomb_stops_at_the_cap_in_bounded_memory(server: LoopbackServer, bomb: bytes) -> None:
     server.replies["/api/queues"] = [Reply(200, bomb, headers=GZIP)]
 
-    tracemalloc.start()
-    try:
-        result = measure(server.base_url)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = measure_with_peak(server.base_url)
 
     assert (result.status, result.reason_code) == (Status.failed, "too_large")
     assert "larger than 16 MiB decoded" in (result.reason or "")
@@ -88,12 +93,7 @@ def test_a_gzip_bomb_stops_at_the_cap_in_bounded_memory(server: LoopbackServer, 
 def test_an_error_answer_that_is_a_bomb_is_cut_and_its_status_still_judged(server: LoopbackServer, bomb: bytes) -> None:
     server.replies["/api/nodes"] = [Reply(401, bomb, headers=GZIP)]
 
-    tracemalloc.start()
-    try:
-        result = measure(server.base_url)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = measure_with_peak(server.base_url)
 
     assert (result.status, result.reason_code) == (Status.failed, "auth")
     assert peak < 8 * MIB, f"peak {peak / MIB:.0f} MiB for an error body read to {checker.MAX_ERROR_BODY} bytes"
