@@ -219,6 +219,20 @@ def test_an_answer_dripping_in_times_out_at_the_budget(capsys, burst):
     assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, **({"StatusCode": 200} if burst else {})})
 
 
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+def test_a_closing_answer_whose_body_comes_after_its_headers_is_read(capsys, version):
+    # http.client hands a closing connection over to the answer: its socket must stay open until
+    # the body is read (HTTP/1.0, or Connection: close).
+    answer = (
+        f"{version} 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n".encode()
+        + b'{"status": "up"}'
+    )
+    with dripping_server(answer, interval=0.02, burst=answer.index(b"\r\n\r\n") + 4) as url:
+        result, _ = check(capsys, url + "/health", json_assert={"path": "status", "equals": "up"})
+
+    assert (result["status"], result["reason_code"], result["values"]["Healthy"]) == ("ok", None, 1), result
+
+
 def test_connection_refused(capsys):
     result, emf = check(capsys, f"http://127.0.0.1:{closed_port()}/health")
 

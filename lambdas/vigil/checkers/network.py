@@ -114,11 +114,18 @@ def open_socket(host: str, port: int, deadline: Deadline, admit: Admit | None = 
 
 
 class DeadlineSocket:
-    """A connected socket whose every send and receive gets only what is left of the deadline."""
+    """A connected socket whose every send and receive gets only what is left of the deadline.
+
+    Closing follows socket.socket's own rule: while a file made by makefile is open (an answer
+    being read after http.client closed its connection, as it does for `Connection: close`), the
+    socket stays open, and it closes with the last of them.
+    """
 
     def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self._sock = sock
         self._deadline = deadline
+        self._files = 0
+        self._closing = False
 
     def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
         self._sock.settimeout(self._deadline.remaining())
@@ -131,10 +138,19 @@ class DeadlineSocket:
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         # http.client reads the status line, headers and body through this file: its raw reads
         # come back to recv_into above, one deadline check per read.
+        self._files += 1
         return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
 
     def _decref_socketios(self) -> None:
-        """SocketIO's close calls this; the connection closes the socket itself."""
+        """Called by SocketIO.close."""
+        self._files -= 1
+        if self._closing and self._files <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closing = True
+        if self._files <= 0:
+            self._sock.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
