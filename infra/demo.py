@@ -37,9 +37,10 @@ from infra.catalog import Catalog, load_catalog
 from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
 from infra.local_checker import run_checker, visible_messages
 from infra.placement import check_log_group
+from infra.signal_alarms import checker_alarms
 from vigil import filter_pattern
 from vigil.alarm_meta import alarm_name
-from vigil.spec.common import MEASURE_SIGNAL, CheckBase
+from vigil.spec.common import CheckBase
 from vigil.spec.log_pattern import PRESET_PATTERNS, LogPatternCheck
 from vigil.spec.rabbitmq import NO_CONSUMERS
 from vigil.spec.sqs import SqsCheck
@@ -70,7 +71,8 @@ def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None 
         "routes": {"oncall": {"email": ["oncall"], "sms": ["oncall"]}},
         "self_monitoring_route": "oncall",
     }
-    http = {"kind": "http", "severity": "critical", "timeout": 2, "max_latency_ms": 1500}
+    # The demo's services listen on loopback, which a check may call only with allow_private.
+    http = {"kind": "http", "severity": "critical", "timeout": 2, "max_latency_ms": 1500, "allow_private": True}
     checks = [
         {**http, "id": "checkout-health", "url": services.url("/healthy"), "description": "Checkout service health."},
         {
@@ -359,9 +361,9 @@ def measure_all(
         run = run_checker(check, catalog)
         emf = emf or next(iter(run.emf_lines), "")
         log_run(logs, check, run.emf_lines, now)
-        for signal, spec in check.signals.items():
-            values[(check.id, signal)] = run.result["values"].get(spec.metric)
-        values[(check.id, MEASURE_SIGNAL.name)] = 1.0 if run.result["status"] == "failed" else 0.0
+        # The series each deployed alarm watches, as `python -m infra run` reads them.
+        written = run.datapoints()
+        values.update({(check.id, alarm.signal): alarm.datapoint(written) for alarm in checker_alarms(check)})
     return values, emf
 
 

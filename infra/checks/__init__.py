@@ -21,14 +21,13 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import functions, nag
+from infra import functions, nag, signal_alarms
 from infra.alarms import AlarmFactory
 from infra.catalog import Catalog, secret_refs
 from infra.dashboard import DashboardBuilder
 from infra.kinds import KINDS
 from infra.placement import checker_log_group, placement_key, placement_of
 from vigil.checkers.runner import make_event
-from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
 from vigil.spec.common import CheckBase, VpcPlacement
 
 # Room between the slowest check's own timeout and the function's: secret fetch, cold start, EMF.
@@ -198,16 +197,17 @@ def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler
 
 
 def checker_alarms(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
-    """Any checker kind: one alarm per active signal (the measure signal included) on Vigil metrics."""
+    """Any checker kind: one alarm per entry of signal_alarms.checker_alarms, the list `python -m infra
+    run` judges a run with (the measure signal included), on the series it names."""
+    series = {alarm.signal: alarm for alarm in signal_alarms.checker_alarms(check)}
     alarm_signals(
         scope,
         check,
         ctx,
         lambda signal: cloudwatch.Metric(
-            namespace=METRIC_NAMESPACE,
-            # From the instance: an sqs check reads the checker's metrics only when it has a prefix.
-            metric_name=check.signals[signal].metric,
-            dimensions_map={CHECK_DIMENSION: check.id},
+            namespace=series[signal].namespace,
+            metric_name=series[signal].metric,
+            dimensions_map=dict(series[signal].dimensions),
         ),
     )
 

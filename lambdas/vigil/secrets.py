@@ -4,6 +4,10 @@ boto3 is imported inside the first fetch, not at module import: most checks need
 boto3 costs more import time than the checker itself. The cache keeps a warm container from
 calling Secrets Manager on every run (it is billed per call and throttles), while the TTL lets a
 rotated secret reach running containers within minutes.
+
+On a workstation (`python -m infra run`), `served_locally` puts a local source in front of
+Secrets Manager for the duration of one run: infra.local_checker fills it from environment
+variables or a git-ignored file. Nothing in a Lambda sets it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 DEFAULT_TTL_SECONDS = 300.0
@@ -23,12 +29,31 @@ _client: Any = None
 _client_lock = threading.Lock()
 
 
+# Secret id → its JSON object, or None to ask Secrets Manager (see `served_locally`).
+LocalSource = Callable[[str], dict[str, Any] | None]
+_local_source: LocalSource | None = None
+
+
 class SecretError(Exception):
     """A secret could not be read or is not a JSON object. The message names the secret, never its value."""
 
 
+@contextmanager
+def served_locally(source: LocalSource) -> Iterator[None]:
+    """Within the block, secrets the source knows come from it, uncached; the rest from Secrets Manager."""
+    global _local_source
+    previous, _local_source = _local_source, source
+    try:
+        yield
+    finally:
+        _local_source = previous
+
+
 def get_json_secret(secret_id: str, ttl: float = DEFAULT_TTL_SECONDS) -> dict[str, Any]:
     """The secret's SecretString parsed as a JSON object; raises SecretError on any failure."""
+    local = _local_source(secret_id) if _local_source is not None else None
+    if local is not None:
+        return local
     now = time.monotonic()
     cached = _cache.get(secret_id)
     if cached is not None and cached[0] > now:
@@ -83,11 +108,16 @@ def _fetch(secret_id: str) -> str:
 
 
 def _parse(secret_id: str, text: str) -> dict[str, Any]:
+    return json_object(text, f"secret {secret_id}: SecretString")
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A secret's text as a JSON object; SecretError names `what`, never the text."""
     try:
         value = json.loads(text)
     except ValueError:
         # The decoder's message quotes part of the text: leave it out.
-        raise SecretError(f"secret {secret_id}: SecretString is not valid JSON") from None
+        raise SecretError(f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
-        raise SecretError(f"secret {secret_id}: SecretString is JSON but not an object")
+        raise SecretError(f"{what} is JSON but not an object")
     return value

@@ -23,14 +23,21 @@ committed. Per engine (the statements are in `session_statements`, the driver se
                   SELECT (db_datareader or narrower). READ COMMITTED and LOCK_TIMEOUT keep a read
                   from waiting on writers' locks; pymssql's query timeout bounds the rest.
 
+The login is the boundary, not the transaction: a superuser's COPY ... TO PROGRAM, lo_export or
+pg_terminate_backend run inside a read-only transaction. So right after connecting, before the
+caller's first statement, the login's privileges are read and a privileged login is refused
+(SqlError `privileged`, vigil.sql_login says which privileges and why).
+
 Errors: any SQLAlchemy or driver error leaving the block is re-raised as SqlError(code, reason),
-one line, with the password masked: driver messages can echo a DSN or the value of a bad setting.
-The original exception is dropped (`from None`) so a logged traceback cannot carry it either.
+one line, with the password, the user, the host (and any address) masked: driver messages echo
+them, and a host string can itself hold a password (a DSN pasted into the secret's host). The
+original exception is dropped (`from None`) so a logged traceback cannot carry it either.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -40,6 +47,7 @@ from urllib.parse import quote, quote_plus
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from vigil import sql_login
 from vigil.checkers.runner import CannotMeasure
 from vigil.text import REASON_LIMIT, clip, one_line
 
@@ -67,8 +75,8 @@ _MSSQL_CODES = {1222: "timeout", 20003: "timeout"}
 
 
 class SqlError(CannotMeasure):
-    """The database could not be reached or refused a statement (code: connect | timeout |
-    read-only | query); `reason` is safe to show."""
+    """The database could not be reached, refused a statement or the login is privileged (code:
+    connect | timeout | read-only | query | privileged); `reason` is safe to show."""
 
 
 class SecretFormatError(ValueError):
@@ -197,6 +205,9 @@ def connect_readonly(engine: str, secret: Mapping[str, Any], timeout: float) -> 
             mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
             for statement in session_statements(engine, timeout, mariadb):
                 conn.execute(statement)
+            found = sql_login.privileges(engine, conn)
+            if found:
+                raise SqlError(sql_login.PRIVILEGED, clip(sql_login.refusal(found), REASON_LIMIT))
             yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise sql_error(exc, target, connecting=False) from None
@@ -216,14 +227,13 @@ def _rollback_and_close(conn: sa.Connection) -> None:
 
 
 def sql_error(exc: sa.exc.SQLAlchemyError, target: Target, connecting: bool) -> SqlError:
-    """A database error as a SqlError whose reason never holds the password (the consistency
-    endpoints use it too)."""
+    """A database error as a SqlError whose reason holds no password, user, host or address (the
+    consistency endpoints use it too)."""
     # The driver's own exception: SQLAlchemy's wrapper adds the statement and a help link.
     original = getattr(exc, "orig", None) or exc
     code = "connect" if connecting else error_code(original)
-    message = mask(one_line(str(original)) or type(original).__name__, target.password)
-    where = f" to {target.host}:{target.port}" if connecting else ""
-    return SqlError(code, clip(f"{code}{where}: {message}", REASON_LIMIT))
+    message = mask_target(one_line(str(original)) or type(original).__name__, target)
+    return SqlError(code, clip(f"{code}: {message}", REASON_LIMIT))
 
 
 def error_code(error: BaseException) -> str:
@@ -246,3 +256,21 @@ def mask(text: str, password: str) -> str:
     for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len, reverse=True):
         text = text.replace(form, MASK)
     return text
+
+
+# An IP address in a driver message ("connection to server at "db" (10.0.1.5)"): where the host is.
+_ADDRESS = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4})*::[0-9A-Fa-f:.]*|"
+    r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7})(?![\w.:])"
+)
+
+
+def mask_target(text: str, target: Target) -> str:
+    """The text with the password (anywhere), the host, its parts, the user and any IP address
+    (as whole words) replaced by ***."""
+    text = mask(text, target.password)
+    # A host such as "admin:pw@db.internal" (a DSN pasted into the field): its parts count too.
+    words = {target.host, *re.split(r"[@:/]", target.host), target.username}
+    for word in sorted((w for w in words if w), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", MASK, text)
+    return _ADDRESS.sub(MASK, text)

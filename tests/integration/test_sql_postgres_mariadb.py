@@ -1,15 +1,18 @@
 """The sql checker against the real PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306).
 
 Every test runs on both engines, on its own uniquely named table (dropped afterwards), written
-through a separate ordinary connection with timestamps from the database's own clock. The checker
-connects as a superuser (postgres, root) on purpose: read-only must hold even for a login that
-could write, so writes sent through the checker, with the catalog's validation bypassed, must fail
-and leave the table as it was.
+through a separate admin connection (postgres, root) with timestamps from the database's own clock.
+The checker connects as a login of its own that could write (it owns the tables, or holds ALL on
+the test database) but holds no server privilege: read-only must hold even for a login that could
+write, so writes sent through the checker, with the catalog's validation bypassed, must fail and
+leave the table as it was. Privileged logins (superuser, FILE...) are refused before any query.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,21 +39,57 @@ HOST = "127.0.0.1"
 START = "start it with `bash .ci/services`"
 
 
+# PostgreSQL here trusts loopback logins (any password); MariaDB checks it.
+LOGIN_PASSWORD = "vigil-it-login"
+
+
 @dataclass(frozen=True)
 class Database:
     engine: str
     port: int
-    username: str
+    admin_user: str
     sleep: str  # a SELECT that takes 5 seconds
     ago: str  # SQL for "now minus {n} minutes", formatted with n
     timestamp_type: str
+    checker: str = ""  # the checker's login, created per module (see `db`)
 
     def secret(self, **change: Any) -> dict[str, Any]:
-        return {"host": HOST, "port": self.port, "username": self.username, "password": "", "dbname": "test", **change}
+        login = {"username": self.checker, "password": LOGIN_PASSWORD}
+        return {"host": HOST, "port": self.port, **login, "dbname": "test", **change}
 
     def admin(self) -> sa.Engine:
         driver = "postgresql+psycopg" if self.engine == "postgresql" else "mysql+pymysql"
-        return sa.create_engine(f"{driver}://{self.username}@{HOST}:{self.port}/test", poolclass=sa.pool.NullPool)
+        return sa.create_engine(f"{driver}://{self.admin_user}@{HOST}:{self.port}/test", poolclass=sa.pool.NullPool)
+
+    def run_as_admin(self, *statements: str) -> None:
+        engine = self.admin()
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+        engine.dispose()
+
+    def create_login(self, name: str, *grants: str) -> None:
+        """A login (PostgreSQL: a role with LOGIN), then each grant with {login} filled in."""
+        create = (
+            f"CREATE ROLE {name} LOGIN"
+            if self.engine == "postgresql"
+            else f"CREATE USER '{name}'@'%%' IDENTIFIED BY '{LOGIN_PASSWORD}'"
+        )
+        self.run_as_admin(create, *(grant.format(login=self.quoted(name)) for grant in grants))
+
+    def drop_login(self, name: str) -> None:
+        if self.engine == "postgresql":
+            self.run_as_admin(f"DROP OWNED BY {name}", f"DROP ROLE {name}")
+        else:
+            self.run_as_admin(f"DROP USER '{name}'@'%%'")
+
+    def quoted(self, login: str) -> str:
+        return login if self.engine == "postgresql" else f"'{login}'@'%%'"
+
+    def hand_over(self, table: str) -> None:
+        """The checker's login owns the table (PostgreSQL; on MariaDB it holds ALL on the database)."""
+        if self.engine == "postgresql":
+            self.run_as_admin(f"ALTER TABLE {table} OWNER TO {self.checker}")
 
 
 DATABASES = {
@@ -59,28 +98,35 @@ DATABASES = {
     ),
     "mariadb": Database("mariadb", 3306, "root", "SELECT SLEEP(5)", "NOW() - INTERVAL {n} MINUTE", "DATETIME"),
 }
+# A login that may write to the test database and nothing beyond it.
+WRITER_GRANTS = {
+    "postgresql": ["GRANT CREATE ON SCHEMA public TO {login}"],
+    "mariadb": ["GRANT ALL PRIVILEGES ON test.* TO {login}"],
+}
 
 
-@pytest.fixture(params=list(DATABASES))
-def db(request: pytest.FixtureRequest) -> Database:
+def login_name(purpose: str) -> str:
+    return f"vigil_it_{purpose}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="module", params=list(DATABASES))
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
     database = DATABASES[request.param]
     require_service(database.engine, HOST, database.port, START)
-    return database
+    checker_login = login_name("checker")
+    database.create_login(checker_login, *WRITER_GRANTS[database.engine])
+    yield dataclasses.replace(database, checker=checker_login)
+    database.drop_login(checker_login)
 
 
 @pytest.fixture
 def table(db: Database) -> Iterator[str]:
-    """An empty jobs table (status, finished_at), dropped afterwards."""
+    """An empty jobs table (status, finished_at), owned by the checker's login, dropped afterwards."""
     name = f"vigil_it_{uuid.uuid4().hex[:10]}"
-    engine = db.admin()
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"CREATE TABLE {name} (id INT PRIMARY KEY, status VARCHAR(20), finished_at {db.timestamp_type})"
-        )
+    db.run_as_admin(f"CREATE TABLE {name} (id INT PRIMARY KEY, status VARCHAR(20), finished_at {db.timestamp_type})")
+    db.hand_over(name)
     yield name
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    engine.dispose()
+    db.run_as_admin(f"DROP TABLE IF EXISTS {name}")
 
 
 def add_jobs(db: Database, table: str, *jobs: tuple[str, int]) -> None:
@@ -211,7 +257,8 @@ def test_connect_readonly_refuses_writes_sent_any_way(db: Database, table: str):
 
 def test_a_slow_query_is_cut_by_the_statement_timeout(db: Database):
     started = time.perf_counter()
-    result = measure(db, query_spec(db, db.sleep, timeout=1))
+    # A sleep stands in for a slow query; the catalog refuses sleeping, so it goes in past validation.
+    result = measure(db, query_spec(db, "SELECT 1", timeout=1).model_copy(update={"query": db.sleep}))
     elapsed = time.perf_counter() - started
 
     assert (result.status, result.values, result.reason_code) == (Status.failed, {}, "timeout")
@@ -230,8 +277,9 @@ def test_a_closed_port_is_a_connect_failure(db: Database):
     result = measure(db, query_spec(db, "SELECT 1"), port=port)
 
     assert (result.status, result.values, result.reason_code) == (Status.failed, {}, "connect")
-    assert f"connect to {HOST}:{port}:" in (result.reason or "")
+    assert (result.reason or "").startswith("connect: ")
     assert "refused" in (result.reason or "")
+    assert HOST not in (result.reason or ""), "the host is masked"
 
 
 PASSWORD = "Sekr1t:p@ss/word"
@@ -241,14 +289,12 @@ PASSWORD = "Sekr1t:p@ss/word"
 def login(db: Database) -> Iterator[dict[str, str]]:
     """A login whose password is PASSWORD (PostgreSQL trusts loopback: any password logs in)."""
     if db.engine == "postgresql":
-        yield {"username": "postgres", "password": PASSWORD}
+        yield {"username": db.checker, "password": PASSWORD}
         return
     user = f"vigil_it_{uuid.uuid4().hex[:8]}"
-    with db.admin().begin() as conn:
-        conn.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{PASSWORD}'")
+    db.run_as_admin(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{PASSWORD}'")
     yield {"username": user, "password": PASSWORD}
-    with db.admin().begin() as conn:
-        conn.exec_driver_sql(f"DROP USER '{user}'@'%%'")
+    db.run_as_admin(f"DROP USER '{user}'@'%%'")
 
 
 def test_the_password_is_masked_where_the_driver_echoes_it(db: Database, login: dict[str, str]):
@@ -260,14 +306,26 @@ def test_the_password_is_masked_where_the_driver_echoes_it(db: Database, login: 
     assert "***" in (result.reason or "")
 
 
-def test_a_wrong_password_is_refused_and_not_repeated():
-    db = DATABASES["mariadb"]  # PostgreSQL here trusts loopback logins: any password is accepted
-    require_service(db.engine, HOST, db.port, START)
+# PostgreSQL here trusts loopback logins: any password is accepted.
+@pytest.mark.parametrize("db", ["mariadb"], indirect=True)
+def test_a_wrong_password_is_refused_and_neither_it_nor_the_user_repeated(db: Database):
     result = measure(db, query_spec(db, "SELECT 1"), password=PASSWORD)
 
     assert (result.status, result.reason_code) == (Status.failed, "connect")
     assert "Access denied" in (result.reason or "")
-    assert PASSWORD not in json.dumps(result.to_dict())
+    shown = json.dumps(result.to_dict())
+    assert PASSWORD not in shown and db.checker not in shown and HOST not in shown
+
+
+def test_a_password_inside_the_host_never_reaches_the_reason(db: Database):
+    # A DSN pasted into the secret's host field: the driver quotes the host it cannot resolve.
+    result = measure(db, query_spec(db, "SELECT 1"), host=f"admin:{PASSWORD}@db.vigil-it.invalid")
+
+    assert (result.status, result.reason_code) == (Status.failed, "connect")
+    shown = json.dumps(result.to_dict())
+    for secret_part in (PASSWORD, "admin", "db.vigil-it.invalid", db.checker):
+        assert secret_part not in shown, secret_part
+    assert "***" in (result.reason or "")
 
 
 # freshness.timezone: a column without a zone, read by a session whose time zone is UTC-5 (as a
@@ -298,13 +356,10 @@ def behind_utc(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def naive_table(db: Database) -> Iterator[str]:
     name = f"vigil_it_{uuid.uuid4().hex[:10]}"
-    engine = db.admin()
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE TABLE {name} (id INT PRIMARY KEY, written {NAIVE_TYPE[db.engine]})")
+    db.run_as_admin(f"CREATE TABLE {name} (id INT PRIMARY KEY, written {NAIVE_TYPE[db.engine]})")
+    db.hand_over(name)
     yield name
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    engine.dispose()
+    db.run_as_admin(f"DROP TABLE IF EXISTS {name}")
 
 
 def write_half_hour_ago(db: Database, table: str, zone: str) -> None:
@@ -371,3 +426,115 @@ def test_a_cte_that_deletes_is_refused_by_the_catalog_and_by_the_database(db: Da
     # PostgreSQL runs data-modifying CTEs and refuses the write; MariaDB has no WITH ... DELETE.
     assert result.reason_code == ("read-only" if db.engine == "postgresql" else "query"), result.reason
     assert rows_in(db, table) == 1
+
+
+# -- privileged logins: refused at connect; what the boundary then holds back ------------------------
+
+# Per engine: grants that make a login privileged, and the words the refusal must use.
+PRIVILEGED_LOGINS = {
+    "postgresql": [
+        ("ALTER ROLE {login} SUPERUSER", "is a superuser"),
+        ("GRANT pg_execute_server_program TO {login}", "pg_execute_server_program, which runs programs"),
+        ("GRANT pg_write_server_files TO {login}", "pg_write_server_files, which writes files"),
+        ("GRANT pg_read_server_files TO {login}", "pg_read_server_files, which reads any file"),
+        ("GRANT pg_signal_backend TO {login}", "pg_signal_backend, which ends other sessions"),
+    ],
+    "mariadb": [
+        ("GRANT FILE ON *.* TO {login}", "holds FILE on *.*, which reads and writes files"),
+        ("GRANT SUPER ON *.* TO {login}", "holds SUPER on *.*"),
+        ("GRANT PROCESS ON *.* TO {login}", "holds PROCESS on *.*"),
+        ("GRANT ALL PRIVILEGES ON *.* TO {login}", "holds ALL PRIVILEGES on *.*"),
+        ("GRANT CONNECTION ADMIN ON *.* TO {login}", "holds CONNECTION ADMIN on *.*"),
+    ],
+}
+
+
+@pytest.fixture
+def privileged(db: Database, request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, Any], str]]:
+    """(secret of a login given one privileged grant, the words naming it), the login dropped afterwards."""
+    grant, words = PRIVILEGED_LOGINS[db.engine][request.param]
+    name = login_name("priv")
+    db.create_login(name, *WRITER_GRANTS[db.engine], grant)
+    yield db.secret(username=name), words
+    db.drop_login(name)
+
+
+@pytest.mark.parametrize("privileged", range(5), indirect=True)
+def test_a_privileged_login_is_refused_before_the_query_runs(db: Database, privileged: tuple[dict, str]):
+    secret, words = privileged
+    # Were it run, this query would fail as "query" (no such table): the refusal comes first.
+    check = query_spec(db, "SELECT COUNT(*) FROM vigil_no_such_table")
+    result = checker.measure(check, lambda name: secret)
+
+    assert (result.status, result.values, result.reason_code) == (Status.failed, {}, "privileged")
+    assert words in (result.reason or "")
+    assert "docs/catalog.md" in (result.reason or "")
+    assert secret["username"] not in json.dumps(result.to_dict()), "the user is never named"
+
+
+def test_the_admin_logins_themselves_are_refused(db: Database):
+    secret = db.secret(username=db.admin_user, password="")
+    with pytest.raises(sqlconn.SqlError) as caught, sqlconn.connect_readonly(db.engine, secret, 5):
+        pass
+    assert caught.value.code == "privileged"
+
+
+@pytest.mark.parametrize("db", ["mariadb"], indirect=True)
+def test_a_privilege_held_through_the_default_role_is_refused(db: Database):
+    role, name = login_name("role"), login_name("member")
+    db.run_as_admin(f"CREATE ROLE {role}", f"GRANT FILE ON *.* TO {role}")
+    db.create_login(name, "GRANT SELECT ON test.* TO {login}", f"GRANT {role} TO {{login}}")
+    db.run_as_admin(f"SET DEFAULT ROLE {role} FOR '{name}'@'%%'")
+    try:
+        result = checker.measure(query_spec(db, "SELECT 1"), lambda _: db.secret(username=name))
+    finally:
+        db.drop_login(name)
+        db.run_as_admin(f"DROP ROLE {role}")
+
+    assert (result.status, result.reason_code) == (Status.failed, "privileged")
+    assert "holds FILE on *.*" in (result.reason or "")
+
+
+# The read-only login of docs/catalog.md (sql): SELECT on what the checks read, nothing else.
+READER_GRANTS = {
+    "postgresql": ["GRANT USAGE ON SCHEMA public TO {login}", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {login}"],
+    "mariadb": ["GRANT SELECT ON test.* TO {login}"],
+}
+
+
+def test_a_read_only_login_measures(db: Database, table: str):
+    add_jobs(db, table, ("failed", 5), ("failed", 10))
+    name = login_name("reader")
+    db.create_login(name, *READER_GRANTS[db.engine])
+    try:
+        result = checker.measure(query_spec(db, failed_jobs_query(db, table)), lambda _: db.secret(username=name))
+    finally:
+        db.drop_login(name)
+
+    assert (result.status, result.values, result.reason_code) == (Status.ok, {"Value": 2.0}, None), result.reason
+
+
+# What a superuser ran inside the read-only transaction, now through the checker's own login: each
+# fails on the login's privileges, and nothing happens on the server.
+MARKER = f"/tmp/vigil-it-{uuid.uuid4().hex[:8]}"
+ESCAPES = [
+    ("postgresql", f"COPY (SELECT 1) TO PROGRAM 'touch {MARKER}'"),
+    ("postgresql", f"SELECT lo_export(lo_from_bytea(0, 'x'), '{MARKER}')"),
+    ("postgresql", "SELECT pg_read_file('/etc/hostname')"),
+    ("postgresql", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'postgres'"),
+    ("mariadb", f"SELECT 1 INTO OUTFILE '{MARKER}'"),
+]
+
+
+@pytest.mark.parametrize(("db", "statement"), ESCAPES, indirect=["db"], ids=[s.split("(")[0] for _, s in ESCAPES])
+def test_what_a_superuser_got_past_read_only_fails_for_the_checker_login(db: Database, statement: str):
+    admin = db.admin()
+    with admin.connect() as watcher:  # pg_terminate_backend's target: it must survive
+        result = measure(db, query_spec(db, "SELECT 1").model_copy(update={"query": statement}))
+        assert watcher.exec_driver_sql("SELECT 1").scalar() == 1
+    admin.dispose()
+
+    assert result.status is Status.failed
+    reason = (result.reason or "").lower()
+    assert "permission denied" in reason or "must be" in reason or "access denied" in reason, result.reason
+    assert not os.path.exists(MARKER)

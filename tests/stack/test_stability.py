@@ -30,7 +30,7 @@ checks:
     kind: http
     severity: critical
     cadence: 2m
-    url: http://billing.internal:8080/health
+    url: https://billing.internal:8443/health
     headers_secret: billing-token
     vpc:
       vpc_id: vpc-0123456789abcdef0

@@ -42,12 +42,13 @@ class SeenRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted answer: status, body and, to test timeouts, a delay before the status line."""
+    """A scripted answer: status, body, extra headers and, to test timeouts, a delay before the status line."""
 
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     delay: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -84,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted:
             reply = scripted.pop(0) if len(scripted) > 1 else scripted[0]
             time.sleep(reply.delay)
-            self._send(reply.status, reply.body, reply.content_type)
+            self._send(reply.status, reply.body, reply.content_type, reply.headers)
             return
         match url.path:
             case "/health":
@@ -119,9 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, body: object) -> None:
         self._send(status, json.dumps(body).encode(), "application/json")
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

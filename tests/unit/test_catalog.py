@@ -30,7 +30,7 @@ SETTINGS = {
     "secrets": {"api-headers": "vigil/api/headers"},
     "self_monitoring_route": "crit",
 }
-HTTP = {"id": "api-health", "kind": "http", "severity": "critical", "url": "http://127.0.0.1:8080/health"}
+HTTP = {"id": "api-health", "kind": "http", "severity": "critical", "url": "https://api.example.com/health"}
 SQS = {"id": "orders-queue", "kind": "sqs", "severity": "warning", "queue": "orders", "dlq": "orders-dlq"}
 
 

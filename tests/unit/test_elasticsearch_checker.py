@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.drip_server import dripping_server
 from tests.support.emf import assert_vigil_emf, metric_units, only_emf
 from tests.support.http_server import LoopbackServer, Reply, closed_port, running_server
 from vigil import secrets
@@ -314,6 +316,18 @@ def test_a_slow_cluster_times_out(capsys, server):
     assert (result["status"], result["reason_code"]) == ("failed", "timeout")
     assert result["reason"] == "no answer from the cluster: timeout: no complete answer within 0.5s"
     assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+def test_an_answer_dripping_in_times_out_at_the_budget(capsys):
+    answer_bytes = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + fixture("search_ok.json")
+    with dripping_server(answer_bytes, interval=0.5) as url:
+        started = time.monotonic()
+        result = checker.handler({"check": spec(url, timeout=1.5), "secrets": {}}, None)
+        elapsed = time.monotonic() - started
+
+    assert (result["status"], result["reason_code"]) == ("failed", "timeout")
+    assert elapsed < 1.5 + 0.5, f"took {elapsed:.1f}s against a 1.5s budget"
+    assert_vigil_emf(only_emf(capsys.readouterr().out), CHECK_ID, {"MeasureFailed": 1})
 
 
 def test_a_refused_connection_cannot_measure(capsys):

@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import json
 import logging
+import socket
 import subprocess
 import sys
 import time
@@ -18,10 +19,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.drip_server import dripping_server
 from tests.support.emf import assert_vigil_emf, metric_units, only_emf
 from tests.support.http_server import LoopbackServer, closed_port, running_server
 from vigil import secrets
 from vigil.checkers import http as checker
+from vigil.checkers import network
 from vigil.result import CheckResult
 from vigil.spec.http import HttpCheck, JsonAssertion
 
@@ -44,9 +47,17 @@ def _fresh_secrets() -> Iterator[None]:
 
 
 def spec(url: str, **fields: Any) -> dict[str, Any]:
-    """A check as the stack puts it in the event: validated, then dumped as JSON."""
-    raw = {"id": CHECK_ID, "kind": "http", "service": "api", "severity": "critical", "url": url, "timeout": 2, **fields}
-    return HttpCheck.model_validate(raw).model_dump(mode="json")
+    """A check as the stack puts it in the event: validated, then dumped as JSON.
+
+    The test servers are on loopback, which a check may call only with allow_private.
+    """
+    raw = {"id": CHECK_ID, "kind": "http", "service": "api", "severity": "critical", "url": url, "timeout": 2}
+    return HttpCheck.model_validate({**raw, "allow_private": True, **fields}).model_dump(mode="json")
+
+
+def unvalidated(url: str, **fields: Any) -> dict[str, Any]:
+    """A spec the catalog would refuse, as a stale or hand-made event could still carry it."""
+    return {**spec("https://api.example.com/health", **{"allow_private": False, **fields}), "url": url}
 
 
 def invoke(capsys: pytest.CaptureFixture[str], event: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -192,6 +203,36 @@ def test_timeout(capsys, server):
     assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
 
 
+# A response a byte at a time, every byte well within any per-read timeout: ~20 s in all.
+DRIPPED = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status": "up"}'
+
+
+@pytest.mark.parametrize("burst", [0, DRIPPED.index(b"\r\n\r\n") + 4], ids=["headers", "body"])
+def test_an_answer_dripping_in_times_out_at_the_budget(capsys, burst):
+    with dripping_server(DRIPPED, interval=0.5, burst=burst) as url:
+        started = time.monotonic()
+        result, emf = check(capsys, url + "/health", timeout=1.5)
+        elapsed = time.monotonic() - started
+
+    assert_down(result, "timeout", "no complete answer within 1.5s")
+    assert elapsed < 1.5 + 0.5, f"took {elapsed:.1f}s against a 1.5s budget"
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, **({"StatusCode": 200} if burst else {})})
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+def test_a_closing_answer_whose_body_comes_after_its_headers_is_read(capsys, version):
+    # http.client hands a closing connection over to the answer: its socket must stay open until
+    # the body is read (HTTP/1.0, or Connection: close).
+    answer = (
+        f"{version} 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n".encode()
+        + b'{"status": "up"}'
+    )
+    with dripping_server(answer, interval=0.02, burst=answer.index(b"\r\n\r\n") + 4) as url:
+        result, _ = check(capsys, url + "/health", json_assert={"path": "status", "equals": "up"})
+
+    assert (result["status"], result["reason_code"], result["values"]["Healthy"]) == ("ok", None, 1), result
+
+
 def test_connection_refused(capsys):
     result, emf = check(capsys, f"http://127.0.0.1:{closed_port()}/health")
 
@@ -225,6 +266,95 @@ def test_closed_mid_body_keeps_status_but_no_latency(capsys, server):
 
     assert_down(result, "connect", "closed in the middle of the answer")
     assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200})
+
+
+# --- refused targets ------------------------------------------------------------------------------
+
+
+def assert_refused(result: dict[str, Any], emf: dict[str, Any], *words: str) -> None:
+    assert (result["status"], result["reason_code"]) == ("failed", "refused")
+    for word in words:
+        assert word in result["reason"]
+    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+
+
+def test_loopback_is_refused_without_allow_private(capsys, server):
+    before = len(server.requests)
+    result, emf = invoke(capsys, {"check": unvalidated(server.url("/health")), "secrets": {}})
+
+    assert_refused(result, emf, "127.0.0.1 is a loopback address", "allow_private")
+    assert server.requests[before:] == [], "nothing was sent"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["169.254.169.254"],
+        ["93.184.216.34", "127.0.0.1"],  # one bad address refuses the name: the client may pick any
+        ["::ffff:169.254.169.254"],
+        ["10.1.2.3"],  # private, and this check has no vpc
+    ],
+)
+def test_a_name_resolving_to_a_refused_address_is_refused(capsys, monkeypatch, answer):
+    # What a DNS answer re-pointed after review (rebinding) looks like to the checker.
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        assert host == "status.example.com"
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answer]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    connects: list[Any] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: connects.append(address))
+
+    result, emf = check(capsys, "https://status.example.com/health", allow_private=False)
+
+    assert_refused(result, emf, "status.example.com:", answer[-1] if len(answer) > 1 else answer[0])
+    assert connects == [], "no connection to any address of a refused name"
+
+
+def test_the_address_connected_to_is_checked_too(monkeypatch, server):
+    seen: list[str] = []
+
+    def admit(address: str) -> None:
+        seen.append(address)
+
+    deadline = network.Deadline(2)
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with network.open_socket("localhost", port, deadline, admit) as sock:
+        peer = sock.getpeername()[0]
+    resolved = {info[4][0] for info in socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)}
+    assert set(seen[:-1]) == resolved, "every resolved address, before connecting"
+    assert seen[-1] == peer, "then the address actually connected to"
+
+
+def test_a_vpc_check_may_call_private_addresses(capsys):
+    vpc = {
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": ["subnet-0123456789abcdef0"],
+        "security_group_ids": ["sg-0123456789abcdef0"],
+    }
+    target = checker.parse(spec("http://10.0.0.5/health", allow_private=False, vpc=vpc))
+    assert target.vpc and not target.allow_private
+    checker.admit(target)("10.0.0.5")  # no refusal
+    with pytest.raises(checker.CannotMeasure, match=r"169\.254\.169\.254 is a link-local"):
+        checker.admit(target)("169.254.169.254")
+
+
+def test_headers_secret_over_plain_http_is_refused_before_the_secret_is_read(capsys, server):
+    before = len(server.requests)
+    check_spec = unvalidated(server.url("/health").replace("127.0.0.1", "localhost"), headers_secret="api-headers")
+    # No secret in the event: reading it would fail with reason_code "secret".
+    result, emf = invoke(capsys, {"check": check_spec, "secrets": {}})
+
+    assert_refused(result, emf, "headers_secret over plain http://")
+    assert server.requests[before:] == []
+
+
+def test_userinfo_in_the_url_is_refused_and_not_quoted(capsys, server):
+    url = server.url("/health").replace("http://", "http://admin:hunter2@")
+    result, emf = invoke(capsys, {"check": unvalidated(url, allow_private=True), "secrets": {}})
+
+    assert_refused(result, emf, "user name or password")
+    assert "hunter2" not in json.dumps(result) and "hunter2" not in json.dumps(emf)
 
 
 # --- header secret -------------------------------------------------------------------------------

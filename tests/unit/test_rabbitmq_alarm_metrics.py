@@ -1,5 +1,5 @@
 """Alarms and checker cannot drift apart: every metric (name, namespace, dimensions) an alarm of
-infra/checks/rabbitmq.py watches is in the EMF the checker writes in a full run.
+infra/checks/rabbitmq.py watches (infra.signal_alarms) is in the EMF the checker writes in a full run.
 
 The run is the Lambda's handler (runner, `measure`, the per-queue documents and the check's own
 line) against a canned management API: the HTTP exchange is replaced, everything from the decoded
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra.catalog import load_catalog
-from infra.checks.rabbitmq import signal_metric
+from infra.signal_alarms import checker_alarms
 from tests.support.emf import emf_lines
 from tests.unit.test_rabbitmq_checker import BASE
 from vigil.checkers import rabbitmq as checker
@@ -63,7 +63,7 @@ def canned_api(spec: RabbitmqCheck, monkeypatch: pytest.MonkeyPatch) -> list[str
     asked: list[str] = []
     queues = listing(spec)
 
-    def request(self: checker.ManagementApi, target: str) -> tuple[int, bytes]:
+    def request(self: checker.ManagementApi, path: str, target: str) -> tuple[int, bytes]:
         asked.append(target)
         if target.startswith("/api/nodes"):
             return 200, json.dumps(NODES).encode()
@@ -88,11 +88,7 @@ def emitted(stdout: str) -> set[Series]:
 
 
 def alarmed(spec: RabbitmqCheck) -> dict[str, Series]:
-    found = {}
-    for signal in spec.active_signals():
-        metric = signal_metric(spec, signal)
-        found[signal] = (metric.namespace, metric.metric_name, frozenset((metric.dimensions or {}).items()))
-    return found
+    return {alarm.signal: (alarm.namespace, *alarm.series) for alarm in checker_alarms(spec)}
 
 
 def _spec(**fields: Any) -> RabbitmqCheck:

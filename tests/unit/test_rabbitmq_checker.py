@@ -261,15 +261,6 @@ def test_a_pattern_selects_by_name() -> None:
     assert [q.name for q in checker.select(spec(pattern="^events"), queues).rolled] == ["events.a"]
 
 
-def test_gzip_bodies_are_decoded_and_damaged_ones_left_as_they_came() -> None:
-    import gzip
-
-    document = b'[{"messages_ready": 1}]' * 100
-    assert checker.gunzip(gzip.compress(document), None) == document
-    assert checker.gunzip(gzip.compress(document), 10) == document[:10]
-    assert checker.gunzip(b"not gzip", None) == b"not gzip"
-
-
 def test_vhost_is_quoted_in_the_path() -> None:
     assert checker.queues_path(spec()) == "/api/queues"
     assert checker.queues_path(spec(vhost="/")) == "/api/queues/%2F"

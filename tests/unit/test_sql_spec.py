@@ -100,8 +100,7 @@ MUST_ONLY_READ = "must only read"
         ("SELECT 1 COMMIT", "COMMIT"),
         ("WITH x AS (SELECT 1) CALL refresh()", "CALL"),
         ("SELECT * INTO orders_copy FROM orders", "INTO"),  # creates a table (SQL Server, PostgreSQL)
-        ("SELECT * FROM orders INTO OUTFILE '/tmp/o'", "INTO"),  # MySQL writes a file
-        ("SELECT * FROM OPENQUERY(other, 'SELECT 1')", "OPENQUERY"),  # runs text on another server
+        ("SELECT id INTO @last FROM orders", "INTO"),  # MySQL sets a variable
         # Locking reads: decided to refuse, a monitoring query must not lock the application's rows.
         ("SELECT id FROM orders FOR UPDATE", "UPDATE"),
         ("SELECT id FROM orders FOR NO KEY UPDATE SKIP LOCKED", "UPDATE"),
@@ -147,6 +146,80 @@ def test_a_query_that_writes_runs_code_or_locks_is_refused(query: str, found: st
 )
 def test_reads_that_mention_such_words_only_in_literals_identifiers_or_comments_pass(query: str):
     assert query_problem(query) is None
+
+
+@pytest.mark.parametrize(
+    ("engine", "query", "named"),
+    [
+        # What a superuser ran inside the read-only transaction, and their kin.
+        ("postgresql", "SELECT dblink_exec('dbname=test', 'DELETE FROM orders')", "dblink_exec, which connects"),
+        ("postgresql", "SELECT * FROM dblink('dbname=test', 'SELECT 1') AS t(n int)", "dblink, which connects"),
+        ("postgresql", "SELECT lo_export(lo_from_bytea(0, 'x'), '/tmp/x')", "lo_export, which writes files"),
+        ("postgresql", "SELECT lo_import('/etc/passwd')", "lo_import, which reads files"),
+        ("postgresql", "SELECT pg_read_file('/etc/passwd')", "pg_read_file, which reads files"),
+        ("postgresql", "SELECT pg_read_binary_file('global/pg_control')", "pg_read_binary_file"),
+        ("postgresql", "SELECT count(*) FROM pg_ls_dir('.')", "pg_ls_dir, which reads files or lists directories"),
+        ("postgresql", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "pg_terminate_backend, which ends"),
+        ("postgresql", "SELECT pg_cancel_backend(42)", "pg_cancel_backend, which ends or cancels other sessions"),
+        ("postgresql", "SELECT pg_sleep(60)", "pg_sleep, which sleeps"),
+        ("postgresql", "SELECT set_config('transaction_read_only', 'off', true)", "set_config, which changes"),
+        ("postgresql", "SELECT query_to_xml('SELECT pg_sleep(9)', true, true, '')", "query_to_xml, which runs SQL"),
+        ("postgresql", "WITH x AS (SELECT 1) SELECT 1 FROM x WHERE 0 = 1 UNION COPY", "copy, which copies"),
+        # Robust to case, spacing, comments, schema and quoting.
+        ("postgresql", "select PG_CATALOG . Pg_Terminate_Backend /* who? */ (42)", "pg_terminate_backend"),
+        ("postgresql", 'SELECT "pg_sleep"(5)', "pg_sleep, which sleeps"),
+        ("postgresql", "SELECT pg_catalog.pg_sleep\n\t(5)", "pg_sleep"),
+        ("mariadb", "SELECT LOAD_FILE('/etc/passwd')", "load_file, which reads files"),
+        ("mysql", "SELECT `load_file`('/etc/passwd')", "load_file"),
+        ("mariadb", "SELECT * FROM orders INTO OUTFILE '/tmp/o'", "INTO OUTFILE, which writes files"),
+        ("mysql", "SELECT 'x' INTO\n DUMPFILE '/tmp/o'", "INTO OUTFILE, which writes files"),
+        ("mariadb", "SELECT SLEEP(60)", "sleep, which sleeps or burns CPU"),
+        ("mysql", "SELECT BENCHMARK(1e9, MD5('x'))", "benchmark"),
+        ("mysql", "SELECT sys_exec('id')", "sys_exec, which runs operating-system commands"),
+        ("mssql", "SELECT 1 xp_cmdshell 'dir'", "xp_cmdshell, which is an extended stored procedure"),
+        ("mssql", "SELECT [xp_dirtree]", "xp_dirtree"),
+        ("mssql", "SELECT * FROM OPENQUERY(other, 'SELECT 1')", "openquery, which reads from another server"),
+        ("mssql", "SELECT * FROM OPENROWSET('SQLNCLI', 'server=x', 'SELECT 1')", "openrowset, which reads from"),
+        ("mssql", "SELECT * FROM OPENDATASOURCE('SQLNCLI', 'Data Source=x').db.dbo.t", "opendatasource"),
+        ("mssql", "SELECT 1 WAITFOR DELAY '01:00'", "waitfor, which waits"),
+        ("mssql", "SELECT * FROM sys.fn_get_audit_file('C:\\*', DEFAULT, DEFAULT)", "fn_get_audit_file, which reads"),
+        # Unknown engine (consistency's endpoints): every engine's list.
+        (None, "SELECT pg_sleep(1)", "pg_sleep"),
+        (None, "SELECT LOAD_FILE('/x')", "load_file"),
+        (None, "SELECT 1 WAITFOR DELAY '01:00'", "waitfor"),
+    ],
+)
+def test_functions_that_reach_beyond_the_read_are_refused_by_name_in_words(engine, query, named):
+    problem = query_problem(query, engine)
+    assert problem is not None and problem.startswith("must not use "), (query, problem)
+    assert named in problem
+    assert "the database login is the boundary" in problem
+
+
+def test_a_unicode_escaped_identifier_is_refused():
+    problem = query_problem('SELECT U&"pg\\005Fsleep"(5)', "postgresql") or ""
+    assert "Unicode escapes" in problem
+
+
+@pytest.mark.parametrize(
+    ("engine", "query"),
+    [
+        ("postgresql", "SELECT max(sleep) FROM sleep_log"),  # sleep() is MySQL's: a PostgreSQL column here
+        ("postgresql", "SELECT count(*) FROM jobs WHERE note = 'pg_sleep(5)'"),  # a string literal
+        ("postgresql", "SELECT count(*) FROM copy_jobs"),
+        ("mssql", "SELECT count(*) FROM dblink_audit"),  # dblink is PostgreSQL's
+        ("mysql", "SELECT count(*) FROM jobs -- pg_terminate_backend\n"),
+    ],
+)
+def test_such_names_in_another_engine_or_in_literals_pass(engine, query):
+    assert query_problem(query, engine) is None
+
+
+def test_the_catalog_names_field_and_function(tmp_path):
+    entry = {"query": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "alarms": {"value": {"threshold": 0}}}
+    (line,) = catalog_problems(tmp_path, entry)
+
+    assert "check jobs: query: must not use pg_terminate_backend, which ends or cancels other sessions" in line
 
 
 def test_a_semicolon_hidden_behind_a_literal_that_looks_like_a_comment_is_found():

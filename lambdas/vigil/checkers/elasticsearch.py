@@ -55,7 +55,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from vigil.checkers import runner
-from vigil.checkers.network import network_verdict
+from vigil.checkers.network import Deadline, connection, network_verdict
 from vigil.checkers.runner import CannotMeasure
 from vigil.result import CheckResult
 from vigil.secrets import SecretError
@@ -147,7 +147,7 @@ def search_body(spec: ElasticsearchCheck) -> dict[str, Any]:
 
 def search(spec: ElasticsearchCheck, authorization: str | None) -> dict[str, Any]:
     """The decoded 200 answer; raises CannotMeasure. A throttled search is retried once in time."""
-    deadline = time.perf_counter() + spec.timeout
+    deadline = Deadline(spec.timeout)
     payload = json.dumps(search_body(spec)).encode()
     headers = {
         "Content-Type": "application/json",
@@ -160,7 +160,7 @@ def search(spec: ElasticsearchCheck, authorization: str | None) -> dict[str, Any
     retried = False
     while True:
         status, body = _post(spec, search_path(spec), payload, headers, deadline)
-        if status == 429 and not retried and deadline - time.perf_counter() > 2 * RETRY_BACKOFF:
+        if status == 429 and not retried and deadline.left() > 2 * RETRY_BACKOFF:
             retried = True
             time.sleep(RETRY_BACKOFF)
             continue
@@ -168,18 +168,16 @@ def search(spec: ElasticsearchCheck, authorization: str | None) -> dict[str, Any
 
 
 def _post(
-    spec: ElasticsearchCheck, path: str, payload: bytes, headers: dict[str, str], deadline: float
+    spec: ElasticsearchCheck, path: str, payload: bytes, headers: dict[str, str], deadline: Deadline
 ) -> tuple[int, bytes]:
     url = urlsplit(spec.url)
     host = url.hostname or ""
-    cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    conn = cls(host, url.port, timeout=spec.timeout)
+    # Connect, send and every read end by the run's deadline (vigil.checkers.network).
+    conn = connection(url.scheme, host, url.port, deadline)
     try:
-        conn.timeout = _remaining(deadline)  # connect gets what the run has left, not a fresh timeout
         conn.request("POST", path, body=payload, headers=headers)
-        _arm(conn, deadline)
         response = conn.getresponse()
-        return response.status, _read(conn, response, deadline)
+        return response.status, _read(response)
     except CannotMeasure:
         raise
     except Exception as exc:
@@ -191,25 +189,10 @@ def _post(
         conn.close()
 
 
-def _remaining(deadline: float) -> float:
-    remaining = deadline - time.perf_counter()
-    if remaining <= 0:
-        raise TimeoutError("deadline passed")
-    return remaining
-
-
-def _arm(conn: http.client.HTTPConnection, deadline: float) -> None:
-    """Give the next socket operation only what is left of the run's timeout."""
-    remaining = _remaining(deadline)
-    if conn.sock is not None:
-        conn.sock.settimeout(remaining)
-
-
-def _read(conn: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float) -> bytes:
+def _read(response: http.client.HTTPResponse) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        _arm(conn, deadline)
         chunk = response.read1(_CHUNK)
         if not chunk:
             break

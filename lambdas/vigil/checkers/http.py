@@ -16,17 +16,25 @@ the verdict goes into Healthy (1/0) with a reason_code:
   slow     answered correctly, but later than max_latency_ms
 
 Status failed ("cannot measure", MeasureFailed=1) is kept for the checker's own problems: the
-header secret cannot be read, the spec is invalid, an unexpected exception. Were an outage also
+header secret cannot be read, the spec is invalid, the target is refused (`refused`: see below),
+an unexpected exception. Were an outage also
 reported as "cannot measure", one outage would page twice, once through the down alarm and once
 through the measure alarm, and the measure alarm would no longer mean "vigil itself is broken".
 
 Other choices:
 - Redirects are not followed: a health endpoint should answer itself, and a redirect to a login
   page is the classic false "healthy". List 3xx in expect_status if a redirect is the answer.
-- spec.timeout is one budget for the whole call: after connecting, every socket operation gets
-  only what is left of it. The TCP connect and the TLS handshake each get up to the full
-  timeout, and name resolution uses the system resolver's own timeout, so the Lambda timeout
-  should allow about 2 × spec.timeout plus a few seconds.
+- spec.timeout is one hard budget for the whole call: the TCP connect, the TLS handshake and
+  every send and receive get only what is left of it (vigil.checkers.network), so a target that
+  drips its answer a byte at a time is a `timeout` at spec.timeout. Name resolution uses the
+  system resolver's own timeout, so the Lambda timeout allows spec.timeout plus a few seconds.
+- Refused targets (vigil.private_targets): unless the check sets allow_private, the checker does
+  not call loopback, link-local (instance metadata) or reserved addresses, nor private ones from
+  outside a VPC. It resolves the name itself, judges every address it gets and the address it
+  actually connected to (a name re-pointed after review, DNS rebinding), and connects only to
+  addresses it judged. Nor does it send credentials (headers_secret, or a user:password@ in the
+  URL) over plain http://. Either is `refused`, status failed: vigil will not measure it, which
+  says nothing about the target.
 - LatencyMs is from the start of the connection to the last byte read (at most 1 MiB), so it is
   only sent with a complete answer; StatusCode is sent whenever a status line arrived.
 - Only the standard library, and no pydantic: the module stays cheap to import on a cold start
@@ -40,16 +48,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from vigil import check_schema
 from vigil.checkers import runner
-from vigil.checkers.network import Verdict, network_verdict
+from vigil.checkers.network import Admit, Deadline, Verdict, connection, network_verdict
+from vigil.checkers.runner import CannotMeasure
+from vigil.private_targets import refusal
 from vigil.result import CheckResult
 from vigil.secrets import SecretError
 from vigil.text import clip
@@ -64,8 +73,7 @@ HEALTHY = "Healthy"
 LATENCY = "LatencyMs"
 STATUS_CODE = "StatusCode"
 UNITS = {HEALTHY: "None", LATENCY: "Milliseconds", STATUS_CODE: "None"}
-
-_tls_context: ssl.SSLContext | None = None
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,8 @@ class Target:
     timeout: float
     json_assert: BodyAssertion | None
     headers_secret: str | None
+    allow_private: bool
+    vpc: bool  # placed in a VPC (the placement itself is the stack's business)
 
 
 def parse(check: Mapping[str, Any]) -> Target:
@@ -102,6 +112,8 @@ def parse(check: Mapping[str, Any]) -> Target:
         timeout=float(fields["timeout"]),
         json_assert=BodyAssertion(assertion["path"], assertion["equals"]) if assertion else None,
         headers_secret=fields["headers_secret"],
+        allow_private=fields["allow_private"],
+        vpc=fields["vpc"] is not None,
     )
 
 
@@ -110,6 +122,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def measure_with_secrets(spec: Target, resolve: runner.SecretsResolver) -> CheckResult:
+    refuse_plain_credentials(spec)  # before the secret is even read
     headers = header_secret(spec.headers_secret, resolve(spec.headers_secret)) if spec.headers_secret else None
     return measure(spec, headers)
 
@@ -137,10 +150,33 @@ def _header_ok(key: str, value: str) -> bool:
     return not any(c in value for c in "\r\n\0")
 
 
+def refuse_plain_credentials(spec: Target) -> None:
+    """CannotMeasure when credentials would travel over plain http:// (the catalog refuses it too)."""
+    url = urlsplit(spec.url)
+    if url.username is not None or url.password is not None:
+        raise CannotMeasure(REFUSED, "refused: url holds a user name or password; use headers_secret")
+    if url.scheme == "http" and spec.headers_secret is not None and not spec.allow_private:
+        raise CannotMeasure(REFUSED, "refused: headers_secret over plain http://; use https://")
+
+
+def admit(spec: Target) -> Admit:
+    """The address check for this spec's connection: raises CannotMeasure for a refused address."""
+    host = urlsplit(spec.url).hostname
+
+    def check(address: str) -> None:
+        refused = refusal(address, spec.allow_private, spec.vpc)
+        if refused:
+            raise CannotMeasure(REFUSED, f"refused: {host}: {refused}; vigil calls it only with allow_private: true")
+
+    return check
+
+
 def measure(spec: Target, headers: dict[str, str] | None = None) -> CheckResult:
-    """Call spec.url once and judge the answer. Raises only for checker-side problems."""
+    """Call spec.url once and judge the answer. Raises only for checker-side problems
+    (CannotMeasure for a refused target)."""
+    refuse_plain_credentials(spec)
     started = time.perf_counter()
-    deadline = started + spec.timeout
+    deadline = Deadline(spec.timeout)
     status_code: int | None = None
     latency_ms: float | None = None
     details: dict[str, int | bool] = {}
@@ -221,25 +257,22 @@ def _show(value: Any) -> str:
     return clip(json.dumps(value, ensure_ascii=False), 80)
 
 
-def _fetch(spec: Target, headers: dict[str, str], deadline: float) -> tuple[int, bytes, bool]:
+def _fetch(spec: Target, headers: dict[str, str], deadline: Deadline) -> tuple[int, bytes, bool]:
     """(status, body up to 1 MiB, truncated); network verdicts raise Verdict, checker trouble raises."""
     url = urlsplit(spec.url)
     host = url.hostname or ""
-    conn = _connection(url.scheme, host, url.port, spec.timeout)
+    conn = connection(url.scheme, host, url.port, deadline, admit(spec))
     status_code: int | None = None
     try:
-        conn.connect()
-        _arm(conn, deadline)
-        conn.putrequest(spec.method, _target(url.path, url.query), skip_accept_encoding=True)
+        conn.putrequest(spec.method, _target(url), skip_accept_encoding=True)
         for name, value in _request_headers(spec, headers).items():
             conn.putheader(name, value)
         conn.endheaders()
-        _arm(conn, deadline)
         response = conn.getresponse()
         status_code = response.status
-        body, truncated = _read_body(conn, response, deadline)
+        body, truncated = _read_body(response)
         return status_code, body, truncated
-    except Verdict:
+    except (Verdict, CannotMeasure):
         raise
     except Exception as exc:
         verdict = network_verdict(exc, host, spec.timeout)
@@ -251,22 +284,8 @@ def _fetch(spec: Target, headers: dict[str, str], deadline: float) -> tuple[int,
         conn.close()
 
 
-def _connection(scheme: str, host: str, port: int | None, timeout: float) -> http.client.HTTPConnection:
-    if scheme == "https":
-        return http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls())
-    return http.client.HTTPConnection(host, port, timeout=timeout)
-
-
-def _tls() -> ssl.SSLContext:
-    # Loading the CA bundle costs tens of ms: once per container, and only for https checks.
-    global _tls_context
-    if _tls_context is None:
-        _tls_context = ssl.create_default_context()
-    return _tls_context
-
-
-def _target(path: str, query: str) -> str:
-    return (path or "/") + (f"?{query}" if query else "")
+def _target(url: SplitResult) -> str:
+    return (url.path or "/") + (f"?{url.query}" if url.query else "")
 
 
 def _request_headers(spec: Target, secret_headers: dict[str, str]) -> dict[str, str]:
@@ -283,22 +302,10 @@ def _request_headers(spec: Target, secret_headers: dict[str, str]) -> dict[str, 
     return headers
 
 
-def _arm(conn: http.client.HTTPConnection, deadline: float) -> None:
-    """Give the next socket operation only what is left of the overall timeout."""
-    remaining = deadline - time.perf_counter()
-    if remaining <= 0:
-        raise TimeoutError("deadline passed")
-    if conn.sock is not None:
-        conn.sock.settimeout(remaining)
-
-
-def _read_body(
-    conn: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float
-) -> tuple[bytes, bool]:
+def _read_body(response: http.client.HTTPResponse) -> tuple[bytes, bool]:
     chunks: list[bytes] = []
     size = 0
     while size <= MAX_BODY_BYTES:
-        _arm(conn, deadline)
         chunk = response.read1(min(_CHUNK, MAX_BODY_BYTES + 1 - size))
         if not chunk:
             break

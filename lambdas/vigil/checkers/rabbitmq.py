@@ -39,6 +39,14 @@ Other choices:
   queues and streams included), so it is emitted only when present.
 - Only the standard library for the network (http.client, one kept-alive connection per run).
   The password is sent, never logged, and never copied into a reason.
+- One hard deadline, spec.timeout, for the whole run: connecting and every read of every request
+  get only what is left of it (vigil.checkers.network), so a broker (or anything posing as one)
+  that drips its answer is a `timeout` at spec.timeout, not a checker held for minutes.
+- Answers are capped at MAX_ANSWER_BYTES both as sent and decoded, and gzip is inflated a chunk
+  at a time with an output limit: a gzip bomb (a few KB that inflate to gigabytes) stops at the
+  cap with reason_code `too_large` instead of taking the Lambda's memory. 16 MiB decoded is about
+  60,000 queues at the ~270 bytes a queue takes with names and rates, twelve times the 5,000 of
+  docs/performance.md, and json.loads of it peaks near 85 MiB: it fits the function's 256 MB.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from vigil.checkers import runner
-from vigil.checkers.network import network_verdict
+from vigil.checkers.network import Deadline, connection, network_verdict
 from vigil.checkers.runner import CannotMeasure
 from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE, CheckResult
 from vigil.secrets import SecretError
@@ -66,7 +74,9 @@ from vigil.spec.rabbitmq import QUEUE_DIMENSION, RabbitmqCheck
 KIND = "rabbitmq"
 PAGE_SIZE = 500  # the management API's largest page
 USER_AGENT = "vigil-checker/1"
-MAX_ERROR_BODY = 64 * 1024
+MAX_ERROR_BODY = 64 * 1024  # an error's body is read this far, then cut: its status says enough
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a 200's body, as sent and decoded (see the module docstring)
+_CHUNK = 64 * 1024
 
 # What every selected queue sends: its figures and no name; `queue_columns` adds what telling
 # queues apart needs. The total is ready + unacknowledged, so `messages` does not travel.
@@ -144,7 +154,7 @@ class ManagementApi:
         self.port = parts.port
         self.base = parts.path.rstrip("/")
         self.timeout = timeout
-        self.deadline = time.perf_counter() + timeout
+        self.deadline = Deadline(timeout)
         token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         self._headers = {
             "Authorization": f"Basic {token}",
@@ -161,7 +171,7 @@ class ManagementApi:
         """The decoded JSON answer; raises Unreachable or CannotMeasure. 400 comes back as (400, body)."""
         target = f"{self.base}{path}" + (f"?{urlencode(params)}" if params else "")
         try:
-            status, body = self._request(target)
+            status, body = self._request(path, target)
         except (Unreachable, CannotMeasure):
             raise
         except Exception as exc:
@@ -174,39 +184,72 @@ class ManagementApi:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+            self._conn = None
 
-    def _request(self, target: str) -> tuple[int, bytes]:
-        remaining = self.deadline - time.perf_counter()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
+    def _request(self, path: str, target: str) -> tuple[int, bytes]:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-            self._conn = cls(self.host, self.port, timeout=remaining)
-        else:
-            self._conn.timeout = remaining
-            if self._conn.sock is not None:
-                self._conn.sock.settimeout(remaining)
+            self._conn = connection(self.scheme, self.host, self.port, self.deadline)
         self._conn.request("GET", target, headers=self._headers)
         response = self._conn.getresponse()
-        body = response.read() if response.status == 200 else response.read(MAX_ERROR_BODY)
+        ok = response.status == 200
         self.requests += 1
-        self.bytes_read += len(body)
-        if response.will_close or response.status != 200:
+        body, sent = read_body(response, path, MAX_ANSWER_BYTES if ok else MAX_ERROR_BODY, strict=ok)
+        self.bytes_read += sent
+        if response.will_close or not ok:
             self.close()
-            self._conn = None
-        if (response.getheader("Content-Encoding") or "").lower() == "gzip":
-            body = gunzip(body, limit=None if response.status == 200 else MAX_ERROR_BODY)
         self.bytes_decoded += len(body)
         return response.status, body
 
 
-def gunzip(body: bytes, limit: int | None) -> bytes:
-    """A gzip body decoded; an error body only up to `limit`, and a damaged one as it came (then not JSON)."""
-    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        return decoder.decompress(body, limit or 0)
-    except zlib.error:
-        return body
+def read_body(response: http.client.HTTPResponse, path: str, limit: int, strict: bool) -> tuple[bytes, int]:
+    """(the answer's body, gunzipped when it says gzip, bytes as sent), at most `limit` bytes each way.
+
+    strict: more than the limit either way raises CannotMeasure (too_large) and a damaged gzip
+    Unreachable; otherwise (an error's body) the body is cut at the limit, or where gzip broke.
+    """
+    if strict and response.length is not None and response.length > limit:
+        raise _too_large(path, limit, "as sent")
+    gzipped = (response.getheader("Content-Encoding") or "").lower() == "gzip"
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+    parts: list[bytes] = []
+    raw = size = 0
+    while True:
+        chunk = response.read1(_CHUNK)
+        if not chunk:
+            break
+        raw += len(chunk)
+        if raw > limit:
+            if strict:
+                raise _too_large(path, limit, "as sent")
+            break
+        try:
+            # max_length: never more than one byte past the limit leaves the decoder at once.
+            data = chunk if decoder is None else decoder.decompress(chunk, limit - size + 1)
+        except zlib.error:
+            if strict:
+                raise Unreachable("protocol", f"{path} answered with a damaged gzip body") from None
+            break
+        size += len(data)
+        if size > limit:
+            if strict:
+                raise _too_large(path, limit, "decoded")
+            parts.append(data[: len(data) - (size - limit)])
+            break
+        parts.append(data)
+    if strict:
+        if response.length:
+            # read1 reports a close before Content-Length bytes as a plain end of body.
+            raise http.client.IncompleteRead(b"", response.length)
+        response.read()  # nothing is left; this marks the answer done, so the connection can carry the next
+    return b"".join(parts), raw
+
+
+def _too_large(path: str, limit: int, how: str) -> CannotMeasure:
+    return CannotMeasure(
+        "too_large",
+        f"{path}: answer larger than {limit // (1024 * 1024)} MiB {how}, vigil's cap: narrow the check "
+        "(vhost, pattern, listed queues), or is url the management API?",
+    )
 
 
 PAGE_OUT_OF_RANGE = "page_out_of_range"

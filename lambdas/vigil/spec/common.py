@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from vigil.result import MEASURE_FAILED, SLUG_PATTERN
+from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, SLUG_PATTERN
 
 # Every regex a catalog field must match, with what it allows in words: a catalog error explains
 # the rule and never answers with the regex (infra/catalog.py). Filled by `worded` where each
@@ -335,6 +335,10 @@ class CheckBase(StrictModel):
 
     def rules(self) -> dict[str, AlarmRule]:
         return {name: self.rule(name) for name in self.active_signals()}
+
+    def alarm_dimensions(self, signal: str) -> dict[str, str]:
+        """The dimensions of the Vigil series a checker kind's alarm on this signal watches."""
+        return {CHECK_DIMENSION: self.id}
 
 
 def _first_error(exc: ValueError) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
+from vigil.private_targets import host_refusal
 from vigil.spec.common import (
     CHECKER_MISSING_DATA,
     AlarmRule,
@@ -56,10 +58,32 @@ class HttpCheck(CheckBase):
         default=None, description="name of a secret (see settings secrets) holding a JSON object of request headers"
     )
     vpc: VpcPlacement | None = None
+    allow_private: bool = Field(
+        default=False,
+        description=(
+            "call loopback, link-local and (outside a VPC) private addresses, and send headers_secret over "
+            "plain http://; for a test server on this machine, never for a real endpoint"
+        ),
+    )
 
     @model_validator(mode="after")
     def _http_sane(self) -> HttpCheck:
         bad = [s for s in self.expect_status if not 100 <= s <= 599]
         if bad:
             raise ValueError(f"expect_status: {bad} are not HTTP status codes (100-599)")
+        # The messages never quote the URL: it may hold a password.
+        url = urlsplit(self.url)
+        if url.username is not None or url.password is not None:
+            raise ValueError(
+                "url: holds a user name or password (user:password@host): the catalog must not hold credentials "
+                "and the checker does not send them; put an Authorization header in headers_secret"
+            )
+        if url.scheme == "http" and self.headers_secret is not None and not self.allow_private:
+            raise ValueError(
+                "url: plain http:// would send the headers of headers_secret (credentials) unencrypted; "
+                "use https://, or allow_private: true for a test server on this machine"
+            )
+        refused = host_refusal(url.hostname or "", self.allow_private, self.vpc is not None)
+        if refused:
+            raise ValueError(f"url: {refused}; vigil refuses it unless the check sets allow_private: true")
         return self

@@ -274,6 +274,11 @@ class RabbitmqCheck(CheckBase):
         except ValueError as exc:
             raise ValueError(f"alarms.{base}: {_first_error(exc)}") from None
 
+    def alarm_dimensions(self, signal: str) -> dict[str, str]:
+        """A listed queue's signal (`backlog@orders`) watches that queue's own series."""
+        queue = split_signal(signal)[1]
+        return super().alarm_dimensions(signal) | ({QUEUE_DIMENSION: queue} if queue is not None else {})
+
     def active_signals(self) -> list[str]:
         rollup = list(QUEUE_SIGNALS) if self.rolls_up else []
         listed = [queue_signal(s, q.name) for q in self.queues for s in QUEUE_SIGNALS]

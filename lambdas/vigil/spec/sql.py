@@ -7,9 +7,15 @@ a read-only, time-bounded transaction (vigil.sqlconn) with credentials from Secr
 The query's shape is checked when the catalog loads (one statement, starting with SELECT or
 WITH, and no data-modifying or procedural keyword outside string literals, quoted identifiers and
 comments: `WITH x AS (SELECT 1) DELETE FROM orders` is refused, and so is a locking read, SELECT
-... FOR UPDATE). That is a convenience that catches mistakes early, not the security boundary: a
+... FOR UPDATE). Nor may it name a function or statement that reaches beyond its own read, which
+a read-only transaction does not stop (FORBIDDEN_CALLS: the server's files and programs, other
+sessions, other servers, SQL hidden in a string): `SELECT lo_export(...)` and `SELECT
+pg_terminate_backend(...)` ran in a read-only transaction under a superuser.
+
+All of that catches mistakes and the obvious early, but it is not the security boundary: a
 function with side effects (nextval, a user function that writes) passes it. The database
-enforces read-only (see vigil.sqlconn), and the secret's login should hold only SELECT.
+enforces read-only (see vigil.sqlconn), the checker refuses privileged logins, and the secret's
+login should hold only SELECT (docs/catalog.md, sql).
 """
 
 from __future__ import annotations
@@ -66,6 +72,126 @@ FORBIDDEN_KEYWORDS = frozenset(
 )
 # A word as the engines split them: $ and digits belong to it ($$delete is a MySQL identifier).
 _WORD = re.compile(r"[A-Za-z0-9_$]+")
+
+# Functions and statements that reach beyond the query's own read, per engine, with what each
+# does in words. A read-only transaction stops none of them (they write files, run programs,
+# signal other sessions or open connections of their own, none of which is a write to this
+# database), and a privileged login may use every one: refused by name, whatever the login.
+_SERVER_FILES_READ = "reads files or lists directories on the database server"
+_SERVER_FILES_WRITE = "writes files on the database server"
+_OTHER_SESSIONS = "ends or cancels other sessions"
+_SLEEPS = "sleeps, holding a connection to the database"
+_ADMIN = "administers the database server"
+_SQL_IN_A_STRING = "runs SQL written in a string, which no catalog check can read"
+_POSTGRES_CALLS = {
+    "lo_import": "reads files on the database server into the database",
+    "lo_export": _SERVER_FILES_WRITE,
+    **dict.fromkeys(
+        (
+            "pg_read_file",
+            "pg_read_binary_file",
+            "pg_stat_file",
+            "pg_ls_dir",
+            "pg_ls_logdir",
+            "pg_ls_waldir",
+            "pg_ls_tmpdir",
+            "pg_ls_archive_statusdir",
+            "pg_ls_logicalmapdir",
+            "pg_ls_logicalsnapdir",
+            "pg_ls_replslotdir",
+            "pg_logdir_ls",
+        ),
+        _SERVER_FILES_READ,
+    ),
+    **dict.fromkeys(("pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync"), _SERVER_FILES_WRITE),
+    **dict.fromkeys(("pg_terminate_backend", "pg_cancel_backend"), _OTHER_SESSIONS),
+    **dict.fromkeys(("pg_sleep", "pg_sleep_for", "pg_sleep_until"), _SLEEPS),
+    **dict.fromkeys(
+        (
+            "pg_reload_conf",
+            "pg_rotate_logfile",
+            "pg_promote",
+            "pg_switch_wal",
+            "pg_create_restore_point",
+            "pg_backup_start",
+            "pg_backup_stop",
+            "pg_start_backup",
+            "pg_stop_backup",
+            "pg_log_backend_memory_contexts",
+        ),
+        _ADMIN,
+    ),
+    "set_config": "changes the session's settings, the read-only guard among them",
+    **dict.fromkeys(
+        (
+            "query_to_xml",
+            "query_to_xml_and_xmlschema",
+            "query_to_xmlschema",
+            "cursor_to_xml",
+            "cursor_to_xmlschema",
+            "ts_stat",
+            "ts_rewrite",
+        ),
+        _SQL_IN_A_STRING,
+    ),
+    "copy": "copies between tables and server files or programs (COPY ... TO PROGRAM runs a shell command)",
+}
+_MYSQL_CALLS = {
+    "load_file": "reads files on the database server",
+    **dict.fromkeys(("sleep", "benchmark"), "sleeps or burns CPU, holding a connection to the database"),
+    **dict.fromkeys(("sys_exec", "sys_eval"), "runs operating-system commands (lib_mysqludf_sys)"),
+}
+_MSSQL_CALLS = {
+    **dict.fromkeys(("openrowset", "opendatasource", "openquery"), "reads from another server or from files"),
+    **dict.fromkeys(("fn_xe_file_target_read_file", "fn_get_audit_file", "fn_trace_gettable"), _SERVER_FILES_READ),
+    "waitfor": "waits, holding a connection to the database",
+}
+FORBIDDEN_CALLS: dict[str, dict[str, str]] = {
+    "postgresql": _POSTGRES_CALLS,
+    "mysql": _MYSQL_CALLS,
+    "mariadb": _MYSQL_CALLS,
+    "mssql": _MSSQL_CALLS,
+}
+# Whole families, by the start of the name.
+_FORBIDDEN_PREFIXES: dict[str, dict[str, str]] = {
+    "postgresql": {"dblink": "connects to another database and runs statements there, outside this transaction"},
+    "mssql": {"xp_": "is an extended stored procedure, code outside SQL (xp_cmdshell runs operating-system commands)"},
+}
+# Statements of more than one word: (engine, pattern, name, words).
+_FORBIDDEN_PHRASES = [
+    ("mysql", re.compile(r"\bINTO\s+(?:OUTFILE|DUMPFILE)\b", re.IGNORECASE), "INTO OUTFILE", _SERVER_FILES_WRITE),
+    ("mysql", re.compile(r"\bLOAD\s+(?:DATA|XML)\b", re.IGNORECASE), "LOAD DATA", "reads files into tables"),
+]
+# Quoted identifiers: a quoted name still calls the function ("pg_sleep"(5) is pg_sleep).
+_QUOTED_NAME = re.compile(r'"((?:[^"]|"")*)"|`([^`]*)`|\[([^\]]*)\]')
+_UNICODE_IDENTIFIER = re.compile(r'\bU&""', re.IGNORECASE)
+
+
+def _engines(engine: str | None) -> list[str]:
+    """The engine's own rules; all of them when the engine is not known (consistency's endpoints)."""
+    if engine is None:
+        return list(FORBIDDEN_CALLS)
+    return ["mysql" if engine == "mariadb" else engine]
+
+
+def forbidden_calls(query: str, readings: list[str], engine: str | None) -> dict[str, str]:
+    """Name → what it does, for every forbidden function or statement the query names."""
+    names = {word.group(0).lower() for code in readings for word in _WORD.finditer(code)}
+    names |= {"".join(found).strip().lower() for found in _QUOTED_NAME.findall(query)}
+    calls: dict[str, str] = {}
+    for name in sorted(names):
+        for rules in _engines(engine):
+            words = FORBIDDEN_CALLS[rules].get(name) or next(
+                (w for start, w in _FORBIDDEN_PREFIXES.get(rules, {}).items() if name.startswith(start)), None
+            )
+            if words:
+                calls[name] = words
+    for rules, pattern, name, words in _FORBIDDEN_PHRASES:
+        if rules in _engines(engine) and any(pattern.search(code) for code in readings):
+            calls[name] = words
+    return calls
+
+
 _CHARACTER_SET = re.compile(r"\b(?:CHARACTER|CHAR)\s+$", re.IGNORECASE)
 _FOR_SHARE = re.compile(r"\bFOR\s+(?:KEY\s+)?SHARE\b", re.IGNORECASE)
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -140,9 +266,10 @@ def _forbidden(code: str) -> list[str]:
     return found
 
 
-def query_problem(query: str) -> str | None:
+def query_problem(query: str, engine: str | None = None) -> str | None:
     """Why the text is not one read-only SELECT (or WITH ... SELECT) statement; None when it looks like one.
 
+    `engine` picks its forbidden functions (FORBIDDEN_CALLS); None applies every engine's.
     A convenience for the catalog author, not the security boundary (see the module docstring).
     """
     readings = [_code(query, *reading) for reading in _READINGS]
@@ -154,6 +281,15 @@ def query_problem(query: str) -> str | None:
         return f"must start with SELECT or WITH, found {body.split(maxsplit=1)[0][:20]!r}"
     if any(";" in code.strip().removesuffix(";") for code in readings):
         return "must be a single statement: remove the ';' inside it (only one at the very end is allowed)"
+    if any(_UNICODE_IDENTIFIER.search(code) for code in readings):
+        return 'must not write an identifier with Unicode escapes (U&"..."): it can hide a function\'s name'
+    calls = forbidden_calls(query, readings, engine)
+    if calls:
+        named = "; ".join(f"{name}, which {words}" for name, words in calls.items())
+        return (
+            f"must not use {named}: a monitoring query has no use for it and a read-only transaction does not "
+            "stop it (the database login is the boundary: docs/catalog.md, sql)"
+        )
     found = sorted({word for code in readings for word in _forbidden(code)})
     if found:
         locking = " and not lock rows" if {"UPDATE", "LOCK", "FOR SHARE"} & set(found) else ""
@@ -251,7 +387,7 @@ class SqlCheck(CheckBase):
         if (self.query is None) == (self.freshness is None):
             found = "both" if self.query is not None else "neither"
             raise ValueError(f"give one of query (a SELECT) or freshness (table, column, max_age); found {found}")
-        if self.query is not None and (problem := query_problem(self.query)):
+        if self.query is not None and (problem := query_problem(self.query, self.engine)):
             raise ValueError(f"query: {problem}")
         override = self.alarms.get(VALUE)
         if self.freshness is not None and override is not None and override.threshold is not None:
