@@ -312,7 +312,7 @@ def test_an_ok_older_than_the_alarm_already_paged_is_dropped(table: Any) -> None
 
     assert subjects("campaigns-critical") == ["[ALARM][critical] orders-queue backlog - orders"]
     (entry,) = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert entry["reason"] == "older than the last state change paged"
+    assert (entry["level"], entry["reason"]) == ("WARNING", "older than the last state change paged")
     assert (entry["state"], entry["last_state"], entry["last_at"]) == ("OK", "ALARM", "2024-05-02T14:03:41.187Z")
 
 

@@ -360,9 +360,10 @@ def test_deliveries_carry_the_transport_id_a_redelivery_repeats() -> None:
 
 
 def test_alarm_action_event_of_the_user_guide() -> None:
-    # "Invoke a Lambda function from an alarm" (CloudWatch user guide), the metric alarm example as
-    # the guide prints it (awslabs/aws-lambda-rust-runtime keeps the same copy as a fixture),
-    # spaces in its times and a broken reasonData included: neither may sink the event.
+    # The metric alarm example of "Invoke a Lambda function from an alarm" (CloudWatch user guide),
+    # recorded as awslabs/aws-lambda-rust-runtime keeps it from that page (its
+    # example-cloudwatch-alarm-metric.json): spaces inside its times and a broken reasonData
+    # included, neither of which may sink the event.
     event = parse_alarm(load("lambda_action_metric_alarm.json"))
     assert event.source == "lambda"
     assert (event.alarm_name, event.state, event.previous_state) == (

@@ -213,6 +213,7 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> bool:
         _skip(
             run,
             "older than the last state change paged",
+            level="warning",
             alarm=event.alarm_name,
             state=event.state.value,
             at=event.state_time.isoformat() if event.state_time else None,
@@ -223,9 +224,9 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> bool:
     return False
 
 
-def _skip(run: Run, reason: str, **extra: Any) -> None:
+def _skip(run: Run, reason: str, level: str = "info", **extra: Any) -> None:
     run.tally.skipped += 1
-    logger.info(f"nothing to page: {reason}", extra={"reason": reason, **extra})
+    getattr(logger, level)(f"nothing to page: {reason}", extra={"reason": reason, **extra})
 
 
 def prepare(payload: Any, event: AlarmEvent | None, problem: Exception | None, run: Run) -> Outgoing:
