@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from infra import local_aws
+from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
 from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
@@ -472,31 +473,6 @@ def sns_event(cloudwatch: Any, track: Track, new: AlarmState, now: datetime) -> 
                 "Sns": {"Type": "Notification", "Subject": f'{new.value}: "{name}"', "Message": json.dumps(message)},
             }
         ]
-    }
-
-
-def eventbridge_event(sns_notification: dict[str, Any]) -> dict[str, Any]:
-    """The EventBridge "CloudWatch Alarm State Change" event of the same state change."""
-    message = json.loads(sns_notification["Records"][0]["Sns"]["Message"])
-    return {
-        "version": "0",
-        "id": f"demo-{message['AlarmName']}-{message['StateChangeTime']}",
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
-        "account": message["AWSAccountId"],
-        "time": message["StateChangeTime"][:19] + "Z",
-        "region": local_aws.REGION,
-        "resources": [message["AlarmArn"]],
-        "detail": {
-            "alarmName": message["AlarmName"],
-            "state": {
-                "value": message["NewStateValue"],
-                "reason": message["NewStateReason"],
-                "timestamp": message["StateChangeTime"],
-            },
-            "previousState": {"value": message["OldStateValue"]},
-            "configuration": {"description": message["AlarmDescription"], "metrics": []},
-        },
     }
 
 

@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from test_notifier_handler import ACCOUNT, PREFIX, REGION, Routes, env, load, routes, summary  # noqa: F401
 
+from infra.alarm_events import eventbridge_event
 from vigil.notifier import handler as notifier
 from vigil.notifier.aws_errors import Failure, classify
 from vigil.notifier.render import Notification
@@ -76,27 +77,7 @@ def sns_event(message_id: str = "m-1", **changes: Any) -> dict[str, Any]:
 
 def eventbridge_twin(event_id: str = "e-1", **changes: Any) -> dict[str, Any]:
     """The EventBridge "CloudWatch Alarm State Change" of the same state change as sns_event()."""
-    message = json.loads(sns_event(**changes)["Records"][0]["Sns"]["Message"])
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
-        "account": ACCOUNT,
-        "time": message["StateChangeTime"][:19] + "Z",
-        "region": REGION,
-        "resources": [message["AlarmArn"]],
-        "detail": {
-            "alarmName": message["AlarmName"],
-            "state": {
-                "value": message["NewStateValue"],
-                "reason": message["NewStateReason"],
-                "timestamp": message["StateChangeTime"],
-            },
-            "previousState": {"value": message["OldStateValue"], "timestamp": "2024-05-01T08:30:12.405+0000"},
-            "configuration": {"description": message["AlarmDescription"], "metrics": []},
-        },
-    }
+    return eventbridge_event(sns_event(**changes), event_id)
 
 
 def subjects(route: str) -> list[str | None]:
