@@ -119,7 +119,7 @@ class Notifications(Construct):
         nag.acknowledge(
             self.function.role,
             ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"],
-            "Publishing to a KMS-encrypted topic needs the GenerateDataKey family, granted on vigil's one key only.",
+            "Publishing to KMS-encrypted topics and writing the KMS-encrypted state table need the GenerateDataKey family, on vigil's one key only.",
         )
         # ALARM e-mails quote the checker's last run (vigil.notifier.evidence): read access to the
         # checkers' log groups, all under one prefix, so adding a check never changes this policy.
