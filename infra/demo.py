@@ -9,8 +9,10 @@
    nobody consumes it (without a broker, the SQS queue shows the same failure).
 3. Simulated minutes: the checkers run in-process (moto cannot run Lambda code without Docker),
    their values go through the alarm model (moto does not evaluate alarms), and every state
-   change goes, as CloudWatch's SNS notification built from the *deployed* alarm, through the
-   real notifier into moto SNS. What the notifier published is printed as on-call receives it.
+   change goes through the real notifier into moto SNS twice, as in AWS: as CloudWatch's SNS
+   notification built from the *deployed* alarm (the alarm action) and as the EventBridge state
+   change event (the rule); the deployed state table makes that one page. What the notifier
+   published is printed as on-call receives it.
    Each checker run's log line goes to its log group in moto CloudWatch Logs, as in Lambda, so the
    ALARM e-mails quote the checker's last reason and samples.
    moto does not evaluate metric filters either: the log lines are read back from moto and counted
@@ -32,10 +34,12 @@ from typing import Any
 import yaml
 
 from infra import local_aws
+from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
 from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
 from infra.local_checker import run_checker, visible_messages
+from infra.notifier_state import table_name
 from infra.placement import check_log_group
 from infra.signal_alarms import checker_alarms
 from vigil import filter_pattern
@@ -218,6 +222,8 @@ def aws_environment(endpoint: str):
             "TOPIC_ARN_PREFIX": f"arn:aws:sns:{local_aws.REGION}:{local_aws.ACCOUNT}:vigil-{ENV}-",
             "FALLBACK_ROUTE": "oncall",
             "DASHBOARD_NAME": f"vigil-{ENV}",
+            "STACK_REGION": local_aws.REGION,
+            "STATE_TABLE": table_name(ENV),
             "VIGIL_ENV": ENV,
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
@@ -243,6 +249,8 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     publications = Publications()
     boto3.DEFAULT_SESSION.events.register("provide-client-params.sns.Publish", publications)
     notifier._clients.clear()
+    # The deployed stack's table, as the notifier in AWS uses it: the demo fails if it is missing.
+    session.client("dynamodb", endpoint_url=endpoint).describe_table(TableName=table_name(ENV))
 
     queue = sqs.create_queue(QueueName="demo-orders")["QueueUrl"]
     dlq = sqs.create_queue(QueueName="demo-orders-dlq")["QueueUrl"]
@@ -262,6 +270,7 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     tracks = [Track(check, signal) for check in catalog.checks for signal in check.active_signals()]
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     delivered: list[Delivered] = []
+    transitions = duplicates = 0
     emf_sample = ""
     out(
         f"\n== {MINUTES} simulated minutes (the failing service, the queue consumer and the database "
@@ -310,7 +319,10 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
             new = evaluate(track.check.rule(track.signal), track.series, initial=AlarmState.OK)[-1]
             if new is not track.state:
                 before = len(publications.items)
-                notifier.handler(sns_event(cloudwatch, track, new, now), None)
+                by_action = sns_event(cloudwatch, track, new, now)
+                notifier.handler(by_action, None)
+                duplicates += notifier.handler(eventbridge_event(by_action), None)["skipped"]
+                transitions += 1
                 for params in publications.items[before:]:
                     delivered.append(_delivered(minute, params))
                 track.state = new
@@ -339,7 +351,12 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
-    return 0 if alarms and oks else 1
+    out(
+        f"== each of the {transitions} state changes reached the notifier twice (alarm action through SNS, "
+        f"EventBridge rule); second copies that paged again: {transitions - duplicates} "
+        f"(state table {table_name(ENV)})"
+    )
+    return 0 if alarms and oks and duplicates == transitions else 1
 
 
 def measure_all(
@@ -464,11 +481,7 @@ def sns_event(cloudwatch: Any, track: Track, new: AlarmState, now: datetime) -> 
 def _delivered(minute: int, params: dict[str, Any]) -> Delivered:
     body = json.loads(params["Message"])
     return Delivered(
-        minute,
-        params["TopicArn"].rsplit(":", 1)[-1],
-        params.get("Subject", ""),
-        body.get("email", body["default"]),
-        body.get("sms", ""),
+        minute, params["TopicArn"].rsplit(":", 1)[-1], params.get("Subject", ""), body["default"], body["sms"]
     )
 
 

@@ -16,6 +16,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import functions, nag
+from infra.alarm_state_rule import AlarmStateRule
+from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
 from infra.settings import Settings
 
@@ -98,6 +100,7 @@ class Notifications(Construct):
                 "TOPIC_ARN_PREFIX": f"arn:{Aws.PARTITION}:sns:{Aws.REGION}:{Aws.ACCOUNT_ID}:vigil-{env}-",
                 "FALLBACK_ROUTE": settings.self_monitoring_route,
                 "DASHBOARD_NAME": dashboard_name(env),
+                "STACK_REGION": Aws.REGION,
                 "VIGIL_ENV": env,
                 "POWERTOOLS_SERVICE_NAME": "vigil-notifier",
             },
@@ -106,13 +109,17 @@ class Notifications(Construct):
             retry_attempts=2,
             max_event_age=Duration.hours(1),
         )
+        # What the notifier paged (dedup, retries, stale events), and the EventBridge path beside
+        # the alarm actions (docs/architecture.md, Notifier).
+        NotifierState(self, "State", env=env, key=self.key).attach(self.function)
+        AlarmStateRule(self, "AlarmStateRule", env=env, function=self.function, dead_letter_queue=self.failures)
         for topic in self.routes.values():
             topic.grant_publish(self.function)
         assert self.function.role is not None
         nag.acknowledge(
             self.function.role,
             ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"],
-            "Publishing to a KMS-encrypted topic needs the GenerateDataKey family, granted on vigil's one key only.",
+            "Publishing to KMS-encrypted topics and writing the KMS-encrypted state table need the GenerateDataKey family, on vigil's one key only.",
         )
         # ALARM e-mails quote the checker's last run (vigil.notifier.evidence): read access to the
         # checkers' log groups, all under one prefix, so adding a check never changes this policy.

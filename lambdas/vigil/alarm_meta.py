@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from vigil.text import clip
 
 MARKER = "\n--vigil--\n"
+SELF_KIND = "self"  # AlarmMeta.kind of vigil's own alarms, which page the self-monitoring route directly
 DESCRIPTION_LIMIT = 1024  # CloudWatch's AlarmDescription limit
 
 

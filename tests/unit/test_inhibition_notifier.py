@@ -13,7 +13,7 @@ from vigil.notifier import handler as notifier
 from vigil.notifier.events import AlarmEvent, AlarmState, parse_alarm, split_event
 from vigil.notifier.render import LinkContext, render
 
-LINKS = LinkContext(console_region="eu-west-1", dashboard_name="vigil-prod")
+LINKS = LinkContext(stack_region="eu-west-1", dashboard_name="vigil-prod")
 CHILD = "vigil-prod-orders-queue-backlog"
 INHIBITOR = "vigil-prod-order-worker-health-down"
 
@@ -78,7 +78,7 @@ def _inhibited_ok() -> dict[str, Any]:
 
 
 def test_the_ok_of_an_inhibited_signal_is_published_to_its_routes(routes: Routes) -> None:  # noqa: F811
-    assert notifier.handler(_inhibited_ok(), None) == {"published": 1, "fallbacks": 0}
+    assert notifier.handler(_inhibited_ok(), None) == {"published": 1, "fallbacks": 0, "rerouted": 0, "skipped": 0}
     for route in ROUTES:
         delivered = routes.delivered(route)
         if route != "campaigns-critical":
@@ -93,6 +93,11 @@ def test_the_ok_of_an_inhibited_signal_is_published_to_its_routes(routes: Routes
 
 
 def test_the_composite_alarm_is_published_to_its_routes(routes: Routes) -> None:  # noqa: F811
-    assert notifier.handler(load("sns_composite_alarm.json"), None) == {"published": 1, "fallbacks": 0}
+    assert notifier.handler(load("sns_composite_alarm.json"), None) == {
+        "published": 1,
+        "fallbacks": 0,
+        "rerouted": 0,
+        "skipped": 0,
+    }
     (envelope,) = routes.delivered("campaigns-critical")
     assert envelope["Subject"] == "[ALARM][critical] orders-queue backlog - orders"

@@ -13,6 +13,9 @@ import pytest
 from vigil.notifier.events import (
     AlarmEventError,
     AlarmState,
+    Delivery,
+    NotAStateChange,
+    deliveries,
     parse_alarm,
     salvage,
     split_event,
@@ -343,6 +346,60 @@ def test_split_event_batches() -> None:
     assert split_event(AWS_DOC_EVENT) == [AWS_DOC_EVENT]
     assert split_event({"Records": []}) == [{"Records": []}]
     assert split_event("junk") == ["junk"]
+
+
+def test_deliveries_carry_the_transport_id_a_redelivery_repeats() -> None:
+    sns = load("sns_alarm.json")
+    (delivery,) = deliveries(sns)
+    assert delivery == Delivery(sns["Records"][0]["Sns"]["Message"], "sns:95df01b4-ee98-5cb9-9903-4c221d41eb5e")
+    assert deliveries(AWS_DOC_EVENT) == [Delivery(AWS_DOC_EVENT, "events:c4c1c1c9-6542-e61b-6ef0-8c4d36933a92")]
+    assert deliveries("junk") == [Delivery("junk", None)]
+
+
+# --- the alarm's Lambda action and CloudWatch's other events ---------------------------------------
+
+
+def test_alarm_action_event_of_the_user_guide() -> None:
+    # The metric alarm example of "Invoke a Lambda function from an alarm" (CloudWatch user guide),
+    # recorded as awslabs/aws-lambda-rust-runtime keeps it from that page (its
+    # example-cloudwatch-alarm-metric.json): spaces inside its times and a broken reasonData
+    # included, neither of which may sink the event.
+    event = parse_alarm(load("lambda_action_metric_alarm.json"))
+    assert event.source == "lambda"
+    assert (event.alarm_name, event.state, event.previous_state) == (
+        "lambda-demo-metric-alarm",
+        AlarmState.alarm,
+        AlarmState.insufficient_data,
+    )
+    assert (event.region, event.account, event.reason) == ("us-east-1", "444455556666", "test")
+    assert event.description == "Metric Alarm to test Lambda actions" and event.meta is None
+    assert (event.namespace, event.metric_name, event.statistic, event.period) == (
+        "AWS/Logs",
+        "CallCount",
+        "Average",
+        60,
+    )
+    assert event.state_time is None  # "2023-08-04T12: 36: 15.490+0000" is not a time
+
+
+def test_alarm_action_event_reads_as_the_eventbridge_event_it_mirrors() -> None:
+    eb = load("eventbridge_alarm.json")
+    action = {
+        "source": "aws.cloudwatch",
+        "alarmArn": eb["resources"][0],
+        "accountId": eb["account"],
+        "time": eb["detail"]["state"]["timestamp"],
+        "region": eb["region"],
+        "alarmData": eb["detail"],
+    }
+    assert parse_alarm(action) == parse_alarm(eb).model_copy(update={"source": "lambda"})
+
+
+def test_a_configuration_change_is_not_a_state_change() -> None:
+    with pytest.raises(NotAStateChange) as raised:
+        parse_alarm(load("eventbridge_configuration_change.json"))
+    assert raised.value.detail_type == "CloudWatch Alarm Configuration Change"
+    assert raised.value.alarm_name == "ServiceAggregatedAlarm"
 
 
 def test_salvage_from_truncated_sns_message() -> None:

@@ -1,12 +1,16 @@
 """AlarmEvent: one CloudWatch alarm state change, whichever way it reached the notifier.
 
-Two wire shapes arrive:
+Three wire shapes arrive:
 - an SNS alarm-action notification (Lambda record Sns.Message is a JSON string with AlarmName,
   NewStateValue, Trigger…; Region there is a display name such as "EU (Ireland)", so the region
   code comes from AlarmArn; there is no reason data and no previous-state time);
 - an EventBridge "CloudWatch Alarm State Change" event (detail.state / previousState / configuration;
-  reasonData carries the datapoints, but threshold and comparison are only in words, in the reason).
-Both become the same AlarmEvent, so rendering never cares where an event came from.
+  reasonData carries the datapoints, but threshold and comparison are only in words, in the reason);
+- the event an alarm's Lambda action sends (CloudWatch user guide, "Invoke a Lambda function from
+  an alarm"): alarmArn, accountId, region and alarmData, which holds what EventBridge's detail holds.
+All become the same AlarmEvent, so rendering never cares where an event came from. CloudWatch's
+other events on the same bus ("CloudWatch Alarm Configuration Change") are not state changes:
+parse_alarm says so with NotAStateChange, and nothing pages for them.
 
 A composite alarm (vigil's `<signal>-page` alarm of an inhibited signal) has no metric in either
 shape: SNS carries AlarmRule and TriggeringChildren instead of Trigger, EventBridge carries
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -31,6 +36,15 @@ STATE_CHANGE = "CloudWatch Alarm State Change"
 
 class AlarmEventError(ValueError):
     """The input is not an alarm state change this notifier can read."""
+
+
+class NotAStateChange(Exception):
+    """A well-formed CloudWatch event that is not a state change (an alarm created, updated, deleted)."""
+
+    def __init__(self, detail_type: str, alarm_name: str | None) -> None:
+        super().__init__(f"{detail_type} for {alarm_name or 'an alarm'}")
+        self.detail_type = detail_type
+        self.alarm_name = alarm_name
 
 
 class AlarmState(StrEnum):
@@ -79,7 +93,8 @@ class ReasonData(BaseModel):
 class AlarmEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    source: Literal["sns", "eventbridge"]
+    # How it came: an SNS alarm action, the EventBridge rule, or an alarm's direct Lambda action.
+    source: Literal["sns", "eventbridge", "lambda"]
     alarm_name: str = Field(min_length=1)
     alarm_arn: str | None = None
     region: str | None = None  # region code (eu-west-1), never a display name
@@ -356,11 +371,35 @@ def from_eventbridge(event: dict[str, Any]) -> AlarmEvent:
     eb = _EbEvent.model_validate(event)
     if eb.detail_type is not None and eb.detail_type != STATE_CHANGE:
         raise AlarmEventError(f"not an alarm state change: detail-type {eb.detail_type!r}")
-    detail = eb.detail
+    arn = next((r for r in eb.resources if ":alarm:" in r), None)
+    return _from_detail(eb.detail, "eventbridge", arn, eb.region, eb.account)
+
+
+class _AlarmActionEvent(BaseModel):
+    model_config = _WIRE
+
+    alarmArn: str | None = None
+    accountId: str | None = None
+    region: str | None = None
+    alarmData: _EbDetail
+
+
+def from_alarm_action(event: dict[str, Any]) -> AlarmEvent:
+    """The event an alarm's Lambda action sends: alarmData holds what EventBridge's detail holds."""
+    action = _AlarmActionEvent.model_validate(event)
+    return _from_detail(action.alarmData, "lambda", action.alarmArn, action.region, action.accountId)
+
+
+def _from_detail(
+    detail: _EbDetail,
+    source: Literal["eventbridge", "lambda"],
+    arn: str | None,
+    region: str | None,
+    account: str | None,
+) -> AlarmEvent:
     state = _to_state(detail.state.value)
     if state is None:
         raise AlarmEventError(f"unknown alarm state {detail.state.value!r}")
-    arn = next((r for r in eb.resources if ":alarm:" in r), None)
     arn_region, arn_account = _arn_parts(arn)
     config = detail.configuration or _EbConfiguration()
     human, meta = decode_description(config.description)
@@ -371,11 +410,11 @@ def from_eventbridge(event: dict[str, Any]) -> AlarmEvent:
     previous = detail.previousState
     threshold = reason_data.threshold if reason_data and reason_data.threshold is not None else None
     return AlarmEvent(
-        source="eventbridge",
+        source=source,
         alarm_name=detail.alarmName,
         alarm_arn=arn,
-        region=eb.region or arn_region,
-        account=eb.account or arn_account,
+        region=region or arn_region,
+        account=account or arn_account,
         state=state,
         previous_state=_to_state(previous.value) if previous else None,
         reason=reason,
@@ -400,19 +439,44 @@ def from_eventbridge(event: dict[str, Any]) -> AlarmEvent:
 # --- entry points ---------------------------------------------------------------------------------
 
 
-def split_event(event: Any) -> list[Any]:
-    """The alarm payloads in one Lambda input: one per SNS record, or the EventBridge event itself."""
+@dataclass(frozen=True)
+class Delivery:
+    """One alarm payload as it arrived, and the transport's own id for it when there is one."""
+
+    payload: Any
+    transport_id: str | None = None  # "sns:<MessageId>" or "events:<event id>": the same on a redelivery
+
+
+def deliveries(event: Any) -> list[Delivery]:
+    """The alarm payloads in one Lambda input: one per SNS record, or the event itself."""
     if isinstance(event, dict) and isinstance(event.get("Records"), list) and event["Records"]:
-        payloads: list[Any] = []
+        found: list[Delivery] = []
         for record in event["Records"]:
             sns = record.get("Sns") if isinstance(record, dict) else None
-            payloads.append(sns["Message"] if isinstance(sns, dict) and "Message" in sns else record)
-        return payloads
-    return [event]
+            if isinstance(sns, dict) and "Message" in sns:
+                message_id = sns.get("MessageId")
+                found.append(Delivery(payload=sns["Message"], transport_id=_tagged("sns", message_id)))
+            else:
+                found.append(Delivery(payload=record))
+        return found
+    event_id = event.get("id") if isinstance(event, dict) and "detail" in event else None
+    return [Delivery(payload=event, transport_id=_tagged("events", event_id))]
+
+
+def _tagged(transport: str, value: Any) -> str | None:
+    return f"{transport}:{value}" if isinstance(value, str) and value else None
+
+
+def split_event(event: Any) -> list[Any]:
+    """The alarm payloads alone, as `deliveries` finds them."""
+    return [delivery.payload for delivery in deliveries(event)]
 
 
 def parse_alarm(payload: Any) -> AlarmEvent:
-    """One payload (SNS Message string or dict, EventBridge event) → AlarmEvent, or AlarmEventError."""
+    """One payload (SNS Message string or dict, EventBridge event, alarm action event) → AlarmEvent.
+
+    Raises AlarmEventError for anything unreadable, NotAStateChange for CloudWatch's other events.
+    """
     if isinstance(payload, bytes | bytearray):
         payload = payload.decode("utf-8", errors="replace")
     if isinstance(payload, str):
@@ -422,14 +486,26 @@ def parse_alarm(payload: Any) -> AlarmEvent:
             raise AlarmEventError(f"alarm message is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise AlarmEventError(f"alarm message is a {type(payload).__name__}, not a JSON object")
+    _refuse_other_cloudwatch_events(payload)
     try:
         if "AlarmName" in payload:
             return from_sns_message(payload)
+        if "alarmData" in payload:
+            return from_alarm_action(payload)
         if "detail" in payload:
             return from_eventbridge(payload)
     except ValidationError as exc:
         raise AlarmEventError(_first_problem(exc)) from None
     raise AlarmEventError("neither a CloudWatch alarm notification nor an alarm state change event")
+
+
+def _refuse_other_cloudwatch_events(payload: dict[str, Any]) -> None:
+    detail_type = payload.get("detail-type")
+    if payload.get("source") != "aws.cloudwatch" or detail_type in (None, STATE_CHANGE):
+        return
+    detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else {}
+    name = detail.get("alarmName")
+    raise NotAStateChange(str(detail_type), name if isinstance(name, str) else None)
 
 
 def _first_problem(exc: ValidationError) -> str:
@@ -504,8 +580,9 @@ def _walk(node: Any, found: dict[str, Any], depth: int) -> None:
     state = node.get("state")
     if isinstance(state, dict) and isinstance(state.get("value"), str) and "state" not in found:
         found["state"] = state["value"]
-    if isinstance(node.get("AlarmArn"), str) and "arn" not in found:
-        found["arn"] = node["AlarmArn"]
+    for key in ("AlarmArn", "alarmArn"):
+        if isinstance(node.get(key), str) and "arn" not in found:
+            found["arn"] = node[key]
     if isinstance(node.get("region"), str) and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", node["region"]):
         found.setdefault("region", node["region"])
     for value in node.values():

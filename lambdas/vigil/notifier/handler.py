@@ -2,31 +2,65 @@
 
 Environment:
     TOPIC_ARN_PREFIX  route topic ARN = prefix + route name ("arn:aws:sns:eu-west-1:123456789012:vigil-prod-")
-    FALLBACK_ROUTE    route for alarms without vigil metadata, and for events that could not be read
+    FALLBACK_ROUTE    route for alarms without vigil metadata, events that could not be read, and
+                      notifications a route's topic refused
     DASHBOARD_NAME    CloudWatch dashboard linked from emails (optional)
+    STACK_REGION      the stack's region, where that dashboard is (optional: the function's region)
+    STATE_TABLE       the notifier's state table (optional: without it no dedup, no stale check)
     VIGIL_ENV         environment name, for the logs (optional)
 
-Delivery rules: something always goes out (a plain fallback when parsing or rendering fails), and a
-failed publish raises after every target was tried, so Lambda's retries and on-failure destination
-keep the event. A retry may repeat a publish that had succeeded: a duplicate beats a lost alert.
+Each payload, in order:
+1. parse it; CloudWatch's other events (an alarm created or updated) are ignored and logged; what
+   cannot be read becomes the plain fallback;
+2. skip what the alarm's own actions would not page (vigil.notifier.paging);
+3. drop a state change older than the last one paged, and one already delivered or being
+   delivered by another invocation (vigil.notifier.state);
+4. render it (on failure, the plain fallback), with the checker's evidence on ALARM;
+5. publish to each route not yet delivered. A route that refuses for good (no topic, no
+   permission, unusable key, message refused) is rerouted to the fallback route, plainly when the
+   message itself was refused. A failure a retry may fix raises once every route was tried, so
+   Lambda retries and, in the end, the on-failure queue keeps the event.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from vigil.notifier import evidence
-from vigil.notifier.events import AlarmEvent, AlarmState, parse_alarm, salvage, split_event
-from vigil.notifier.render import LinkContext, Notification, render, render_fallback, sns_message
+from vigil.notifier.aws_errors import Failure, classify, describe
+from vigil.notifier.events import (
+    AlarmEvent,
+    AlarmState,
+    Delivery,
+    NotAStateChange,
+    Salvage,
+    deliveries,
+    parse_alarm,
+    salvage,
+)
+from vigil.notifier.paging import why_silent
+from vigil.notifier.render import (
+    LinkContext,
+    Notification,
+    render,
+    render_fallback,
+    render_plain,
+    render_rerouted,
+    sns_message,
+)
+from vigil.notifier.state import Claim, ClaimKind, Key, StateTable, delivery_key
 
 logger = Logger(service="vigil-notifier")
 
 # boto3 costs ~200 ms to import: pay it on the first publish, not on every cold start's import.
 _clients: dict[str, Any] = {}
+
+# Without a Lambda context (the demo, tests): the function's timeout (30 s) and a margin.
+DEFAULT_LEASE_SECONDS = 35.0
 
 
 def _client(service: str, **config: Any) -> Any:
@@ -49,8 +83,14 @@ def _logs() -> Any:
     return _client("logs", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1})
 
 
+def _dynamodb() -> Any:
+    # The state table must not hold a page back either: short timeouts, one retry, and StateTable
+    # stops asking after its first failure.
+    return _client("dynamodb", connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2})
+
+
 class PublishError(RuntimeError):
-    """At least one route topic did not accept its notification."""
+    """A notification could not be delivered yet; a retry may deliver it."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +99,8 @@ class Settings:
     fallback_route: str
     dashboard_name: str | None
     env: str | None
-    region: str | None
+    stack_region: str | None
+    state_table: str | None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,67 +112,138 @@ class Settings:
             fallback_route=os.environ["FALLBACK_ROUTE"],
             dashboard_name=os.environ.get("DASHBOARD_NAME") or None,
             env=os.environ.get("VIGIL_ENV") or None,
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+            stack_region=os.environ.get("STACK_REGION")
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or None,
+            state_table=os.environ.get("STATE_TABLE") or None,
         )
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One rendered notification and the routes it goes to."""
+    """One rendered notification, the routes it goes to, and the alarm it is about."""
 
     routes: tuple[str, ...]
     notification: Notification
     fallback: bool
+    alarm: Salvage  # name, state, region and metadata, for a plain form
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+@dataclass
+class Tally:
+    published: int = 0
+    fallbacks: int = 0
+    rerouted: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "published": self.published,
+            "fallbacks": self.fallbacks,
+            "rerouted": self.rerouted,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every payload of one invocation shares."""
+
+    settings: Settings
+    links: LinkContext
+    store: StateTable | None
+    lease_seconds: float
+    tally: Tally
+
+
+def handler(event: Any, context: Any) -> dict[str, int]:
     settings = Settings.from_env()
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
-    links = LinkContext(console_region=settings.region, dashboard_name=settings.dashboard_name)
-
-    failures: list[str] = []
-    published = 0
-    fallbacks = 0
-    for payload in split_event(event):
-        outgoing = prepare(payload, settings, links)
-        fallbacks += outgoing.fallback
-        subject, message = sns_message(outgoing.notification)
-        for route in outgoing.routes:
-            topic_arn = settings.topic_arn_prefix + route
-            try:
-                _sns().publish(TopicArn=topic_arn, Subject=subject, Message=message, MessageStructure="json")
-            except Exception as exc:  # keep going: the other routes still deserve their alert
-                failures.append(f"{route}: {type(exc).__name__}: {exc}")
-                logger.exception(
-                    "publish failed",
-                    extra={"route": route, "topic_arn": topic_arn, "alarm": outgoing.notification.alarm_name},
-                )
-            else:
-                published += 1
-                logger.info(
-                    "notification published",
-                    extra={
-                        "route": route,
-                        "alarm": outgoing.notification.alarm_name,
-                        "state": outgoing.notification.state,
-                        "fallback": outgoing.fallback,
-                    },
-                )
-    if failures:
-        raise PublishError(f"{len(failures)} publish(es) failed: " + "; ".join(failures))
-    return {"published": published, "fallbacks": fallbacks}
+    run = Run(
+        settings=settings,
+        links=LinkContext(stack_region=settings.stack_region, dashboard_name=settings.dashboard_name),
+        store=StateTable(_dynamodb(), settings.state_table) if settings.state_table else None,
+        lease_seconds=_lease_seconds(context),
+        tally=Tally(),
+    )
+    for delivery in deliveries(event):
+        handle(delivery, run)
+    if run.tally.failures:
+        raise PublishError(f"{len(run.tally.failures)} publish(es) failed: " + "; ".join(run.tally.failures))
+    return run.tally.summary()
 
 
-def prepare(payload: Any, settings: Settings, links: LinkContext) -> Outgoing:
-    """Parse and render one alarm payload; on any failure, the plain fallback. Never raises."""
+def _lease_seconds(context: Any) -> float:
+    """How long this invocation may hold a state change: until its timeout, and a little."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 + 5 if callable(remaining) else DEFAULT_LEASE_SECONDS
+
+
+def handle(delivery: Delivery, run: Run) -> None:
     event: AlarmEvent | None = None
+    problem: Exception | None = None
     try:
-        event = parse_alarm(payload)
-        notification = render(event, links, checker_evidence(event))
+        event = parse_alarm(delivery.payload)
+    except NotAStateChange as other:
+        _skip(run, "not a state change", alarm=other.alarm_name, detail_type=other.detail_type)
+        return
     except Exception as exc:
-        return _fallback(payload, exc, event, settings, links)
-    routes = tuple(event.meta.routes) if event.meta else ()
-    return Outgoing(routes=_routes(routes, settings), notification=notification, fallback=False)
+        problem = exc
+    if event is not None and _silenced_or_stale(event, run):
+        return
+    key = delivery_key(event, delivery.transport_id)
+    claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
+    if not claim.pages:
+        reason = "already delivered" if claim.kind is ClaimKind.done else "being delivered by another invocation"
+        _skip(run, reason, alarm=event.alarm_name if event else None, key=f"{key.pk} {key.sk}" if key else None)
+        return
+    deliver(prepare(delivery.payload, event, problem, run), key, claim, run)
+
+
+def _silenced_or_stale(event: AlarmEvent, run: Run) -> bool:
+    silent = why_silent(event)
+    if silent:
+        _skip(run, silent, alarm=event.alarm_name, state=event.state.value, source=event.source)
+        return True
+    stale = run.store.advance(event) if run.store else None
+    if stale:
+        # Sending it would leave on-call with an older state as the last word about this alarm.
+        _skip(
+            run,
+            "older than the last state change paged",
+            level="warning",
+            alarm=event.alarm_name,
+            state=event.state.value,
+            at=event.state_time.isoformat() if event.state_time else None,
+            last_state=stale.state,
+            last_at=stale.at,
+        )
+        return True
+    return False
+
+
+def _skip(run: Run, reason: str, level: str = "info", **extra: Any) -> None:
+    run.tally.skipped += 1
+    getattr(logger, level)(f"nothing to page: {reason}", extra={"reason": reason, **extra})
+
+
+def prepare(payload: Any, event: AlarmEvent | None, problem: Exception | None, run: Run) -> Outgoing:
+    """Render one alarm payload; on any failure, the plain fallback. Never raises."""
+    if event is not None:
+        try:
+            notification = render(event, run.links, checker_evidence(event))
+        except Exception as exc:
+            return _fallback(payload, exc, event, run)
+        routes = tuple(event.meta.routes) if event.meta else ()
+        return Outgoing(
+            routes=_routes(routes, run.settings),
+            notification=notification,
+            fallback=False,
+            alarm=Salvage(name=event.alarm_name, state=event.state.value, region=event.region, meta=event.meta),
+        )
+    return _fallback(payload, problem, None, run)
 
 
 def checker_evidence(event: AlarmEvent) -> evidence.Evidence | None:
@@ -142,11 +254,9 @@ def checker_evidence(event: AlarmEvent) -> evidence.Evidence | None:
     return evidence.fetch(_logs(), meta.logs, meta.check, event.state_time)
 
 
-def _fallback(
-    payload: Any, exc: Exception, event: AlarmEvent | None, settings: Settings, links: LinkContext
-) -> Outgoing:
+def _fallback(payload: Any, exc: Exception | None, event: AlarmEvent | None, run: Run) -> Outgoing:
     found = salvage(payload)
-    notification = render_fallback(payload, exc, links, found)
+    notification = render_fallback(payload, exc, run.links, found)
     meta = event.meta if event is not None else found.meta
     # Only names and the error go to the log: the payload is not ours to copy around.
     logger.error(
@@ -160,10 +270,119 @@ def _fallback(
         },
     )
     routes = tuple(meta.routes) if meta else ()
-    return Outgoing(routes=_routes(routes, settings), notification=notification, fallback=True)
+    return Outgoing(routes=_routes(routes, run.settings), notification=notification, fallback=True, alarm=found)
 
 
 def _routes(routes: tuple[str, ...], settings: Settings) -> tuple[str, ...]:
     """Each route once, in order; an alarm that names none still reaches the fallback route."""
     unique = tuple(dict.fromkeys(r for r in routes if r))
     return unique or (settings.fallback_route,)
+
+
+# --- publishing -----------------------------------------------------------------------------------
+
+
+def _rerouted_mark(route: str) -> str:
+    """The state table's note that the fallback route was told about `route`'s refusal."""
+    return f"!rerouted:{route}"
+
+
+def deliver(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> None:
+    tally = run.tally
+    tally.fallbacks += outgoing.fallback
+    refused: dict[str, tuple[Failure, str]] = {}
+    pending = False
+    for route in outgoing.routes:
+        if route in claim.delivered:
+            logger.info("route already has it", extra={"route": route, "alarm": outgoing.alarm.name})
+            continue
+        error = _publish(run.settings, route, outgoing.notification)
+        if error is None:
+            tally.published += 1
+            _mark(run, key, route)
+            logger.info(
+                "notification published",
+                extra={
+                    "route": route,
+                    "alarm": outgoing.notification.alarm_name,
+                    "state": outgoing.notification.state,
+                    "fallback": outgoing.fallback,
+                },
+            )
+            continue
+        kind = classify(error)
+        if kind is Failure.transient:
+            tally.failures.append(f"{route}: {describe(error)}")
+            pending = True
+        else:
+            refused[route] = (kind, describe(error))
+    unreported = {r: why for r, why in refused.items() if _rerouted_mark(r) not in claim.delivered}
+    if unreported and not reroute(outgoing, unreported, key, run):
+        pending = True
+    if run.store and key:
+        if pending:
+            run.store.release(key)
+        else:
+            run.store.finish(key)
+
+
+def reroute(outgoing: Outgoing, refused: dict[str, tuple[Failure, str]], key: Key | None, run: Run) -> bool:
+    """Tell the fallback route which routes refused and why, with the notification; plainly if need be.
+
+    True once the fallback route took it; False when it did not (the caller then raises).
+    """
+    fallback = run.settings.fallback_route
+    reasons = {route: why for route, (_, why) in refused.items()}
+    refusals = "; ".join(f"{route}: {why}" for route, why in reasons.items())
+    logger.error(
+        "route topic refused the notification for good; rerouting to the fallback route",
+        extra={"alarm": outgoing.alarm.name, "refused": reasons, "fallback_route": fallback},
+    )
+    forms: list[Notification] = []
+    if refused.get(fallback, (None,))[0] is not Failure.route:  # else its own topic is broken: nothing helps
+        if all(kind is Failure.route for kind, _ in refused.values()):
+            forms.append(render_rerouted(outgoing.notification, reasons))
+        forms.append(
+            render_plain(
+                outgoing.alarm,
+                f"Route {', '.join(refused)} refused the notification for good, so this plain message "
+                "comes to the fallback route instead.",
+                refusals,
+                run.links,
+            )
+        )
+    for form in forms:
+        error = _publish(run.settings, fallback, form)
+        if error is None:
+            run.tally.rerouted += 1
+            for route in refused:
+                _mark(run, key, _rerouted_mark(route))
+            return True
+        kind = classify(error)
+        if kind is Failure.transient:
+            run.tally.failures.append(f"{fallback} (rerouted): {describe(error)}")
+            return False
+        if kind is Failure.route:
+            break
+    # Nothing a retry can fix, but the event must not vanish quietly: raising sends it to the
+    # notifier's failure queue, whose alarm pages the self-monitoring route without the notifier.
+    run.tally.failures.append(f"no route took the notification for {outgoing.alarm.name} ({refusals})")
+    return False
+
+
+def _publish(settings: Settings, route: str, notification: Notification) -> Exception | None:
+    subject, message = sns_message(notification)
+    topic_arn = settings.topic_arn_prefix + route
+    try:
+        _sns().publish(TopicArn=topic_arn, Subject=subject, Message=message, MessageStructure="json")
+    except Exception as exc:  # keep going: the other routes still deserve their alert
+        logger.exception(
+            "publish failed", extra={"route": route, "topic_arn": topic_arn, "alarm": notification.alarm_name}
+        )
+        return exc
+    return None
+
+
+def _mark(run: Run, key: Key | None, name: str) -> None:
+    if run.store and key:
+        run.store.delivered(key, name)

@@ -1,31 +1,40 @@
 """AlarmEvent → Notification (email subject and body, SMS text). Pure: no AWS calls, no clock.
 
 Channel limits shape the text:
-- SNS Subject: UTF-8 without line breaks or control characters, under 100 characters. We keep it
-  ASCII too, because mail clients and older SNS validation mangle anything else.
-- SMS: 160 characters is one GSM-7 segment. One character outside GSM-7 (an em dash, an ellipsis)
-  switches the whole text to UCS-2, whose segment is 70 characters, so SMS text is folded to
-  ASCII and kept clear of GSM's two-septet characters ([]{}|^~\\).
+- SNS Subject: "UTF-8 text with no line breaks or control characters, and less than 100 characters
+  long" (SNS API reference, Publish). A name in any script is kept; its length is counted in
+  UTF-16 units so an emoji never tips it over.
+- SMS: one segment, GSM-7 (160) when the text allows it, UCS-2 (70) when it does not (vigil.notifier.sms).
+- The e-mail body is bounded (the reason, the rule, the whole body) so a Publish stays far below
+  SNS's 256 KB, and every control character except its own line breaks is dropped.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
+from vigil.notifier import sms as gsm
 from vigil.notifier.events import AlarmEvent, AlarmState, Salvage, salvage
 from vigil.notifier.evidence import Evidence
-from vigil.text import REASON_LIMIT, one_line
+from vigil.notifier.sanitize import multi_line, single_line
+from vigil.text import REASON_LIMIT, clip
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
-SMS_LIMIT = 160
+# CloudWatch keeps a state reason within 1,023 characters (SetAlarmState, StateReason); anything
+# longer did not come from CloudWatch and is cut. The same bound holds the composite rule shown.
+EMAIL_REASON_LIMIT = 1024
+EMAIL_CHILDREN_SHOWN = 10
+# SNS takes 256 KB per Publish (262,144 bytes, the JSON structure included). 64 KiB of UTF-8 body
+# stays below it even if JSON escaping doubled every byte, with room for the SMS beside it.
+EMAIL_BYTES_LIMIT = 64 * 1024
 
 _TAGS = {AlarmState.alarm: "ALARM", AlarmState.ok: "OK", AlarmState.insufficient_data: "NO DATA"}
 _SMS_TAGS = {AlarmState.alarm: "ALARM", AlarmState.ok: "OK", AlarmState.insufficient_data: "NODATA"}
@@ -37,11 +46,15 @@ _STATE_WORDS = {
 
 
 class LinkContext(BaseModel):
-    """Where the console links point. console_region is used when the event names no region."""
+    """Where the console links point.
+
+    stack_region: the region of vigil's stack, where its dashboard lives (passed to the function by
+    the stack); an alarm link uses the alarm's own region and falls back to it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    console_region: str | None = None
+    stack_region: str | None = None
     dashboard_name: str | None = None
 
 
@@ -89,52 +102,35 @@ def human_utc(moment: datetime) -> str:
     return f"{utc:%H:%M} UTC, {utc:%a} {utc.day} {utc:%b %Y}"
 
 
-def ascii_fold(text: str) -> str:
-    """Typographic characters to their ASCII look-alikes; anything else non-ASCII dropped."""
-    text = text.translate(_ASCII_LOOKALIKES)
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+def _continues(ch: str) -> bool:
+    """A character that belongs to the one before it: a combining mark, a joiner, a selector, a skin tone."""
+    return ch in "\u200d\ufe0e\ufe0f" or 0x1F3FB <= ord(ch) <= 0x1F3FF or unicodedata.combining(ch) > 0
 
 
-def shorten(text: str, limit: int, marker: str = "...") -> str:
-    """At most `limit` characters; cut at a word or slug boundary near the end rather than mid-word."""
-    if len(text) <= limit:
+def _prefix(text: str, limit: int, measure: Callable[[str], int]) -> str:
+    """The longest prefix within `limit`, never ending inside a character cluster."""
+    used = cut = 0
+    for ch in text:
+        used += measure(ch)
+        if used > limit:
+            break
+        cut += 1
+    while 0 < cut < len(text) and (_continues(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return text[:cut]
+
+
+def shorten(text: str, limit: int, marker: str = "...", measure: Callable[[str], int] = len) -> str:
+    """At most `limit` (as `measure` counts); cut at a word or slug boundary near the end rather than mid-word."""
+    if measure(text) <= limit:
         return text
-    if limit <= len(marker):
-        return text[:limit]
-    room = limit - len(marker)
-    cut = text[:room]
+    if limit <= measure(marker):
+        return _prefix(text, limit, measure)
+    cut = _prefix(text, limit - measure(marker), measure)
     boundary = max(cut.rfind(" "), cut.rfind("-"), cut.rfind("/"), cut.rfind(","))
-    if boundary >= room * 2 // 3:  # only back off if little is lost
+    if boundary >= len(cut) * 2 // 3:  # only back off if little is lost
         cut = cut[:boundary]
     return cut.rstrip(" -/,.:;") + marker
-
-
-_ASCII_LOOKALIKES = str.maketrans(
-    {
-        "—": "-",
-        "–": "-",
-        "−": "-",
-        "…": "...",
-        "→": "->",
-        "←": "<-",
-        "≥": ">=",
-        "≤": "<=",
-        "×": "x",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "\u00a0": " ",
-    }
-)
-# GSM-7 extension characters cost two septets each; swap them for basic-set look-alikes.
-_GSM_EXTENSION = str.maketrans({"[": "(", "]": ")", "{": "(", "}": ")", "|": "/", "^": "", "~": "-", "\\": "/"})
-_GSM_NOT_AT_ALL = str.maketrans({"`": "'"})
-
-
-def sms_safe(text: str) -> str:
-    # Whitespace collapsed but not stripped: callers join pieces that carry their own spaces.
-    return re.sub(r"\s+", " ", ascii_fold(text).translate(_GSM_EXTENSION).translate(_GSM_NOT_AT_ALL))
 
 
 def sms_url(url: str) -> str:
@@ -145,14 +141,19 @@ def sms_url(url: str) -> str:
 
 
 def subject_safe(text: str) -> str:
-    return one_line("".join(ch for ch in ascii_fold(text) if ch.isprintable()))
+    return single_line(text)
+
+
+def clip_utf8(text: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8, cut at a character, marked when cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    marker = "\n[... cut to stay within the message size limit]\n"
+    return data[: limit - len(marker.encode())].decode("utf-8", errors="ignore") + marker
 
 
 # --- links ----------------------------------------------------------------------------------------
-
-
-def _console_region(event: AlarmEvent | None, links: LinkContext) -> str | None:
-    return (event.region if event else None) or links.console_region
 
 
 def console_base(region: str) -> str:
@@ -200,13 +201,19 @@ def rule_text(event: AlarmEvent) -> str | None:
     return text
 
 
+def _children(event: AlarmEvent) -> list[str]:
+    return event.children[:EMAIL_CHILDREN_SHOWN]
+
+
 def value_line(event: AlarmEvent) -> str:
     """'latest value 1520 messages (rule: > 500 messages for 3 of 3 minutes)'."""
     latest = event.latest_value
     unit = _unit(event)
     if event.is_composite:
         # A composite watches alarms, not a metric: the value is in its child, one click away.
-        value = f"see metric alarm {', '.join(event.children) or 'in the rule below'}"
+        names = ", ".join(_children(event))
+        more = len(event.children) - EMAIL_CHILDREN_SHOWN
+        value = f"see metric alarm {names + (f' and {more} more' if more > 0 else '') or 'in the rule below'}"
     elif latest is not None:
         value = f"latest value {number(latest)}{unit}"
     else:
@@ -252,20 +259,23 @@ def render_subject(event: AlarmEvent) -> str:
         tag += f"[{event.meta.severity}]"
     name = title(event)
     recovered = " recovered" if event.state == AlarmState.ok else ""
-    service = f" - {event.meta.service}" if event.meta else ""
-    full = subject_safe(f"{tag} {name}{recovered}{service}")
-    if len(full) <= SUBJECT_LIMIT:
+    service = f" - {subject_safe(event.meta.service)}" if event.meta else ""
+    return fit_subject(subject_safe(tag) + " ", subject_safe(f"{name}{recovered}"), service)
+
+
+def fit_subject(head: str, name: str, tail: str = "") -> str:
+    """head + name + tail within SNS's limit; the tail gives way first, then the name is shortened."""
+    full = head + name + tail
+    if gsm.utf16_units(full) <= SUBJECT_LIMIT:
         return full
-    # The name says which alarm; the service is the first thing to give up.
-    head = subject_safe(tag) + " "
-    return head + shorten(subject_safe(f"{name}{recovered}"), SUBJECT_LIMIT - len(head))
+    return head + shorten(name, SUBJECT_LIMIT - gsm.utf16_units(head), measure=gsm.utf16_units)
 
 
 def render_email(event: AlarmEvent, links: LinkContext, evidence: Evidence | None = None) -> str:
     meta = event.meta
     state = event.state
     lines: list[str] = []
-    name = title(event)
+    name = single_line(title(event))
     if state == AlarmState.alarm:
         lines.append(f"ALARM: {name}")
     elif state == AlarmState.ok:
@@ -297,53 +307,53 @@ def render_email(event: AlarmEvent, links: LinkContext, evidence: Evidence | Non
     if inhibition:
         facts.append(("Inhibited by", inhibition))
     width = max(len(label) for label, _ in facts) + 2
-    lines += [f"{label + ':':<{width}}{value}" for label, value in facts]
+    # A fact is one line whatever its value holds: a newline in a name must not forge a line.
+    lines += [f"{label + ':':<{width}}{single_line(value)}" for label, value in facts]
     if evidence is not None:
         lines += ["", *evidence_lines(evidence)]
 
     if event.description.strip():
-        lines += ["", "Description:", _indent(event.description.strip())]
+        lines += ["", "Description:", _indent(clip(event.description.strip(), EMAIL_REASON_LIMIT))]
     if meta and meta.runbook:
-        lines += ["", f"Runbook: {meta.runbook}"]
+        lines += ["", f"Runbook: {single_line(meta.runbook)}"]
     if event.reason:
-        lines += ["", "Reason from CloudWatch:", _indent(event.reason)]
+        lines += ["", "Reason from CloudWatch:", _indent(clip(event.reason, EMAIL_REASON_LIMIT))]
 
-    region = _console_region(event, links)
     link_lines = []
-    url = alarm_url(region, event.alarm_name)
+    url = alarm_url(event.region or links.stack_region, event.alarm_name)
     if url:
         link_lines.append(f"  Alarm:     {url}")
-    for child in event.children:
-        url = alarm_url(region, child)
+    for child in _children(event):
+        url = alarm_url(event.region or links.stack_region, child)
         if url:
             link_lines.append(f"  Metric:    {url}")
-    url = dashboard_url(region, links.dashboard_name)
+    # The dashboard is the stack's, in the stack's region, whichever region the alarm is in.
+    url = dashboard_url(links.stack_region, links.dashboard_name)
     if url:
         link_lines.append(f"  Dashboard: {url}")
     if link_lines:
         lines += ["", "Links:", *link_lines]
 
     where = ", ".join(p for p in (f"account {event.account}" if event.account else "", event.region or "") if p)
-    lines += ["", "--", f"Alarm {event.alarm_name}" + (f" ({where})" if where else "")]
+    lines += ["", "--", single_line(f"Alarm {event.alarm_name}") + (f" ({where})" if where else "")]
     if event.metric_name:
         metric = f"{event.namespace}/{event.metric_name}" if event.namespace else event.metric_name
         stat = f" {event.statistic}" if event.statistic else ""
         period = f" over {duration(event.period)}" if event.period else ""
-        lines.append(f"Metric {metric}{stat}{period}")
+        lines.append(single_line(f"Metric {metric}{stat}{period}"))
     if event.alarm_rule:
-        lines.append(f"Composite rule {event.alarm_rule}")
-    return "\n".join(lines) + "\n"
+        lines.append(single_line(f"Composite rule {clip(event.alarm_rule, EMAIL_REASON_LIMIT)}"))
+    return clip_utf8(multi_line("\n".join(lines) + "\n"), EMAIL_BYTES_LIMIT)
 
 
 def evidence_lines(evidence: Evidence) -> list[str]:
     """The checker's own words from its last run before the alarm: its reason and its samples."""
     outcome = "could not measure" if evidence.status == "failed" else "measured"
-    lines = [
-        f"Last check run ({iso_utc(evidence.at)}): {outcome}" + (f": {evidence.reason}" if evidence.reason else "")
-    ]
+    reason = f": {single_line(evidence.reason)}" if evidence.reason else ""
+    lines = [f"Last check run ({iso_utc(evidence.at)}): {outcome}{reason}"]
     if evidence.samples:
         lines.append("Samples:")
-        lines += [f"  - {sample}" for sample in evidence.samples]
+        lines += [f"  - {single_line(sample)}" for sample in evidence.samples]
     return lines
 
 
@@ -363,16 +373,16 @@ def _inhibition_fact(event: AlarmEvent) -> str | None:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    return "\n".join("  " + line for line in multi_line(text).splitlines())
 
 
 def render_sms(event: AlarmEvent) -> str:
-    """One GSM-7 segment: state, severity, what, value against threshold, when; runbook if it fits."""
+    """One segment: state, severity, what, value against threshold, when; runbook if it fits."""
     meta = event.meta
     tag = _SMS_TAGS[event.state]
     severity = f" {_short_severity(meta.severity)}" if meta else ""
-    head = sms_safe(f"{tag}{severity} ")
-    name = sms_safe(title(event))
+    head = gsm.fold(f"{tag}{severity}") + " "
+    name = gsm.fold(title(event))
     at = event.state_time.astimezone(UTC).strftime("%H:%MZ") if event.state_time else None
 
     if event.state == AlarmState.ok:
@@ -390,7 +400,7 @@ def render_sms(event: AlarmEvent) -> str:
         tail = f": no data since {at}." if at else ": no data."
     else:
         tail = f": {_short_rule(event)}" + (f" since {at}." if at else ".")
-    tail = sms_safe(tail)
+    tail = (" " if tail.startswith(" ") else "") + gsm.fold(tail)
 
     extras: list[str] = []
     if meta and meta.runbook and event.state != AlarmState.ok:
@@ -399,16 +409,24 @@ def render_sms(event: AlarmEvent) -> str:
     return fit_sms(head, name, tail, extras)
 
 
-def fit_sms(head: str, name: str, tail: str, extras: list[str], limit: int = SMS_LIMIT) -> str:
-    """head + name + tail within limit, the name giving way first; extras kept only if whole."""
-    room = limit - len(head) - len(tail)
-    if room < 12:  # a pathological tail: keep a readable name and shorten the tail instead
-        room = min(len(name), 40)
-        tail = shorten(tail, max(limit - len(head) - room, 0))
-    text = head + shorten(name, max(room, 0)) + tail
-    text = shorten(text, limit)
+def fit_sms(head: str, name: str, tail: str, extras: list[str]) -> str:
+    """head + name + tail in one segment, the name giving way first; extras kept only if whole.
+
+    The segment is GSM-7's 160 septets, or UCS-2's 70 units as soon as one character needs it.
+    """
+    encoding, limit = gsm.room(head + name + tail)
+
+    def measure(text: str) -> int:
+        return gsm.units(text, encoding)
+
+    room = limit - measure(head) - measure(tail)
+    if room < limit // 13:  # a pathological tail: keep a readable name and shorten the tail instead
+        room = min(measure(name), limit // 4)
+        tail = shorten(tail, max(limit - measure(head) - room, 0), measure=measure)
+    text = head + shorten(name, max(room, 0), measure=measure) + tail
+    text = shorten(text, limit, measure=measure)
     for extra in extras:
-        if len(text) + len(extra) <= limit:
+        if measure(text + extra) <= limit:
             text += extra
     return text.strip()
 
@@ -417,7 +435,7 @@ def _short_severity(severity: str) -> str:
     return {"critical": "crit", "warning": "warn"}.get(severity, severity[:4])
 
 
-# --- the plain fallback ---------------------------------------------------------------------------
+# --- plain forms ----------------------------------------------------------------------------------
 
 
 def render_fallback(
@@ -428,7 +446,12 @@ def render_fallback(
     `found`: what `salvage(raw_event)` gave, when the caller already has it (it walks the whole input).
     """
     try:
-        return _render_fallback(found or salvage(raw_event), error, links or LinkContext())
+        return render_plain(
+            found or salvage(raw_event),
+            "The full notification could not be rendered, so this plain message was sent instead.",
+            _error_text(error),
+            links or LinkContext(),
+        )
     except Exception:
         text = "vigil notifier: unparseable alarm event (and the fallback itself failed). See the notifier logs."
         return Notification(
@@ -436,38 +459,49 @@ def render_fallback(
         )
 
 
-def _render_fallback(found: Salvage, error: BaseException | str | None, links: LinkContext) -> Notification:
-    problem = _error_text(error)
-    if found.name:
+def render_plain(found: Salvage, why: str, problem: str, links: LinkContext) -> Notification:
+    """The smallest notification that still says which alarm is in which state, and why it is plain."""
+    name = single_line(found.name) if found.name else None
+    if name:
         state = found.state or "unknown state"
-        what = f"alarm {found.name} is {state}"
-        subject = subject_safe(f"[{found.state or 'ALARM?'}][fallback] {found.name}")
+        what = f"alarm {name} is {state}"
+        subject = fit_subject(subject_safe(f"[{found.state or 'ALARM?'}][fallback]") + " ", name)
     else:
         what = "unparseable alarm event"
         subject = "[vigil] unparseable alarm event"
-    lines = [
-        f"vigil notifier: {what}.",
-        "",
-        "The full notification could not be rendered, so this plain message was sent instead.",
-        f"Problem: {problem}",
-    ]
+    lines = [f"vigil notifier: {what}.", "", why, f"Problem: {single_line(problem)}"]
     if found.meta:
         lines.append(f"Check {found.meta.check}, signal {found.meta.signal}, service {found.meta.service}.")
         if found.meta.runbook:
             lines.append(f"Runbook: {found.meta.runbook}")
-    url = alarm_url(found.region or links.console_region, found.name) if found.name else None
+    url = alarm_url(found.region or links.stack_region, name) if name else None
     if url:
         lines.append(f"Alarm: {url}")
     lines.append("Details are in the notifier's logs.")
-    email = "\n".join(lines) + "\n"
+    email = multi_line("\n".join(lines) + "\n")
     # The same plain text on every channel; its first sentence carries what an SMS needs.
-    sms = shorten(sms_safe(email).strip(), SMS_LIMIT)
+    text = gsm.fold(email)
+    encoding, limit = gsm.room(text)
     return Notification(
         alarm_name=found.name,
         state=found.state,
-        subject=shorten(subject, SUBJECT_LIMIT),
+        subject=subject,
         email=email,
-        sms=sms,
+        sms=shorten(text, limit, measure=lambda t: gsm.units(t, encoding)),
+    )
+
+
+def render_rerouted(notification: Notification, refused: dict[str, str]) -> Notification:
+    """For the fallback route: which route topics refused the notification and why, then the notification."""
+    routes = ", ".join(refused)
+    head = [f"vigil could not deliver this notification to route {routes}:"]
+    head += [f"  {route}: {single_line(why)}" for route, why in refused.items()]
+    head += ["It comes to the fallback route instead. That route's topic needs fixing (docs/operations.md).", "", ""]
+    return notification.model_copy(
+        update={
+            "subject": fit_subject("[rerouted] ", notification.subject),
+            "email": clip_utf8("\n".join(head) + notification.email, EMAIL_BYTES_LIMIT),
+        }
     )
 
 
@@ -475,19 +509,24 @@ def _error_text(error: BaseException | str | None) -> str:
     if error is None:
         return "unknown"
     if not isinstance(error, BaseException):
-        return shorten(one_line(str(error)), REASON_LIMIT)
+        return shorten(single_line(str(error)), REASON_LIMIT)
     try:
         lines = str(error).splitlines()
     except Exception:  # an exception whose __str__ fails must not cost us the alarm's name
         lines = []
     name = type(error).__name__
-    return shorten(one_line(f"{name}: {lines[0]}" if lines else name), REASON_LIMIT)
+    return shorten(single_line(f"{name}: {lines[0]}" if lines else name), REASON_LIMIT)
 
 
 # --- SNS --------------------------------------------------------------------------------------------
 
 
 def sns_message(notification: Notification) -> tuple[str, str]:
-    """(Subject, Message) for Publish with MessageStructure=json: email and SMS from one publish."""
-    body = {"default": notification.email, "email": notification.email, "sms": notification.sms}
+    """(Subject, Message) for Publish with MessageStructure=json: e-mail and SMS from one publish.
+
+    The body travels once, as "default": e-mail (and SQS, Lambda, HTTP) subscribers receive
+    "default" when the message has no key of their own, and the 256 KB limit counts the whole
+    JSON, so an "email" copy would only halve the room (SNS API reference, Publish, MessageStructure).
+    """
+    body = {"default": notification.email, "sms": notification.sms}
     return notification.subject, json.dumps(body, ensure_ascii=False)

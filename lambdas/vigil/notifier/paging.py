@@ -1,0 +1,41 @@
+"""Whether a state change pages at all, before anything is stored or rendered.
+
+Two paths bring the same state change to the notifier: the alarm's own actions (through the
+alarm-events topic) and an EventBridge rule on every state change of this environment's alarms,
+the path CloudWatch guarantees. The rule sees transitions that vigil's alarm actions deliberately
+skip, so for EventBridge events the notifier pages exactly when the alarm's actions would have
+(infra/alarms.py builds them):
+
+- a suppressed ALARM (`actionsSuppressedBy`: the suppressor is in ALARM, or its wait or extension
+  period runs) takes no action; an OK always does, because the actions that carry recoveries are
+  never suppressed in vigil's design;
+- an inhibited signal's metric alarm has no ALARM action: its page comes from its `-page`
+  composite, which in turn has no OK action: the recovery comes from the metric alarm;
+- vigil's own alarms (kind "self") page the self-monitoring route's topic directly, so that a
+  broken notifier still pages: the notifier does not page them a second time.
+
+Which of the two copies pages is the state table's business (vigil.notifier.state).
+"""
+
+from __future__ import annotations
+
+from vigil.alarm_meta import SELF_KIND
+from vigil.notifier.events import AlarmEvent, AlarmState
+
+
+def why_silent(event: AlarmEvent) -> str | None:
+    """None when the event pages; otherwise the reason it must not, for the log."""
+    if event.actions_suppressed_by and event.state != AlarmState.ok:
+        return f"actions suppressed by {event.actions_suppressed_by}"
+    if event.source != "eventbridge":
+        return None  # an alarm action fired: it pages by definition
+    meta = event.meta
+    if meta is None:
+        return None
+    if meta.kind == SELF_KIND:
+        return "vigil's own alarm: its actions page the self-monitoring route directly"
+    if meta.inhibited_by and event.is_composite and event.state == AlarmState.ok:
+        return "a paging composite has no OK action: the recovery comes from its metric alarm"
+    if meta.inhibited_by and not event.is_composite and event.state == AlarmState.alarm:
+        return "an inhibited signal's metric alarm has no ALARM action: its page comes from its composite"
+    return None
