@@ -97,8 +97,8 @@ def record(db: Any, table: str, check_id: str, kind: str, ping: Ping, now: datet
         TableName=table,
         Key={KEY: {"S": check_id}},
         UpdateExpression="SET #kind = :ping, expires = :expires",
-        ConditionExpression=f"attribute_exists({KEY})",
-        ExpressionAttributeNames={"#kind": kind},
+        ConditionExpression="attribute_exists(#key)",  # "check" is a DynamoDB reserved word
+        ExpressionAttributeNames={"#kind": kind, "#key": KEY},
         ExpressionAttributeValues={":ping": {"M": value}, ":expires": {"N": str(_seconds(now + RETENTION))}},
     )
 
