@@ -103,3 +103,17 @@ def test_the_plan_row_counts_the_grace_and_prices_pings_table_and_token():
 def test_period_runs_per_month():
     hourly = model(cron=None, period="1h")
     assert hourly.runs_per_month(730 * 3600) == 730
+
+
+def test_utc_needs_no_time_zone_database_and_others_say_what_is_missing(monkeypatch):
+    from zoneinfo import ZoneInfoNotFoundError
+
+    import vigil.spec.heartbeat as spec
+
+    def no_database(key: str) -> None:
+        raise ZoneInfoNotFoundError(key)
+
+    monkeypatch.setattr(spec, "ZoneInfo", no_database)
+    assert model().schedule().zone.utcoffset(None).total_seconds() == 0
+    with pytest.raises(ValidationError, match="the tzdata package provides one"):
+        model(timezone="Europe/London")

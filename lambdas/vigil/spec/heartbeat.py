@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -98,7 +98,9 @@ class HeartbeatCheck(CheckBase):
         self.zone()  # raises for an unknown time zone
         return self
 
-    def zone(self) -> ZoneInfo:
+    def zone(self) -> tzinfo:
+        if self.timezone == "UTC":
+            return UTC  # needs no time zone database, which a runtime may lack
         try:
             return ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
