@@ -10,6 +10,7 @@ from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck
 from vigil.spec.elasticsearch import ElasticsearchCheck
+from vigil.spec.heartbeat import HeartbeatCheck
 from vigil.spec.http import HttpCheck
 from vigil.spec.log_pattern import LogPatternCheck
 from vigil.spec.logs_query import LogsQueryCheck
@@ -50,4 +51,5 @@ KINDS: dict[str, Kind] = {
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
+    "heartbeat": Kind(HeartbeatCheck, "infra.checks.heartbeat", "vigil.checkers.heartbeat"),
 }

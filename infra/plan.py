@@ -29,6 +29,10 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
                    + notifications: an assumed number of state changes per alarm per month, each
                    published once and delivered to every e-mail and SMS contact of the routes of
                    that signal's severity (its own, as a log pattern's, else the check's)
+    kinds with more:   what the spec's `usage_per_month` lists, priced (heartbeat: its pings through
+                   the endpoint, the table's reads and writes, its token secret)
+For a deadline kind (heartbeat), detection counts from the deadline's start: the fault waits out its
+grace (`deadline_slack`) before the checker can see it.
 AWS's own metrics (SQS, ...) are free; alarm state-change events on the default bus are free.
 """
 
@@ -129,6 +133,9 @@ def detect_seconds(check: CheckBase, signal: str, a: Assumptions) -> tuple[int, 
     if check.has_checker:
         timeout = float(getattr(check, "timeout", None) or a.default_checker_timeout_s)
         lead = check.cadence + timeout
+        # A deadline check (heartbeat) counts a fault only once its grace has passed.
+        slack = getattr(check, "deadline_slack", None)
+        lead += slack(signal) if slack is not None else 0
     else:
         lead = a.native_publish_delay_s.get(check.kind, a.default_native_publish_delay_s)
     total = lead + rule.period * periods + a.evaluation_delay_s + a.delivery_s
@@ -169,6 +176,9 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
         notifications += a.state_changes_per_alarm_month * (
             prices["sns_publish"] + emails * prices["sns_email"] + sms * prices["sns_sms"]
         )
+    # What a kind uses beyond its checker (heartbeat: the ping endpoint, its table, the token secret).
+    usage = getattr(check, "usage_per_month", None)
+    extras = sum(prices[name] * amount for name, amount in usage(SECONDS_PER_MONTH).items()) if usage else 0.0
     return {
         "scheduler": runs * prices["scheduler_invocation"],
         "lambda_requests": runs * prices["lambda_request"],
@@ -177,6 +187,7 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
         "custom_metrics": custom_metrics(check) * prices["custom_metric_month"],
         "alarms": alarm_cost,
         "notifications": notifications,
+        "kind_extras": extras,
     }
 
 

@@ -43,23 +43,7 @@ class SelfMonitoring(Construct):
         super().__init__(scope, construct_id)
         # Keys are short stable names ("notifier", "checker-http"): they become alarm names and ids.
         for name, fn in functions.items():
-            made = [
-                alarms.for_self(
-                    self,
-                    f"{name}-errors",
-                    FUNCTION_RULE,
-                    fn.metric_errors(period=Duration.minutes(5)),
-                    f"the {name} function failed",
-                ),
-                alarms.for_self(
-                    self,
-                    f"{name}-throttles",
-                    FUNCTION_RULE,
-                    fn.metric_throttles(period=Duration.minutes(5)),
-                    f"the {name} function was throttled",
-                ),
-            ]
-            dashboard.add_self(name, [a.metric for a in made], made)
+            watch_function(self, alarms, dashboard, name, fn)
         for name, queue in queues.items():
             alarm = alarms.for_self(
                 self,
@@ -69,3 +53,26 @@ class SelfMonitoring(Construct):
                 f"events that vigil could not deliver are waiting in the {name} queue",
             )
             dashboard.add_self(name, [alarm.metric], [alarm])
+
+
+def watch_function(
+    scope: Construct, alarms: AlarmFactory, dashboard: DashboardBuilder, name: str, fn: lambda_.IFunction
+) -> None:
+    """Errors and throttles of one of vigil's functions page vigil's own route."""
+    made = [
+        alarms.for_self(
+            scope,
+            f"{name}-errors",
+            FUNCTION_RULE,
+            fn.metric_errors(period=Duration.minutes(5)),
+            f"the {name} function failed",
+        ),
+        alarms.for_self(
+            scope,
+            f"{name}-throttles",
+            FUNCTION_RULE,
+            fn.metric_throttles(period=Duration.minutes(5)),
+            f"the {name} function was throttled",
+        ),
+    ]
+    dashboard.add_self(name, [a.metric for a in made], made)

@@ -1,0 +1,158 @@
+"""Kind heartbeat in a synthesized stack (fixture catalog tests/fixtures/heartbeat): the public function URL,
+the table and its key, least-privilege roles, the alarms and where their evidence is logged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Synth
+
+from vigil.alarm_meta import alarm_name, decode_description
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = ROOT / "tests" / "fixtures" / "heartbeat"
+ENV = "demo"
+
+
+@pytest.fixture(scope="module")
+def stack(synthesize: Callable[[Path], Synth]) -> Synth:
+    return synthesize(CATALOG)
+
+
+def one(resources: dict[str, dict]) -> tuple[str, dict]:
+    assert len(resources) == 1, list(resources)
+    return next(iter(resources.items()))
+
+
+def functions_by_handler(stack: Synth) -> dict[str, tuple[str, dict]]:
+    return {f["Properties"]["Handler"]: (k, f) for k, f in stack.of_type("AWS::Lambda::Function").items()}
+
+
+def statements_of(stack: Synth, function_id: str) -> list[dict]:
+    role = stack.resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        s
+        for p in stack.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statement: dict) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+def test_one_endpoint_behind_a_public_function_url_for_every_heartbeat(stack):
+    endpoint_id, _ = functions_by_handler(stack)["vigil.heartbeat.endpoint.handler"]
+    _, url = one(stack.of_type("AWS::Lambda::Url"))
+    assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": [endpoint_id, "Arn"]}}
+    # "Control access to Lambda function URLs": with AuthType NONE the resource policy must grant public access,
+    # and new function URLs need both lambda:InvokeFunctionUrl and lambda:InvokeFunction (the latter only via the URL).
+    permissions = [
+        p["Properties"]
+        for p in stack.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [endpoint_id, "Arn"]}
+    ]
+    assert sorted(permissions, key=lambda p: p["Action"]) == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [endpoint_id, "Arn"]},
+            "InvokedViaFunctionUrl": True,
+            "Principal": "*",
+        },
+        {
+            "Action": "lambda:InvokeFunctionUrl",
+            "FunctionName": {"Fn::GetAtt": [endpoint_id, "Arn"]},
+            "FunctionUrlAuthType": "NONE",
+            "Principal": "*",
+        },
+    ]
+    (output,) = [o for o in stack.template["Outputs"].values() if "heartbeat ping endpoint" in o["Description"]]
+    assert output["Value"]["Fn::GetAtt"][1] == "FunctionUrl"
+
+
+def test_the_table_is_encrypted_with_the_stack_key_and_expires_rows(stack):
+    _, table = one(stack.of_type("AWS::DynamoDB::Table"))
+    props = table["Properties"]
+    (key_id,) = stack.of_type("AWS::KMS::Key")
+    assert props["SSESpecification"] == {
+        "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    assert props["KeySchema"] == [{"AttributeName": "check", "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_the_endpoint_reads_only_heartbeat_tokens_and_only_its_table(stack):
+    endpoint_id, endpoint = functions_by_handler(stack)["vigil.heartbeat.endpoint.handler"]
+    table_id, _ = one(stack.of_type("AWS::DynamoDB::Table"))
+    (key_id,) = stack.of_type("AWS::KMS::Key")
+    statements = statements_of(stack, endpoint_id)
+
+    by_service = {a.split(":")[0] for s in statements for a in actions(s)}
+    assert by_service == {"logs", "xray", "sqs", "dynamodb", "kms", "secretsmanager"}
+    (secrets,) = [s for s in statements if actions(s) == ["secretsmanager:GetSecretValue"]]
+    parts = secrets["Resource"]["Fn::Join"][1]
+    assert "".join(p if isinstance(p, str) else "<>" for p in parts).endswith(":secret:vigil/heartbeat/*")
+    (table,) = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert (sorted(actions(table)), table["Resource"]) == (
+        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        {"Fn::GetAtt": [table_id, "Arn"]},
+    )
+    (key,) = [s for s in statements if any(a.startswith("kms:") for a in actions(s))]
+    assert key["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert "dynamodb." in json.dumps(key["Condition"]["StringEquals"]["kms:ViaService"])
+    env = endpoint["Properties"]["Environment"]["Variables"]
+    assert env["VIGIL_HEARTBEAT_TABLE"] == {"Ref": table_id}
+
+
+def test_the_checker_reads_and_registers_in_the_table_and_reads_no_secret(stack):
+    checker_id, checker = functions_by_handler(stack)["vigil.checkers.heartbeat.handler"]
+    statements = statements_of(stack, checker_id)
+    assert not [s for s in statements if any(a.startswith("secretsmanager:") for a in actions(s))]
+    (table,) = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert sorted(actions(table)) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert "VIGIL_HEARTBEAT_TABLE" in checker["Properties"]["Environment"]["Variables"]
+
+
+def test_each_heartbeat_has_a_schedule_at_its_cadence(stack):
+    schedules = {
+        json.loads(s["Properties"]["Target"]["Input"])["check"]["id"]: s["Properties"]["ScheduleExpression"]
+        for s in stack.of_type("AWS::Scheduler::Schedule").values()
+    }
+    assert schedules["nightly-export"] == "rate(5 minutes)"
+    assert schedules["hourly-sync"] == "rate(1 minute)"
+
+
+def test_missed_failed_and_measure_alarms_with_their_evidence_log_group(stack):
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in stack.of_type("AWS::CloudWatch::Alarm").values()}
+    (log_group,) = [
+        g["Properties"]["LogGroupName"]
+        for g in stack.of_type("AWS::Logs::LogGroup").values()
+        if g["Properties"].get("LogGroupName", "").endswith("/checkers/heartbeat")
+    ]
+    for signal, metric, missing in (
+        ("missed", "HeartbeatMissed", "ignore"),
+        ("failed", "HeartbeatFailed", "ignore"),
+        ("measure", "MeasureFailed", "breaching"),
+    ):
+        props = alarms[alarm_name(ENV, "nightly-export", signal)]
+        assert (props["Namespace"], props["MetricName"]) == ("Vigil", metric)
+        assert props["Dimensions"] == [{"Name": "Check", "Value": "nightly-export"}]
+        assert (props["Period"], props["TreatMissingData"]) == (300, missing)
+        _, meta = decode_description(props["AlarmDescription"])
+        assert meta is not None and meta.kind == "heartbeat" and meta.logs == log_group
+    missed = alarms[alarm_name(ENV, "nightly-export", "missed")]
+    assert (missed["Threshold"], missed["EvaluationPeriods"], missed["DatapointsToAlarm"]) == (1, 1, 1)
+
+
+def test_the_endpoints_errors_page_vigils_own_route(stack):
+    alarms = {a["Properties"]["AlarmName"] for a in stack.of_type("AWS::CloudWatch::Alarm").values()}
+    assert {f"vigil-{ENV}-self-heartbeat-endpoint-errors", f"vigil-{ENV}-self-heartbeat-endpoint-throttles"} <= alarms
+    assert f"vigil-{ENV}-self-checker-heartbeat-errors" in alarms
