@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 DEFAULT_TTL_SECONDS = 300.0
@@ -21,6 +22,10 @@ _client: Any = None
 # boto3's default session is not thread-safe when creating clients; a multi-check checker may
 # resolve secrets from several threads.
 _client_lock = threading.Lock()
+
+
+# Catalog secret name → the secret's JSON object; raises SecretError.
+SecretsResolver = Callable[[str], dict[str, Any]]
 
 
 class SecretError(Exception):
@@ -36,6 +41,18 @@ def get_json_secret(secret_id: str, ttl: float = DEFAULT_TTL_SECONDS) -> dict[st
     value = _parse(secret_id, _fetch(secret_id))
     _cache[secret_id] = (now + ttl, value)
     return value
+
+
+def resolver(secret_ids: Mapping[str, str]) -> SecretsResolver:
+    """Catalog secret name → its JSON object, through the names-to-ids map the stack hands the function."""
+
+    def resolve(name: str) -> dict[str, Any]:
+        secret_id = secret_ids.get(name)
+        if secret_id is None:
+            raise SecretError(f"secret {name} is not in this function's secrets (stack and catalog out of step?)")
+        return get_json_secret(secret_id)
+
+    return resolve
 
 
 def clear_cache() -> None:
