@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -42,12 +43,13 @@ class SeenRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted answer: status, body and, to test timeouts, a delay before the status line."""
+    """A scripted answer: status, body, extra headers and, to test timeouts, a delay before the status line."""
 
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     delay: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -84,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted:
             reply = scripted.pop(0) if len(scripted) > 1 else scripted[0]
             time.sleep(reply.delay)
-            self._send(reply.status, reply.body, reply.content_type)
+            self._send(reply.status, reply.body, reply.content_type, reply.headers)
             return
         match url.path:
             case "/health":
@@ -119,10 +121,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, body: object) -> None:
         self._send(status, json.dumps(body).encode(), "application/json")
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -149,13 +153,16 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_server() -> Iterator[LoopbackServer]:
+def running_server(tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer]:
+    """The server on an ephemeral loopback port; with `tls` (a server context), over https."""
     server = _Server()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, name="test-http-server", daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     try:
-        view = LoopbackServer(base_url=f"http://{host}:{port}")
+        view = LoopbackServer(base_url=f"{'https' if tls else 'http'}://{host}:{port}")
         view.requests = server.seen
         view.replies = server.replies
         yield view
