@@ -80,7 +80,8 @@ class ServiceNow(BaseOutput[ServiceNowOutput]):
                 "sysparm_query": f"correlation_id={correlation}^stateNOT IN{NOT_OPEN}^ORDERBYDESCsys_created_on",
                 "sysparm_fields": "sys_id,number,state,correlation_id",
                 "sysparm_limit": "1",
-            }
+            },
+            quote_via=quote,  # %20 for the space in "NOT IN", never "+"
         )
         answer = http.once(
             "GET", f"{self.config.instance}{TABLE_PATH}?{query}", what="find open incident", headers=headers
