@@ -2,8 +2,9 @@
 
 Backoff: attempt n waits a random time between 0 and min(cap, base × 2^n) ("full jitter", AWS
 Architecture Blog, *Exponential Backoff And Jitter*): retries of many notifiers spread out instead
-of hitting a recovering service together. A Retry-After from the server is honoured when it fits
-in what is left of the budget; nothing ever sleeps past the deadline.
+of hitting a recovering service together. A Retry-After from the server is honoured in full, and
+when it does not fit in what is left of the budget the delivery fails now rather than knock early:
+nothing ever sleeps past the deadline.
 
 Only what may succeed later is retried (429, 408, 5xx, timeouts, refused or reset connections);
 any other answer is final at once, so a wrong password costs one request, not a lockout.
@@ -77,7 +78,7 @@ def with_retries(
                 raise
             wait = jitter() * min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
             if exc.retry_after is not None:
-                wait = max(wait, min(exc.retry_after, policy.max_delay))
+                wait = max(wait, exc.retry_after)
             if wait >= deadline.remaining():
                 final = DeliveryError(f"{exc.reason}; out of time after {attempt} attempt(s)", retryable=False)
                 final.attempts = attempt

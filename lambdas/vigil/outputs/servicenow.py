@@ -126,7 +126,7 @@ def new_incident(alert: Alert, config: ServiceNowOutput) -> dict[str, str]:
     return {
         **config.fields,
         "short_description": clip(f"[vigil {alert.environment}] {alert.title}{value}", SHORT_DESCRIPTION_LIMIT),
-        "description": clip(alert.details or _summary_text(alert), DESCRIPTION_LIMIT),
+        "description": clip(alert.details or alert.headline, DESCRIPTION_LIMIT),
         "correlation_id": alert.correlation_id,
         "correlation_display": CORRELATION_DISPLAY,
         "impact": str(levels.impact),
@@ -150,8 +150,3 @@ def resolution(alert: Alert, close_code: str) -> dict[str, str]:
 
 def _since(alert: Alert) -> str:
     return f" at {iso_utc(alert.since)}" if alert.since else ""
-
-
-def _summary_text(alert: Alert) -> str:
-    lines = [alert.headline, alert.summary, alert.value_text, f"Runbook: {alert.runbook}" if alert.runbook else ""]
-    return "\n".join(line for line in lines if line)
