@@ -158,7 +158,8 @@ def running_server(tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer
     server = _Server()
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, name="test-http-server", daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, at every teardown.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="test-http-server", daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     try:
