@@ -71,7 +71,8 @@ def deliver_all(outputs: Sequence[Output], alert: Alert, budget: float = DEFAULT
         futures = [pool.submit(_send, output, alert, deadline) for output in outputs]
         wait(futures, timeout=budget + _GRACE_SECONDS)
     finally:
-        # Never wait for a straggler: it stops at the shared deadline on its own.
+        # Never wait for a straggler: it stops at the shared deadline on its own (in Lambda, a thread
+        # frozen with the container finds the deadline passed when it thaws, and gives up).
         pool.shutdown(wait=False, cancel_futures=True)
     deliveries = [_outcome(output, future, budget) for output, future in zip(outputs, futures, strict=True)]
     return DeliveryReport(correlation_id=alert.correlation_id, deliveries=deliveries)
