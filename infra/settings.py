@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from vigil.outputs.config import RouteOutputs
 from vigil.spec.common import Duration, Severity, Slug, StrictModel, worded
 
 E164 = worded(
@@ -40,6 +41,9 @@ class Route(StrictModel):
     severities: list[Severity] = Field(default=[Severity.critical, Severity.warning], min_length=1)
     email: list[Slug] = Field(default=[], description="contacts who receive the full e-mail")
     sms: list[Slug] = Field(default=[], description="contacts who receive the short SMS text")
+    outputs: RouteOutputs = Field(
+        default=[], description="ServiceNow, PagerDuty, Slack, Teams or webhook outputs (docs/outputs.md)"
+    )
 
     @model_validator(mode="after")
     def _someone(self) -> Route:
@@ -73,3 +77,16 @@ class Settings(StrictModel):
         default_factory=dict, description="name → Secrets Manager secret name or ARN; values never live here"
     )
     self_monitoring_route: Slug = Field(description="route that receives vigil's own alarms (always critical)")
+
+    @model_validator(mode="after")
+    def _output_credentials_declared(self) -> Settings:
+        unknown = [
+            f"routes.{route_name}.outputs.{index}.credentials: unknown secret {output.credentials!r}"
+            for route_name, route in self.routes.items()
+            for index, output in enumerate(route.outputs)
+            if output.credentials not in self.secrets
+        ]
+        if unknown:
+            declared = ", ".join(self.secrets) or "none declared"
+            raise ValueError(f"{'; '.join(unknown)}; secrets in _settings.yaml: {declared}")
+        return self

@@ -17,6 +17,7 @@ from pydantic import Field, TypeAdapter
 from infra.kinds import KINDS
 from infra.settings import Settings
 from vigil.check_schema import SCHEMA_DIR as CHECKER_SCHEMA_DIR
+from vigil.outputs.webhook import WebhookBody
 from vigil.spec.common import Slug, StrictModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,8 @@ SCHEMA_DIR = ROOT / "schema"
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    """Service-file and settings-file schemas, generated from the same models that validate."""
+    """Service-file and settings-file schemas, generated from the same models that validate, and the
+    generic webhook's body, for receivers to check what they are sent."""
     # service and team are written once per file, so the per-check schema leaves them out.
     check_models = tuple(_without_file_fields(kind.model) for kind in KINDS.values())
     check = Annotated[Union[check_models], Field(discriminator="kind")]  # noqa: UP007
@@ -38,7 +40,9 @@ def schemas() -> dict[str, dict[str, Any]]:
     service["title"] = "vigil service file (checks/<service>.yaml)"
     settings = TypeAdapter(Settings).json_schema()
     settings["title"] = "vigil settings (checks/_settings.yaml)"
-    return {"service.schema.json": service, "settings.schema.json": settings}
+    webhook = WebhookBody.model_json_schema(by_alias=True)
+    webhook["title"] = "vigil generic webhook body, vigil.alert/v1 (docs/outputs.md)"
+    return {"service.schema.json": service, "settings.schema.json": settings, "webhook-v1.schema.json": webhook}
 
 
 def checker_schemas() -> dict[str, dict[str, Any]]:

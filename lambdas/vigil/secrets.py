@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +32,8 @@ _client_lock = threading.Lock()
 # Secret id → its JSON object, or None to ask Secrets Manager (see `served_locally`).
 LocalSource = Callable[[str], dict[str, Any] | None]
 _local_source: LocalSource | None = None
+# Catalog secret name → the secret's JSON object; raises SecretError.
+SecretsResolver = Callable[[str], dict[str, Any]]
 
 
 class SecretError(Exception):
@@ -61,6 +63,18 @@ def get_json_secret(secret_id: str, ttl: float = DEFAULT_TTL_SECONDS) -> dict[st
     value = _parse(secret_id, _fetch(secret_id))
     _cache[secret_id] = (now + ttl, value)
     return value
+
+
+def resolver(secret_ids: Mapping[str, str]) -> SecretsResolver:
+    """Catalog secret name → its JSON object, through the names-to-ids map the stack hands the function."""
+
+    def resolve(name: str) -> dict[str, Any]:
+        secret_id = secret_ids.get(name)
+        if secret_id is None:
+            raise SecretError(f"secret {name} is not in this function's secrets (stack and catalog out of step?)")
+        return get_json_secret(secret_id)
+
+    return resolve
 
 
 def clear_cache() -> None:

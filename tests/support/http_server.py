@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -126,6 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -152,13 +155,17 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_server() -> Iterator[LoopbackServer]:
+def running_server(tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer]:
+    """The server on an ephemeral loopback port; with `tls` (a server context), over https."""
     server = _Server()
-    thread = threading.Thread(target=server.serve_forever, name="test-http-server", daemon=True)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    # A short poll interval: shutdown() waits up to one interval, at every teardown.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="test-http-server", daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     try:
-        view = LoopbackServer(base_url=f"http://{host}:{port}")
+        view = LoopbackServer(base_url=f"{'https' if tls else 'http'}://{host}:{port}")
         view.requests = server.seen
         view.replies = server.replies
         yield view

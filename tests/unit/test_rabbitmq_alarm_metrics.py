@@ -19,8 +19,8 @@ from infra.catalog import load_catalog
 from infra.signal_alarms import checker_alarms
 from tests.support.emf import emf_lines
 from tests.unit.test_rabbitmq_checker import BASE
+from vigil import secrets
 from vigil.checkers import rabbitmq as checker
-from vigil.checkers import runner
 from vigil.checkers.runner import make_event
 from vigil.spec.rabbitmq import RabbitmqCheck
 
@@ -73,7 +73,7 @@ def canned_api(spec: RabbitmqCheck, monkeypatch: pytest.MonkeyPatch) -> list[str
         return 200, json.dumps(queues).encode()
 
     monkeypatch.setattr(checker.ManagementApi, "_request", request)
-    monkeypatch.setattr(runner, "get_json_secret", lambda secret_id: {"username": "u", "password": "p"})
+    monkeypatch.setattr(secrets, "get_json_secret", lambda secret_id: {"username": "u", "password": "p"})
     return asked
 
 

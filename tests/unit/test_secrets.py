@@ -76,3 +76,12 @@ def test_errors_are_not_cached(sm):
     sm.create_secret(Name="vigil/later", SecretString="{}")
 
     assert secrets.get_json_secret("vigil/later") == {}
+
+
+def test_resolver_reads_catalog_names_through_their_secret_ids(sm):
+    sm.create_secret(Name="vigil/servicenow/api", SecretString=json.dumps({"username": "u", "password": "p"}))
+    resolve = secrets.resolver({"servicenow-api": "vigil/servicenow/api"})
+
+    assert resolve("servicenow-api") == {"username": "u", "password": "p"}
+    with pytest.raises(secrets.SecretError, match="secret slack-oncall is not in this function's secrets"):
+        resolve("slack-oncall")

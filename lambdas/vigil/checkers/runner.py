@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from vigil import metrics
 from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, SLUG_PATTERN, CheckResult, Status
-from vigil.secrets import SecretError, get_json_secret
+from vigil.secrets import SecretError, SecretsResolver, resolver
 from vigil.text import REASON_LIMIT, clip
 from vigil.text import one_line as text_one_line
 
@@ -64,8 +64,6 @@ def cannot_measure(check_id: str, kind: str, exc: CannotMeasure, **fields: Any) 
     )
 
 
-# name → the secret's JSON object; raises SecretError.
-SecretsResolver = Callable[[str], dict[str, Any]]
 # The event's "check" → the kind's spec; raises ValueError (pydantic's ValidationError is one).
 Parse = Callable[[Mapping[str, Any]], Spec]
 Measure = Callable[[Any, SecretsResolver], CheckResult]
@@ -138,18 +136,6 @@ def _measure_event(event: Any, kind: str, parse: Parse, measure: Measure) -> Che
         return _failed(event, kind, "internal", f"measure returned {type(result).__name__}, not CheckResult")
     # The spec, not the checker, is the authority on identity.
     return dataclasses.replace(result, check_id=spec.id, kind=kind)
-
-
-def resolver(secret_ids: Mapping[str, str]) -> SecretsResolver:
-    """Catalog secret name → its JSON object, through the ids the stack put in the event."""
-
-    def resolve(name: str) -> dict[str, Any]:
-        secret_id = secret_ids.get(name)
-        if secret_id is None:
-            raise SecretError(f"secret {name} is not in this event's secrets (stack and catalog out of step?)")
-        return get_json_secret(secret_id)
-
-    return resolve
 
 
 def _failed(event: Any, kind: str, code: str, reason: str) -> CheckResult:
