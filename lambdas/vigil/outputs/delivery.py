@@ -15,7 +15,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.notifier.render import SMS_LIMIT, SUBJECT_LIMIT, Notification, shorten, sms_safe, subject_safe
+from vigil.notifier import sms as gsm
+from vigil.notifier.render import Notification, fit_sms, fit_subject, subject_safe
 from vigil.outputs.alert import Alert
 from vigil.outputs.retry import Deadline
 
@@ -132,12 +133,19 @@ def down_notification(report: DeliveryReport, alert: Alert) -> Notification | No
         "and SMS, and its other outputs, were sent as usual. Check the output's credentials secret",
         "and the service's status; the notifier's logs have each attempt.",
     ]
-    subject = subject_safe(f"[vigil] output{plural} down: {names} ({alert.environment})")
-    sms = sms_safe(f"vigil output{plural} down: {names}. Undelivered: {alert.state} {alert.title}.")
+    subject = fit_subject(
+        f"[vigil] output{plural} down: ", subject_safe(names), subject_safe(f" ({alert.environment})")
+    )
+    sms = fit_sms(
+        gsm.fold(f"vigil output{plural} down: "),
+        gsm.fold(names),
+        gsm.fold(f". Undelivered: {alert.state} {alert.title}."),
+        [],
+    )
     return Notification(
         alarm_name=alert.alarm_name,
         state=alert.state,
-        subject=shorten(subject, SUBJECT_LIMIT),
+        subject=subject,
         email="\n".join(lines) + "\n",
-        sms=shorten(sms.strip(), SMS_LIMIT),
+        sms=sms,
     )
