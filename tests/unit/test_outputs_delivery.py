@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.http_server import LoopbackServer, Reply, closed_port, running_server
 from tests.support.outputs import ALARM_FIXTURE, Secrets, alert_from
-from vigil.notifier.render import SMS_LIMIT, SUBJECT_LIMIT
+from vigil.notifier import sms as gsm
+from vigil.notifier.render import SUBJECT_LIMIT
 from vigil.outputs import build_outputs
 from vigil.outputs.alert import Alert
 from vigil.outputs.config import PagerDutyOutput, ServiceNowOutput, SlackOutput, TeamsOutput, WebhookOutput
@@ -108,4 +109,4 @@ def test_down_page_names_the_failed_outputs_and_the_alert() -> None:
     assert "broken (webhook): internal error: RuntimeError" in page.email
     assert "Correlation id: vigil/prod/campaign-api-health/down" in page.email
     assert page.sms == "vigil output down: broken. Undelivered: ALARM campaign-api-health down."
-    assert len(page.sms) <= SMS_LIMIT and page.sms.isascii()
+    assert gsm.size(page.sms).segments == 1 and page.sms.isascii()
