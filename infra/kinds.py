@@ -13,6 +13,7 @@ from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.http import HttpCheck
 from vigil.spec.log_pattern import LogPatternCheck
 from vigil.spec.logs_query import LogsQueryCheck
+from vigil.spec.metric import MetricCheck
 from vigil.spec.rabbitmq import RabbitmqCheck
 from vigil.spec.rds import RdsCheck
 from vigil.spec.sql import SqlCheck
@@ -50,4 +51,5 @@ KINDS: dict[str, Kind] = {
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
+    "metric": Kind(MetricCheck, "infra.checks.metric"),
 }
