@@ -9,6 +9,7 @@ from types import ModuleType
 from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck
+from vigil.spec.ec2 import Ec2Check
 from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.http import HttpCheck
 from vigil.spec.log_pattern import LogPatternCheck
@@ -51,5 +52,6 @@ KINDS: dict[str, Kind] = {
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
+    "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
     "metric": Kind(MetricCheck, "infra.checks.metric"),
 }
