@@ -12,6 +12,7 @@ from vigil.spec.consistency import ConsistencyCheck
 from vigil.spec.ec2 import Ec2Check
 from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.http import HttpCheck
+from vigil.spec.lambda_function import LambdaCheck
 from vigil.spec.log_pattern import LogPatternCheck
 from vigil.spec.logs_query import LogsQueryCheck
 from vigil.spec.metric import MetricCheck
@@ -53,5 +54,6 @@ KINDS: dict[str, Kind] = {
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
+    "lambda": Kind(LambdaCheck, "infra.checks.lambda_function"),
     "metric": Kind(MetricCheck, "infra.checks.metric"),
 }
