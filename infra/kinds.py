@@ -9,6 +9,7 @@ from types import ModuleType
 from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck
+from vigil.spec.dynamodb import DynamoDbCheck
 from vigil.spec.ec2 import Ec2Check
 from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.http import HttpCheck
@@ -55,5 +56,6 @@ KINDS: dict[str, Kind] = {
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
     "lambda": Kind(LambdaCheck, "infra.checks.lambda_function"),
+    "dynamodb": Kind(DynamoDbCheck, "infra.checks.dynamodb"),
     "metric": Kind(MetricCheck, "infra.checks.metric"),
 }
