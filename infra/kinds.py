@@ -6,6 +6,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from vigil.spec.alb import AlbCheck
 from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck
@@ -55,6 +56,7 @@ KINDS: dict[str, Kind] = {
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
+    "alb": Kind(AlbCheck, "infra.checks.alb"),
     "lambda": Kind(LambdaCheck, "infra.checks.lambda_function"),
     "dynamodb": Kind(DynamoDbCheck, "infra.checks.dynamodb"),
     "metric": Kind(MetricCheck, "infra.checks.metric"),
