@@ -12,6 +12,7 @@ from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck
 from vigil.spec.dynamodb import DynamoDbCheck
 from vigil.spec.ec2 import Ec2Check
+from vigil.spec.ecs import EcsCheck
 from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.http import HttpCheck
 from vigil.spec.lambda_function import LambdaCheck
@@ -55,6 +56,7 @@ KINDS: dict[str, Kind] = {
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
+    "ecs": Kind(EcsCheck, "infra.checks.ecs"),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
     "alb": Kind(AlbCheck, "infra.checks.alb"),
     "lambda": Kind(LambdaCheck, "infra.checks.lambda_function"),
