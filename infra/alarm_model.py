@@ -32,21 +32,33 @@ open, and this model matches every row:
 - `ignore` retains the current state in the premature case ("X - - - -": ALARM with `missing`,
   "Retain current state" with `ignore`).
 
+Anomaly detection bands: CloudWatch learns the band from the metric's history, which no local model
+can reproduce. A band rule is evaluated against a band the caller states (`band=(lower, upper)`, the
+same for every period: an alarm unit test says which band it assumes); without one, evaluating it
+is refused (`BandNeeded`). M of N and missing data work exactly as for a threshold.
+
 Not modelled: the guide says the evaluation range "depends on the length of the alarm period and
 whether it is based on a metric with standard resolution or high resolution" and gives only the
 example N = 3 → 5 data points. We assume N + 2 by default (`default_evaluation_range`); callers may
-pass another. AWS/DynamoDB metrics always ignore missing data, whatever the setting; no vigil kind
-alarms on them today.
+pass another. Alarms on AWS/DynamoDB metrics always ignore missing data, whatever the setting
+(PutMetricAlarm's TreatMissingData); the dynamodb kind's rules say `ignore`, so this model evaluates
+them as CloudWatch does.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from enum import StrEnum
 
 from vigil.spec.common import AlarmRule, MissingData, Statistic
 
 Datapoint = float | None  # None: no data point for that period
+Band = tuple[float, float]  # (lower, upper) of an anomaly detection band
+
+
+class BandNeeded(ValueError):
+    """A band rule cannot be evaluated without the band CloudWatch would have learnt."""
 
 
 class AlarmState(StrEnum):
@@ -64,9 +76,17 @@ def default_evaluation_range(rule: AlarmRule) -> int:
 
 
 def aggregate(statistic: Statistic, samples: Sequence[float]) -> Datapoint:
-    """One period's data point from the raw samples published in it; no samples → missing."""
+    """One period's data point from the raw samples published in it; no samples → missing.
+
+    Percentiles use the nearest rank: CloudWatch computes them from its own sample buckets, so a
+    percentile of a few raw samples is an approximation of what it would report.
+    """
     if not samples:
         return None
+    if statistic.percentile is not None:
+        ordered = sorted(samples)
+        rank = max(1, math.ceil(statistic.percentile / 100 * len(ordered)))
+        return ordered[rank - 1]
     match statistic:
         case Statistic.maximum:
             return max(samples)
@@ -81,10 +101,25 @@ def aggregate(statistic: Statistic, samples: Sequence[float]) -> Datapoint:
     raise ValueError(f"unknown statistic {statistic!r}")
 
 
-def evaluate_range(rule: AlarmRule, window: Sequence[Datapoint], current: AlarmState) -> AlarmState:
+def breaches(rule: AlarmRule, value: float, band: Band | None = None) -> bool:
+    """Whether one data point breaches: against the threshold, or against the stated band for a band rule."""
+    if rule.band is None:
+        return rule.comparison.breaches(value, rule.threshold)
+    if band is None:
+        raise BandNeeded(
+            "this rule alarms on an anomaly detection band that CloudWatch learns from the metric's history; "
+            "state the band to evaluate it against (lower, upper)"
+        )
+    lower, upper = band
+    return rule.band.side.breaches(value, lower, upper)
+
+
+def evaluate_range(
+    rule: AlarmRule, window: Sequence[Datapoint], current: AlarmState, band: Band | None = None
+) -> AlarmState:
     """The state after one evaluation of `window`: the evaluation range, oldest first, newest last."""
     n, m = rule.evaluation_periods, rule.datapoints_to_alarm
-    flags = [None if v is None else rule.comparison.breaches(v, rule.threshold) for v in window]
+    flags = [None if v is None else breaches(rule, v, band) for v in window]
     real = [f for f in flags if f is not None]
 
     if not real:
@@ -122,11 +157,13 @@ def evaluate(
     datapoints: Sequence[Datapoint],
     initial: AlarmState = AlarmState.INSUFFICIENT_DATA,
     evaluation_range: int | None = None,
+    band: Band | None = None,
 ) -> list[AlarmState]:
     """The alarm's state after each period's data point, one state per element of `datapoints`.
 
     datapoints[i] is the aggregated value of period i (None: missing). The evaluation after period i
     sees the evaluation range ending at i; periods before the series started count as missing.
+    `band` is the anomaly detection band a band rule is evaluated against (see BandNeeded).
     """
     size = evaluation_range or default_evaluation_range(rule)
     if size < rule.evaluation_periods:
@@ -135,7 +172,7 @@ def evaluate(
     state = initial
     for i in range(len(datapoints)):
         window = [None] * max(0, size - i - 1) + list(datapoints[max(0, i + 1 - size) : i + 1])
-        state = evaluate_range(rule, window, state)
+        state = evaluate_range(rule, window, state, band)
         states.append(state)
     return states
 
@@ -149,7 +186,7 @@ def periods_to_alarm(rule: AlarmRule, evaluation_range: int | None = None) -> in
     size = evaluation_range or default_evaluation_range(rule)
     history = [good] * size
     for extra in range(1, size + rule.evaluation_periods + 2):
-        states = evaluate(rule, history + [bad] * extra, AlarmState.OK, size)
+        states = evaluate(rule, history + [bad] * extra, AlarmState.OK, size, NOMINAL_BAND)
         if states[-1] is AlarmState.ALARM:
             return extra
     raise AssertionError("a persistent fault must reach ALARM")  # pragma: no cover
@@ -161,14 +198,22 @@ def periods_to_alarm_when_silent(rule: AlarmRule, evaluation_range: int | None =
     size = evaluation_range or default_evaluation_range(rule)
     history: list[Datapoint] = [good] * size
     for extra in range(1, size + rule.evaluation_periods + 2):
-        states = evaluate(rule, history + [None] * extra, AlarmState.OK, size)
+        states = evaluate(rule, history + [None] * extra, AlarmState.OK, size, NOMINAL_BAND)
         if states[-1] is AlarmState.ALARM:
             return extra
     return None
 
 
+# Timing does not depend on where the band lies, only on M of N and missing data: simulated
+# histories use this band, with values inside it as good and outside it as bad.
+NOMINAL_BAND: Band = (0.0, 1.0)
+
+
 def _good_and_bad(rule: AlarmRule) -> tuple[float, float]:
     """A value that breaches the rule and one that does not, for simulated histories."""
+    if rule.band is not None:
+        lower, upper = NOMINAL_BAND
+        return (lower + upper) / 2, (lower - 1 if rule.band.side.value == "below" else upper + 1)
     step = max(1.0, abs(rule.threshold))
     if rule.comparison.value.startswith(">"):
         return rule.threshold - step, rule.threshold + step

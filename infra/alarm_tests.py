@@ -9,11 +9,16 @@ A test file (checks/tests/*.yaml; the catalog loader skips that directory) holds
         initial: OK                # optional state before the first period (default INSUFFICIENT_DATA)
         values: "5 5 600x3 _ 600"  # one data point per alarm period; _ is missing; AxN repeats A N times
         expect: {0: OK, 4: ALARM}  # period index (0-based) → state after that period is evaluated
+        band: [40, 60]             # only for a signal alarming on an anomaly band: the band assumed
 
 Indexes count alarm periods of the check's resolved rule (`check.rule(signal)`): with the default
 1-minute period, index 4 is the fifth minute. Each value is the period's aggregated data point (the
 rule's statistic already applied). States: OK, ALARM, INSUFFICIENT_DATA. The series runs through
 `infra.alarm_model.evaluate`, the same model `plan` uses.
+
+An anomaly detection band is learnt by CloudWatch from the metric's history: a test of a band
+signal states the band it assumes (`band: [lower, upper]`, the same for every period) and checks
+the rest of the rule (side, M of N, missing data) against it.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.alarm_model import AlarmState, Datapoint, evaluate
+from infra.alarm_model import AlarmState, Band, Datapoint, evaluate
 from infra.catalog import ALARM_TESTS_DIR, Catalog
 from infra.catalog_yaml import Problem, read_yaml
 from vigil.spec.common import MEASURE_SIGNAL, AlarmRule, format_duration
 
-TEST_KEYS = {"check", "signal", "name", "initial", "values", "expect"}
+TEST_KEYS = {"check", "signal", "name", "initial", "values", "expect", "band"}
 _TOKEN = re.compile(r"^(_|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:x(\d+))?$")
 _MAX_POINTS = 10_000  # a typo such as 5x100000000 must not hang CI
 
@@ -43,6 +48,7 @@ class AlarmTest:
     expect: dict[int, AlarmState]
     initial: AlarmState = AlarmState.INSUFFICIENT_DATA
     name: str | None = None
+    band: Band | None = None
 
     @property
     def label(self) -> str:
@@ -229,9 +235,28 @@ def _parse_test(file: str, index: int, entry: Any, problems: list[Problem]) -> A
                     expect[period] = _state(raw_state)
                 except ValueError as exc:
                     problem(f"period {period}: {exc}", "expect")
+    band: Band | None = None
+    if "band" in entry:
+        try:
+            band = _band(entry["band"])
+        except ValueError as exc:
+            problem(str(exc), "band")
     if len(problems) > before:
         return None
-    return AlarmTest(file, index, check, signal, tuple(values), dict(sorted(expect.items())), initial, name)
+    return AlarmTest(file, index, check, signal, tuple(values), dict(sorted(expect.items())), initial, name, band)
+
+
+def _band(raw: Any) -> Band:
+    numbers = (
+        raw
+        if isinstance(raw, list)
+        and len(raw) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
+        else None
+    )
+    if numbers is None or numbers[0] > numbers[1]:
+        raise ValueError(f"found {raw!r}; expected [lower, upper], two numbers with lower <= upper")
+    return float(numbers[0]), float(numbers[1])
 
 
 def resolve_signal(test: AlarmTest, catalog: Catalog) -> tuple[str, AlarmRule] | Problem:
@@ -260,11 +285,23 @@ def resolve_signal(test: AlarmTest, catalog: Catalog) -> tuple[str, AlarmRule] |
         )
     else:
         signal = test.signal
-    return signal, check.rule(signal)
+    rule = check.rule(signal)
+    if rule.band is not None and test.band is None:
+        return Problem(
+            test.file,
+            f"{check.id}/{signal} alarms on an anomaly band that CloudWatch learns from the metric's history; "
+            "state the band this test assumes, such as band: [40, 60]",
+            field=f"{where}.band",
+        )
+    if rule.band is None and test.band is not None:
+        return Problem(
+            test.file, f"{check.id}/{signal} alarms on a threshold, not a band; remove band", field=f"{where}.band"
+        )
+    return signal, rule
 
 
 def run_test(test: AlarmTest, signal: str, rule: AlarmRule) -> list[Failure]:
-    states = tuple(evaluate(rule, list(test.values), test.initial))
+    states = tuple(evaluate(rule, list(test.values), test.initial, band=test.band))
     return [
         Failure(test, signal, period, rule.period, expected, states[period], states)
         for period, expected in test.expect.items()

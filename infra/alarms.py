@@ -3,7 +3,13 @@
 Every alarm gets an explicit name (alarm_name), its rule from an AlarmRule, and a description that
 ends with the AlarmMeta trailer the notifier decodes. Where ALARM and OK go is decided by an
 AlarmActions strategy (after cdk-monitoring-constructs' IAlarmActionStrategy), so check alarms go
-through the notifier while self-monitoring alarms page the on-call route directly.
+through the notifier while self-monitoring alarms page the on-call route directly. A kind may add
+a strategy of its own for one signal (`extra`: the EC2 recover action on a system status check);
+extra actions go on the metric alarm always, even when its page is held back by inhibition,
+because they act on the resource rather than tell anyone.
+
+A rule with a `band` becomes an anomaly detection alarm: ANOMALY_DETECTION_BAND(metric, std_devs)
+as the threshold metric and one of CloudWatch's band operators, through the same `_alarm`.
 
 Inhibition: a signal with a suppressor (Catalog.suppressor) pages through a composite alarm,
 ALARM(its metric alarm) with the suppressor's metric alarm as ActionsSuppressor, while its metric
@@ -15,6 +21,7 @@ alarm it never is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,7 +35,7 @@ from constructs import Construct, IValidation
 from infra.catalog import Catalog
 from infra.placement import check_log_group
 from vigil.alarm_meta import AlarmMeta, alarm_name, encode_description
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Severity
+from vigil.spec.common import AlarmRule, BandSide, CheckBase, Comparison, MissingData, Severity
 
 # The CDK's Python enums are keyed by constant name, not by CloudFormation value.
 _COMPARISON = {
@@ -36,6 +43,11 @@ _COMPARISON = {
     Comparison.ge: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     Comparison.lt: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
     Comparison.le: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+}
+_BAND_COMPARISON = {
+    BandSide.outside: cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD,
+    BandSide.above: cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
+    BandSide.below: cloudwatch.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
 }
 _MISSING_DATA = {
     MissingData.breaching: cloudwatch.TreatMissingData.BREACHING,
@@ -66,6 +78,23 @@ class TopicActions:
 
     def on_ok(self, alarm: cloudwatch.AlarmBase) -> None:
         alarm.add_ok_action(self._action)
+
+
+class Ec2RecoverAction:
+    """ALARM recovers the instance onto healthy hardware (arn:aws:automate:<region>:ec2:recover).
+
+    CloudWatch allows it on StatusCheckFailed_System alone ("The recover action can be used only
+    with StatusCheckFailed_System", CloudWatch user guide, Adding recover actions); OK does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._action = cw_actions.Ec2Action(cw_actions.Ec2InstanceAction.RECOVER)
+
+    def on_alarm(self, alarm: cloudwatch.AlarmBase) -> None:
+        alarm.add_alarm_action(self._action)
+
+    def on_ok(self, alarm: cloudwatch.AlarmBase) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -107,13 +136,18 @@ class AlarmFactory:
         self._guarded = False
 
     def for_check(
-        self, scope: Construct, check: CheckBase, signal: str, metric: cloudwatch.IMetric
+        self,
+        scope: Construct,
+        check: CheckBase,
+        signal: str,
+        metric: cloudwatch.IMetric,
+        extra: AlarmActions | None = None,
     ) -> cloudwatch.Alarm:
         """The alarm of one check signal; its construct id is the signal, under the check's scope.
 
         An inhibited signal's metric alarm sends only OK; its ALARM goes out through a composite
         alarm `<signal>-page`, built as soon as both it and its suppressor's alarm exist (checks are
-        built in id order, so the suppressor may come later).
+        built in id order, so the suppressor may come later). `extra` adds the kind's own actions.
         """
         spec = check.signals[signal]  # from the instance: a log_pattern check has a signal per pattern
         rule = check.rule(signal)
@@ -135,7 +169,9 @@ class AlarmFactory:
             logs=check_log_group(self.env, check),
         )
         description = encode_description(check.description, meta)
-        alarm = self._alarm(scope, signal, check.id, rule, metric, description, self.check_actions, suppressor is None)
+        alarm = self._alarm(
+            scope, signal, check.id, rule, metric, description, self.check_actions, suppressor is None, extra
+        )
         self._by_signal[(check.id, signal)] = alarm
         if suppressor is not None:
             self.pending.append(_Inhibited(scope, check, signal, alarm, description, suppressor))
@@ -172,18 +208,25 @@ class AlarmFactory:
         description: str,
         actions: AlarmActions,
         pages: bool,
+        extra: AlarmActions | None = None,
     ) -> cloudwatch.Alarm:
+        # A math expression has no statistic of its own: each metric in it carries its own.
+        measured = (
+            metric.with_(period=Duration.seconds(rule.period))
+            if isinstance(metric, cloudwatch.MathExpression)
+            else metric.with_(statistic=rule.statistic.value, period=Duration.seconds(rule.period))  # type: ignore[attr-defined]
+        )
+        threshold, comparison = rule.threshold, _COMPARISON[rule.comparison]
+        if rule.band is not None:
+            measured, threshold, comparison = _band(signal, measured, rule), 0, _BAND_COMPARISON[rule.band.side]
         alarm = cloudwatch.Alarm(
             scope,
             signal,  # the construct id: unique under the check's (or self-monitoring's) scope
             alarm_name=alarm_name(self.env, check_id, signal),
             alarm_description=description,
-            # A math expression has no statistic of its own: each metric in it carries its own.
-            metric=metric.with_(period=Duration.seconds(rule.period))
-            if isinstance(metric, cloudwatch.MathExpression)
-            else metric.with_(statistic=rule.statistic.value, period=Duration.seconds(rule.period)),  # type: ignore[attr-defined]
-            threshold=rule.threshold,
-            comparison_operator=_COMPARISON[rule.comparison],
+            metric=measured,
+            threshold=threshold,
+            comparison_operator=comparison,
             evaluation_periods=rule.evaluation_periods,
             datapoints_to_alarm=rule.datapoints_to_alarm,
             treat_missing_data=_MISSING_DATA[rule.missing_data],
@@ -191,6 +234,9 @@ class AlarmFactory:
         if pages:
             actions.on_alarm(alarm)
         actions.on_ok(alarm)
+        if extra is not None:
+            extra.on_alarm(alarm)
+            extra.on_ok(alarm)
         self.alarms.append(alarm)
         return alarm
 
@@ -220,3 +266,20 @@ class AlarmFactory:
         )
         self.check_actions.on_alarm(page)
         return page
+
+
+def _band(signal: str, metric: cloudwatch.IMetric, rule: AlarmRule) -> cloudwatch.MathExpression:
+    """ANOMALY_DETECTION_BAND over the signal's metric, the alarm's threshold metric.
+
+    Built here rather than by the CDK's AnomalyDetectionAlarm, whose ids are always m0: a check's
+    dashboard graph holds all its alarms' metrics, and CloudWatch needs every id in one graph unique.
+    The signals that take a band read one plain metric (Signal.bands), never an expression.
+    """
+    assert rule.band is not None and not isinstance(metric, cloudwatch.MathExpression), signal
+    metric_id = re.sub(r"[^A-Za-z0-9_]", "_", signal)
+    return cloudwatch.MathExpression(
+        expression=f"ANOMALY_DETECTION_BAND({metric_id}, {rule.band.std_devs:g})",
+        using_metrics={metric_id: metric},
+        period=Duration.seconds(rule.period),
+        label=f"{signal} expected band",
+    )

@@ -21,6 +21,8 @@ class Environment:
     catalog: Path
     account: str | None = None
     region: str | None = None
+    # A recorded Resource Groups Tagging API listing for tag selectors (infra.discovery); None: ask AWS.
+    listing: Path | None = None
 
 
 def load_environments(path: Path = ENVIRONMENTS_FILE) -> dict[str, Environment]:
@@ -30,16 +32,18 @@ def load_environments(path: Path = ENVIRONMENTS_FILE) -> dict[str, Environment]:
         if not _NAME.match(name):
             raise ValueError(f"{path}: environment {name!r}: use a lowercase slug of at most 16 characters")
         entry = entry or {}
-        unknown = set(entry) - {"catalog", "account", "region"}
+        unknown = set(entry) - {"catalog", "account", "region", "listing"}
         if unknown:
             raise ValueError(f"{path}: environment {name!r}: unknown field(s) {', '.join(sorted(unknown))}")
         catalog = Path(entry.get("catalog", "checks"))
         account = entry.get("account")
+        listing = Path(entry["listing"]) if entry.get("listing") else None
         environments[name] = Environment(
             name=name,
             catalog=catalog if catalog.is_absolute() else path.parent / catalog,
             account=str(account) if account is not None else None,
             region=entry.get("region"),
+            listing=listing if listing is None or listing.is_absolute() else path.parent / listing,
         )
     return environments
 

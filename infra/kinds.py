@@ -6,14 +6,20 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from vigil.spec.alb import AlbCheck
 from vigil.spec.amazonmq import AmazonMqCheck
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck
+from vigil.spec.dynamodb import DynamoDbCheck
+from vigil.spec.ec2 import Ec2Check
+from vigil.spec.ecs import EcsCheck
 from vigil.spec.elasticsearch import ElasticsearchCheck
 from vigil.spec.heartbeat import HeartbeatCheck
 from vigil.spec.http import HttpCheck
+from vigil.spec.lambda_function import LambdaCheck
 from vigil.spec.log_pattern import LogPatternCheck
 from vigil.spec.logs_query import LogsQueryCheck
+from vigil.spec.metric import MetricCheck
 from vigil.spec.rabbitmq import RabbitmqCheck
 from vigil.spec.rds import RdsCheck
 from vigil.spec.sql import SqlCheck
@@ -52,4 +58,11 @@ KINDS: dict[str, Kind] = {
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
     "heartbeat": Kind(HeartbeatCheck, "infra.checks.heartbeat", "vigil.checkers.heartbeat"),
+
+    "ecs": Kind(EcsCheck, "infra.checks.ecs"),
+    "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
+    "alb": Kind(AlbCheck, "infra.checks.alb"),
+    "lambda": Kind(LambdaCheck, "infra.checks.lambda_function"),
+    "dynamodb": Kind(DynamoDbCheck, "infra.checks.dynamodb"),
+    "metric": Kind(MetricCheck, "infra.checks.metric"),
 }

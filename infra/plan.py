@@ -25,7 +25,8 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
                    duration per kind; one invocation per check and run, an upper bound when runs are
                    grouped) + the EMF log lines + one custom metric per distinct metric name
     all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s),
-                   times the metrics it reads when it is a metric math or Metrics Insights alarm
+                   times the metrics it reads when it is a metric math or Metrics Insights alarm;
+                   an anomaly detection alarm counts 3 (the metric and the band's two bounds)
                    + notifications: an assumed number of state changes per alarm per month, each
                    published once and delivered to every e-mail and SMS contact of the routes of
                    that signal's severity (its own, as a log pattern's, else the check's)
@@ -34,6 +35,10 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
 For a deadline kind (heartbeat), detection counts from the deadline's start: the fault waits out its
 grace (`deadline_slack`) before the checker can see it.
 AWS's own metrics (SQS, ...) are free; alarm state-change events on the default bus are free.
+
+A check with a tag selector costs its figures once per resource found. Given the targets (a
+recorded listing resolved by infra.discovery, `plan --listing FILE`), its row says what it found
+and counts them; without, the figures are for one resource and `found` is None.
 """
 
 from __future__ import annotations
@@ -46,11 +51,16 @@ from typing import Any
 
 from infra.alarm_model import periods_to_alarm, periods_to_alarm_when_silent
 from infra.catalog import Catalog
+from infra.discovery import Targets, found_labels
 from vigil.spec.common import MEASURE_SIGNAL, CheckBase, format_duration
+from vigil.spec.selector import Selectable
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 HOURS_PER_MONTH = 730  # AWS's pricing pages use 730 hours per month
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+# CloudWatch bills an anomaly detection alarm as 3 alarm metrics: the metric and the band's upper and
+# lower bounds (https://aws.amazon.com/cloudwatch/pricing/, Alarms).
+ANOMALY_ALARM_METRICS = 3
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,13 @@ class CheckPlan:
     cost_usd_month: float
     cost_breakdown: dict[str, float]
     signals: list[SignalPlan]
+    # A check with a tag selector: the tags, and what they found (None: not resolved, figures per resource).
+    selector: str | None = None
+    found: list[str] | None = None
+
+    @property
+    def alarms(self) -> int:
+        return len(self.signals) * (1 if self.found is None else len(self.found))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,12 +164,18 @@ def runs_per_month(check: CheckBase) -> float:
 
 
 def custom_metrics(check: CheckBase) -> int:
-    # One metric per name with the Check=<id> dimension; AWS's own metrics are free.
-    return len({s.metric for s in check.signals.values()}) if check.has_checker else 0
+    # One metric per name with the Check=<id> dimension; AWS's own metrics are free. A native kind
+    # may publish its own (ecs: failed deployments counted by a metric filter).
+    if check.has_checker:
+        return len({s.metric for s in check.signals.values()})
+    count = getattr(check, "custom_metric_count", None)
+    return count() if count is not None else 0
 
 
 def alarm_metrics(check: CheckBase, signal: str) -> int:
     """Metrics one alarm reads: CloudWatch prices a metric math or Metrics Insights alarm per metric."""
+    if check.rule(signal).band is not None:
+        return ANOMALY_ALARM_METRICS
     count = getattr(check, "alarm_metric_count", None)
     return count(signal) if count is not None else 1
 
@@ -191,7 +214,14 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
     }
 
 
-def plan_check(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: Assumptions | None = None) -> CheckPlan:
+def plan_check(
+    check: CheckBase,
+    catalog: Catalog,
+    prices: dict[str, float],
+    a: Assumptions | None = None,
+    found: list[str] | None = None,
+) -> CheckPlan:
+    """One check's plan; `found`: what its tag selector found, and the figures count each of them."""
     a = a or Assumptions()
     signals = []
     for name, rule in check.rules().items():
@@ -199,7 +229,9 @@ def plan_check(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: 
         unit = check.signals[name].unit
         routes = catalog.routes_for_signal(check, name)
         signals.append(SignalPlan(name, rule.describe(unit), rule.period, periods, seconds, routes))
-    breakdown = cost_breakdown(check, catalog, prices, a)
+    copies = 1 if found is None else len(found)
+    breakdown = {key: value * copies for key, value in cost_breakdown(check, catalog, prices, a).items()}
+    selector = check.selected_by() if isinstance(check, Selectable) else None
     return CheckPlan(
         id=check.id,
         kind=check.kind,
@@ -213,18 +245,27 @@ def plan_check(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: 
         cost_usd_month=round(sum(breakdown.values()), 4),
         cost_breakdown={k: round(v, 6) for k, v in breakdown.items()},
         signals=signals,
+        selector=None if selector is None else selector.describe(),
+        found=found,
     )
 
 
 def plan_catalog(
-    catalog: Catalog, prices: dict[str, float] | None = None, a: Assumptions | None = None
+    catalog: Catalog,
+    prices: dict[str, float] | None = None,
+    a: Assumptions | None = None,
+    targets: Targets | None = None,
 ) -> tuple[list[CheckPlan], Totals]:
+    """Every check's plan; `targets`: what tag selectors found (infra.discovery.resolve), when known."""
     prices = prices if prices is not None else load_prices()
-    rows = [plan_check(check, catalog, prices, a) for check in catalog.checks]
+    rows = [plan_check(check, catalog, prices, a, found_labels(targets or {}, check.id)) for check in catalog.checks]
     totals = Totals(
         checks=len(rows),
-        alarms=sum(len(r.signals) for r in rows),
-        custom_metrics=sum(custom_metrics(c) for c in catalog.checks),
+        alarms=sum(r.alarms for r in rows),
+        custom_metrics=sum(
+            custom_metrics(c) * (1 if r.found is None else len(r.found))
+            for c, r in zip(catalog.checks, rows, strict=True)
+        ),
         runs_per_month=round(sum(runs_per_month(c) for c in catalog.checks), 1),
         cost_usd_month=round(sum(r.cost_usd_month for r in rows), 4),
         worst_detect_seconds=max((r.detect_seconds for r in rows), default=0),

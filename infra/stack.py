@@ -21,6 +21,7 @@ from infra.alarms import AlarmFactory, TopicActions
 from infra.catalog import Catalog, load_catalog
 from infra.checks import CheckContext
 from infra.dashboard import DashboardBuilder
+from infra.discovery import Source, Targets, resolve, selecting, source_for
 from infra.environments import Environment as VigilEnvironment
 from infra.kinds import KINDS
 from infra.notifications import Notifications, dashboard_name
@@ -68,6 +69,7 @@ class VigilStack(Stack):
         catalog: Catalog,
         code: lambda_.Code,
         kind_code: dict[str, lambda_.Code] | None = None,
+        targets: Targets | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, description=f"vigil monitoring ({env_name})", **kwargs)
@@ -94,6 +96,7 @@ class VigilStack(Stack):
             scheduler_dlq=functions.failure_queue(shared, "SchedulerDlq"),
             key=notifications.key,
             schedule_group=scheduler.ScheduleGroup(shared, "Schedules", schedule_group_name=f"vigil-{env_name}"),
+            targets=dict(targets or {}),
         )
         checks_scope = Construct(self, "Checks")
         for check in sorted(catalog.checks, key=lambda c: c.id):
@@ -131,14 +134,20 @@ def build_app(
     kind_code: dict[str, lambda_.Code] | None = None,
     app: App | None = None,
     outdir: Path | str | None = None,
+    discovery: Source | None = None,
 ) -> tuple[App, VigilStack]:
     """The whole app, nag packs included; `app.synth()` raises on any unacknowledged finding.
 
     `code` is the asset every function shares; `kind_code` the kinds' own (packaging.KIND_REQUIREMENTS:
     consistency adds pyarrow). Each defaults to packaging's build, only for the kinds the catalog uses.
+    Tag selectors are resolved first, before any construct (infra.discovery.DiscoveryError says why
+    not): from `discovery`, else the environment's recorded listing, else the Tagging API.
     """
     app = app or App(outdir=str(outdir) if outdir else None)
     catalog = catalog or load_catalog(environment.catalog)
+    targets: Targets = {}
+    if selecting(catalog.checks):
+        targets = resolve(catalog.checks, discovery or source_for(environment.listing, environment.region))
     stack = VigilStack(
         app,
         stack_name(environment.name),
@@ -152,6 +161,7 @@ def build_app(
             for kind in packaging.KIND_REQUIREMENTS
             if kind in {c.kind for c in catalog.checks}
         },
+        targets=targets,
         env=Environment(account=environment.account, region=environment.region)
         if environment.account or environment.region
         else None,

@@ -22,9 +22,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import functions, nag, signal_alarms
-from infra.alarms import AlarmFactory
+from infra.alarms import AlarmActions, AlarmFactory
 from infra.catalog import Catalog, secret_refs
 from infra.dashboard import DashboardBuilder
+from infra.discovery import Targets
 from infra.kinds import KINDS
 from infra.placement import checker_log_group, placement_key, placement_of
 from vigil.checkers.runner import make_event
@@ -42,11 +43,30 @@ def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
 
 
 def alarm_signals(
-    scope: Construct, check: CheckBase, ctx: CheckContext, metric_for: Callable[[str], cloudwatch.Metric]
+    scope: Construct,
+    check: CheckBase,
+    ctx: CheckContext,
+    metric_for: Callable[[str], cloudwatch.IMetric],
+    extra_for: Callable[[str], AlarmActions | None] = lambda _signal: None,
 ) -> None:
-    """Any kind: one alarm per active signal on the metric the kind names, and the check's dashboard panel."""
-    alarms = [ctx.alarms.for_check(scope, check, signal, metric_for(signal)) for signal in check.active_signals()]
+    """Any kind: one alarm per active signal on the metric the kind names, and the check's dashboard panel.
+
+    `extra_for` gives a signal's own actions beside vigil's (the EC2 recover action), if any.
+    """
+    alarms = [
+        ctx.alarms.for_check(scope, check, signal, metric_for(signal), extra_for(signal))
+        for signal in check.active_signals()
+    ]
     ctx.dashboard.add(check, [alarm.metric for alarm in alarms], alarms)
+
+
+def watched(scope: Construct, check: CheckBase, ctx: CheckContext) -> list[tuple[Construct, CheckBase]]:
+    """What a check watches: itself, or each resource its tag selector found under a scope named by
+    the target's id, so a resource tagged later adds a scope and renames nothing."""
+    found = ctx.targets.get(check.id)
+    if found is None:
+        return [(scope, check)]
+    return [(Construct(scope, target.id), target) for target in found]
 
 
 def checker_timeout(checks: list[CheckBase]) -> int:
@@ -88,6 +108,8 @@ class CheckContext:
     checkers: dict[tuple[str, str], Checker] = field(default_factory=dict)
     # Kinds whose checker ships an asset of its own (consistency: + pyarrow); see code_for.
     kind_code: dict[str, lambda_.Code] = field(default_factory=dict)
+    # What each check with a tag selector found (infra.discovery.resolve), by the check's id.
+    targets: Targets = field(default_factory=dict)
 
     def code_for(self, kind: str) -> lambda_.Code:
         """The kind's own asset when it has one, else the shared one: pyarrow stays out of the rest."""

@@ -5,21 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from infra.cli.common import load_or_report
+from infra.discovery import DiscoveryError, RecordedListing, Targets, resolve
 from infra.plan import CheckPlan, Totals, load_prices, plan_catalog, price_info
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("catalog", nargs="?", default="checks", help="catalog directory (default: checks)")
     parser.add_argument("--json", action="store_true", help="print JSON: {checks: [...], totals: {...}}")
+    parser.add_argument(
+        "--listing",
+        type=Path,
+        help="a recorded Resource Groups Tagging API listing (JSON): show what each tag selector finds in it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     catalog = load_or_report(args.catalog)
     if catalog is None:
         return 1
-    rows, totals = plan_catalog(catalog, load_prices())
+    targets: Targets | None = None
+    if args.listing is not None:
+        try:
+            targets = resolve(catalog.checks, RecordedListing(args.listing))
+        except DiscoveryError as exc:
+            print(f"error: {exc}")
+            return 1
+    rows, totals = plan_catalog(catalog, load_prices(), targets=targets)
     if args.json:
         print(
             json.dumps(
@@ -29,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_table(rows, totals))
     return 0
+
+
+def _found(found: list[str] | None) -> str:
+    if found is None:
+        return "resolved at synth (give --listing to see what it finds); figures are for one resource"
+    return f"found {len(found)}: {', '.join(found)}; figures count each"
 
 
 def _seconds(value: int) -> str:
@@ -72,6 +92,8 @@ def render_table(rows: list[CheckPlan], totals: Totals) -> str:
     out = [line(headers), line(["-" * w for w in widths])]
     for r, cells in zip(rows, table, strict=True):
         out.append(line(cells))
+        if r.selector is not None:
+            out.append(f"    selector {r.selector}: {_found(r.found)}")
         for s in r.signals:
             out.append(f"    {s.signal}: {s.rule}  → alarm after {s.periods_to_alarm} period(s), {s.detect_seconds}s")
     out.append(line(["-" * w for w in widths]))

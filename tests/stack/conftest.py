@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from infra import packaging
 from infra.catalog import load_catalog
+from infra.discovery import Source
 from infra.environments import Environment
 from infra.stack import build_app, stack_name
 
@@ -35,7 +36,8 @@ class Synth:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
 
 
-def synth(catalog_dir: Path, outdir: Path, asset_dir: Path, env: str = ENV) -> Synth:
+def synth(catalog_dir: Path, outdir: Path, asset_dir: Path, env: str = ENV, discovery: Source | None = None) -> Synth:
+    """`discovery`: where tag selectors find their resources (a recorded listing in tests)."""
     started = time.perf_counter()
     # A Code object binds to one stack, so each app gets its own; the directory is shared.
     app, _ = build_app(
@@ -43,6 +45,7 @@ def synth(catalog_dir: Path, outdir: Path, asset_dir: Path, env: str = ENV) -> S
         catalog=load_catalog(catalog_dir),
         code=lambda_.Code.from_asset(str(asset_dir)),
         outdir=outdir,
+        discovery=discovery,
     )
     app.synth()
     template = json.loads((outdir / f"{stack_name(env)}.template.json").read_text())

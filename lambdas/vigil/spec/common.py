@@ -162,6 +162,35 @@ class Statistic(StrEnum):
     average = "Average"
     sum = "Sum"
     sample_count = "SampleCount"
+    # Percentiles (CloudWatch's extended statistics): latency p99 rather than its average.
+    p50 = "p50"
+    p90 = "p90"
+    p95 = "p95"
+    p99 = "p99"
+
+    @property
+    def percentile(self) -> float | None:
+        """The percentile (99.0 for p99), or None for the plain statistics."""
+        return float(self.value[1:]) if self.value.startswith("p") else None
+
+
+class BandSide(StrEnum):
+    """Which side of an anomaly detection band breaches: CloudWatch's three band comparison operators."""
+
+    outside = "outside"  # LessThanLowerOrGreaterThanUpperThreshold
+    above = "above"  # GreaterThanUpperThreshold
+    below = "below"  # LessThanLowerThreshold
+
+    def breaches(self, value: float, lower: float, upper: float) -> bool:
+        return {"outside": value < lower or value > upper, "above": value > upper, "below": value < lower}[self.value]
+
+
+class AnomalyBand(StrictModel):
+    """Alarm when the value leaves the band CloudWatch anomaly detection learns from the metric's history,
+    instead of at a fixed threshold (ANOMALY_DETECTION_BAND(metric, std_devs))."""
+
+    std_devs: float = Field(default=2, gt=0, le=100, description="the band's width in standard deviations")
+    side: BandSide = Field(default=BandSide.outside, description="outside (either side), above or below the band")
 
 
 class AlarmRule(StrictModel):
@@ -174,6 +203,8 @@ class AlarmRule(StrictModel):
     missing_data: MissingData
     statistic: Statistic = Statistic.maximum
     period: Duration = 60
+    # Set: the alarm compares with an anomaly detection band; threshold and comparison are unused.
+    band: AnomalyBand | None = None
 
     @model_validator(mode="after")
     def _m_of_n(self) -> AlarmRule:
@@ -213,10 +244,12 @@ class AlarmRule(StrictModel):
 
     def describe(self, unit: str = "") -> str:
         """The rule in words, for plans and notifications: '> 1000 for 3 of 3 minutes'."""
-        value = f"{self.threshold:g}{(' ' + unit) if unit else ''}"
         window = format_duration(self.period)
         periods = f"{self.datapoints_to_alarm} of {self.evaluation_periods}"
         span = f"{periods} minutes" if window == "1m" else f"{periods} periods of {window}"
+        if self.band is not None:
+            return f"{self.band.side.value} the anomaly band ({self.band.std_devs:g} standard deviations) for {span}"
+        value = f"{self.threshold:g}{(' ' + unit) if unit else ''}"
         return f"{self.comparison.value} {value} for {span}"
 
 
@@ -230,6 +263,15 @@ class AlarmRuleOverride(StrictModel):
     missing_data: MissingData | None = None
     statistic: Statistic | None = None
     period: Duration | None = None
+    band: AnomalyBand | None = Field(
+        default=None, description="alarm outside an anomaly detection band instead of at a threshold"
+    )
+
+    @model_validator(mode="after")
+    def _threshold_or_band(self) -> AlarmRuleOverride:
+        if self.band is not None and (self.threshold is not None or self.comparison is not None):
+            raise ValueError("give a threshold and comparison, or a band, not both")
+        return self
 
 
 @dataclass(frozen=True)
@@ -245,6 +287,8 @@ class Signal:
     period_follows_cadence: bool = False
     # The alarm's severity (and so its routes) when it is not the check's: each log pattern has its own.
     severity: Severity | None = None
+    # An anomaly detection band fits: one plain metric whose normal level follows the time of day or week.
+    bands: bool = False
 
 
 def _aws_id(prefix: str, what: str) -> str:
@@ -313,6 +357,13 @@ class CheckBase(StrictModel):
             )
         for name in self.signals:
             self.rule(name)  # raises with the merged rule's problem
+        unfit = sorted(name for name, o in self.alarms.items() if o.band is not None and not self.signals[name].bands)
+        if unfit:
+            fits = ", ".join(name for name, s in self.signals.items() if s.bands) or "none"
+            raise ValueError(
+                f"alarms.{unfit[0]}.band: an anomaly band fits only a signal that reads one plain metric; "
+                f"signals of kind {self.kind} that take one: {fits}"
+            )
         return self
 
     def rule(self, signal: str) -> AlarmRule:
@@ -339,6 +390,13 @@ class CheckBase(StrictModel):
     def alarm_dimensions(self, signal: str) -> dict[str, str]:
         """The dimensions of the Vigil series a checker kind's alarm on this signal watches."""
         return {CHECK_DIMENSION: self.id}
+
+
+def refuse_statistic(alarms: dict[str, AlarmRuleOverride], fixed: frozenset[str], why: str) -> None:
+    """A signal computed from metrics with their own statistics (a ratio, a filled count) has none to override."""
+    for signal in sorted(fixed & set(alarms)):
+        if alarms[signal].statistic is not None:
+            raise ValueError(f"alarms.{signal}: statistic is fixed {why}; remove it")
 
 
 def _first_error(exc: ValueError) -> str:
