@@ -11,10 +11,11 @@ import yaml
 from infra.__main__ import main
 from infra.catalog import CatalogError, load_catalog
 from infra.kinds import KINDS
+from tests.support.catalogs import FIXTURE_CATALOG
 from vigil.spec.common import Comparison, MissingData
 from vigil.spec.sqs import SqsCheck
 
-CHECKS = Path(__file__).resolve().parents[2] / "checks"
+CHECKS = FIXTURE_CATALOG
 
 SETTINGS = {
     "defaults": {"cadence": "1m"},
@@ -245,8 +246,8 @@ def test_json_schema_accepts_the_sample_catalog():
 
 
 def test_copying_the_sample_catalog_keeps_it_valid(tmp_path):
-    shutil.copytree(CHECKS, tmp_path / "checks")
-    assert load_catalog(tmp_path / "checks").checks
+    shutil.copytree(CHECKS, tmp_path / "catalog")
+    assert load_catalog(tmp_path / "catalog").checks
 
 
 def test_a_signal_with_its_own_severity_needs_a_route_of_that_severity(tmp_path):
