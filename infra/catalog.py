@@ -392,6 +392,11 @@ def secret_refs(check: BaseModel) -> dict[str, str]:
     }
 
 
+def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
+    """The Secrets Manager ids of the secrets a check names, as its checker event carries them."""
+    return {name: catalog.settings.secrets[name] for name in secret_refs(check).values()}
+
+
 def _problems_from(exc: ValidationError, path: str, check: str | None) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):

@@ -12,8 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from infra.catalog import Catalog
-from infra.checks import secret_ids
+from infra.catalog import Catalog, secret_ids
 from infra.kinds import KINDS
 from vigil.checkers.runner import make_event
 from vigil.spec.common import CheckBase

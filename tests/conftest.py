@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import infra  # noqa: F401  (first: it silences jsii's Node banners before any test imports aws_cdk)
+
 # Set before boto3 is imported anywhere: moto intercepts these, and a forgotten mock fails
 # loudly with invalid credentials instead of touching a real account.
 for _name, _value in {
@@ -12,7 +14,6 @@ for _name, _value in {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
