@@ -1,0 +1,91 @@
+"""The guard that keeps product tests off the user's catalog (checks/): any test that reads it fails.
+
+An audit hook (sys.addaudithook) sees every file open and directory listing in this process, so
+a catalog loaded from the repository's checks/, a CLI command run with its default catalog, or a
+glob over the directory are all caught, however the path was spelled. Tests under tests/user_catalog/ exist to
+exercise the user's catalog and are exempt. Subprocesses are beyond an audit hook: test_catalog_guard
+scans the test sources for the path as well.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.catalogs import REPO_ROOT, USER_CATALOG
+
+# The tests allowed to read the user's catalog: the ones that check `make test` on it.
+EXEMPT = REPO_ROOT / "tests" / "user_catalog"
+_EVENTS = {"open", "os.scandir", "os.listdir"}
+
+
+class DirectoryReads:
+    """Records, while watching, every path under one directory that this process opens or lists."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = os.path.abspath(directory)
+        self.paths: list[str] = []
+        self.watching = False
+        sys.addaudithook(self._audit)
+
+    def _audit(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self.watching or event not in _EVENTS or not args or not isinstance(args[0], str | bytes | Path):
+            return
+        path = os.path.abspath(os.fsdecode(args[0]))
+        if path == self.directory or path.startswith(self.directory + os.sep):
+            self.paths.append(path)
+
+    @contextmanager
+    def watch(self) -> Iterator[list[str]]:
+        """The paths read inside the block (a fresh list each time)."""
+        self.paths, self.watching = [], True
+        try:
+            yield self.paths
+        finally:
+            self.watching = False
+
+
+USER_CATALOG_READS = DirectoryReads(USER_CATALOG)
+
+
+def exempt(path: Path) -> bool:
+    return path == EXEMPT or EXEMPT in path.parents
+
+
+def describe(paths: list[str]) -> str:
+    shown = sorted({os.path.relpath(p, REPO_ROOT) for p in paths})
+    return (
+        f"read the user's catalog ({', '.join(shown[:3])}{' ...' if len(shown) > 3 else ''}): product tests use a "
+        "fixture catalog under tests/fixtures/ (tests.support.catalogs.FIXTURE_CATALOG); checks/ is the user's and "
+        "may change at any time"
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_user_catalog_reads(request: pytest.FixtureRequest) -> Iterator[None]:
+    if exempt(Path(request.node.path)):
+        yield
+        return
+    with USER_CATALOG_READS.watch() as paths:
+        yield
+    if paths:
+        pytest.fail(f"{request.node.nodeid} {describe(paths)}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[pytest.CollectReport]:
+    """Module-level reads (a catalog loaded at import) happen while collecting, outside any test."""
+    if exempt(Path(collector.path)):
+        return (yield)
+    with USER_CATALOG_READS.watch() as paths:
+        report = yield
+    if paths:
+        report.outcome = "failed"
+        report.longrepr = f"{report.nodeid} {describe(paths)}"
+    return report
