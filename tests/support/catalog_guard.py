@@ -2,9 +2,9 @@
 
 An audit hook (sys.addaudithook) sees every file open and directory listing in this process, so
 a catalog loaded from the repository's checks/, a CLI command run with its default catalog, or a
-glob over the directory are all caught, however the path was spelled. Tests under tests/user_catalog/ exist to
-exercise the user's catalog and are exempt. Subprocesses are beyond an audit hook: test_catalog_guard
-scans the test sources for the path as well.
+glob over the directory are all caught, however the path was spelled. No test is exempt: the
+user's catalog meets `make test` only in the Makefile (check-catalog). Subprocesses are beyond an
+audit hook: test_catalog_guard scans the test sources for the path as well.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import pytest
 
 from tests.support.catalogs import REPO_ROOT, USER_CATALOG
 
-# The tests allowed to read the user's catalog: the ones that check `make test` on it.
-EXEMPT = REPO_ROOT / "tests" / "user_catalog"
 _EVENTS = {"open", "os.scandir", "os.listdir"}
 
 
@@ -54,10 +52,6 @@ class DirectoryReads:
 USER_CATALOG_READS = DirectoryReads(USER_CATALOG)
 
 
-def exempt(path: Path) -> bool:
-    return path == EXEMPT or EXEMPT in path.parents
-
-
 def describe(paths: list[str]) -> str:
     shown = sorted({os.path.relpath(p, REPO_ROOT) for p in paths})
     return (
@@ -69,9 +63,6 @@ def describe(paths: list[str]) -> str:
 
 @pytest.fixture(autouse=True)
 def no_user_catalog_reads(request: pytest.FixtureRequest) -> Iterator[None]:
-    if exempt(Path(request.node.path)):
-        yield
-        return
     with USER_CATALOG_READS.watch() as paths:
         yield
     if paths:
@@ -81,8 +72,6 @@ def no_user_catalog_reads(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[pytest.CollectReport]:
     """Module-level reads (a catalog loaded at import) happen while collecting, outside any test."""
-    if exempt(Path(collector.path)):
-        return (yield)
     with USER_CATALOG_READS.watch() as paths:
         report = yield
     if paths:

@@ -3,8 +3,8 @@
 Product tests read fixture catalogs under tests/fixtures/ (catalog/ is the sample as it stood
 when the suite stopped reading checks/), never checks/: that directory is the user's catalog, and
 a team replacing it must not break the suite (`make test` gives it validate, test-alarms and a
-synth, in the Makefile). tests/conftest.py fails any test that reads it, except those in
-tests/user_catalog/, which exist to exercise it.
+synth, in the Makefile's check-catalog). tests/support/catalog_guard.py fails any test that
+reads it.
 """
 
 from __future__ import annotations

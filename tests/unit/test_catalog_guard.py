@@ -1,8 +1,7 @@
 """No product test reads the user's catalog (checks/): the guard that enforces it, proven to work.
 
 The guard (tests/support/catalog_guard.py) fails any test, or any test module at import, that
-opens or lists a file under checks/, except tests under tests/user_catalog/. These tests show that
-it is active for every product test, that it sees the ways a test could read a catalog, and, for
+opens or lists a file under checks/. These tests show that it is active for every product test, that it sees the ways a test could read a catalog, and, for
 subprocesses (beyond its reach), that no test source names the directory.
 """
 
@@ -16,7 +15,7 @@ import pytest
 
 from infra.__main__ import main
 from infra.catalog import load_catalog
-from tests.support.catalog_guard import EXEMPT, DirectoryReads, exempt
+from tests.support.catalog_guard import DirectoryReads
 from tests.support.catalogs import FIXTURE_CATALOG, REPO_ROOT
 
 # Ways a test source could name checks/: a path join, a relative path string, a Path or catalog of it.
@@ -27,8 +26,6 @@ ALLOWED = {REPO_ROOT / "tests" / "support" / "catalogs.py"}
 
 def test_the_guard_is_active_for_every_product_test(request: pytest.FixtureRequest) -> None:
     assert "no_user_catalog_reads" in request.fixturenames
-    assert not exempt(Path(request.node.path))
-    assert exempt(EXEMPT / "test_user_catalog.py")
 
 
 def test_the_guard_sees_a_catalog_loaded_listed_or_read_by_the_cli(tmp_path: Path, monkeypatch) -> None:
@@ -55,7 +52,7 @@ def test_the_guard_sees_a_catalog_loaded_listed_or_read_by_the_cli(tmp_path: Pat
 
 
 def test_no_test_source_names_the_user_catalog() -> None:
-    sources = [p for p in (REPO_ROOT / "tests").rglob("*.py") if not exempt(p) and p not in ALLOWED]
+    sources = [p for p in (REPO_ROOT / "tests").rglob("*.py") if p not in ALLOWED]
     assert len(sources) > 50
     offenders = [
         f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
