@@ -35,6 +35,11 @@ class DirectoryReads:
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.watching or event not in _EVENTS or not args or not isinstance(args[0], str | bytes | Path):
             return
+        # os.open (mode None) names its path relative to a dir_fd the event does not carry: that is
+        # how shutil.rmtree walks a tree, so a temporary catalog named "checks" would look like ours.
+        # Reading a catalog goes through open() and os.scandir, which both give the path as used.
+        if event == "open" and args[1] is None:
+            return
         path = os.path.abspath(os.fsdecode(args[0]))
         if path == self.directory or path.startswith(self.directory + os.sep):
             self.paths.append(path)

@@ -51,6 +51,20 @@ def test_the_guard_sees_a_catalog_loaded_listed_or_read_by_the_cli(tmp_path: Pat
     assert reads.paths == []
 
 
+def test_the_guard_ignores_a_temporary_directory_named_checks_being_removed(tmp_path: Path, monkeypatch) -> None:
+    # shutil.rmtree opens "checks" relative to its parent's descriptor; from tmp_path it would
+    # read as tmp_path/checks, the watched directory.
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "demo" / "checks"
+    shutil.copytree(FIXTURE_CATALOG, elsewhere)
+    reads = DirectoryReads(tmp_path / "checks")
+
+    with reads.watch() as paths:
+        shutil.rmtree(tmp_path / "demo")
+
+    assert paths == []
+
+
 def test_no_test_source_names_the_user_catalog() -> None:
     sources = [p for p in (REPO_ROOT / "tests").rglob("*.py") if p not in ALLOWED]
     assert len(sources) > 50
