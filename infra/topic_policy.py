@@ -14,6 +14,8 @@ EventBridge rule targets gets an explicit grant here, for that service and this 
   carries the same source keys, so the key grant has the same conditions.
 - EventBridge rules (events.amazonaws.com): sns:Publish with aws:SourceArn = the rule's ARN
   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions).
+  Older versions of that page said SNS topic policies for EventBridge could not use Condition
+  blocks: no vigil rule targets a topic yet, so prove it on a real account before the first does.
   The key grant carries no condition: the SNS developer guide says aws:SourceAccount and
   aws:SourceArn are not supported in a KMS key policy for EventBridge-to-encrypted topics; a
   condition there would drop every event.
