@@ -435,6 +435,11 @@ def _holds_secret(loc: tuple[Any, ...]) -> bool:
     return bool(names) and (names[0] == "secrets" or any(is_secret_ref(name) for name in names))
 
 
+def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
+    """The Secrets Manager ids of the secrets a check names, as its checker event carries them."""
+    return {name: catalog.settings.secrets[name] for name in secret_refs(check).values()}
+
+
 def _problems_from(exc: ValidationError, path: str, check: str | None) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):

@@ -32,8 +32,7 @@ from typing import Any
 
 import yaml
 
-from infra.catalog import Catalog, secret_refs
-from infra.checks import secret_ids
+from infra.catalog import Catalog, secret_ids, secret_refs
 from infra.kinds import KINDS
 from infra.signal_alarms import Series
 from vigil import secrets

@@ -20,6 +20,7 @@ from infra.alarm_state_rule import AlarmStateRule
 from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
 from infra.settings import Settings
+from infra.topic_policy import TopicPublishers
 
 NOTIFIER_HANDLER = "vigil.notifier.handler.handler"
 
@@ -43,16 +44,8 @@ class Notifications(Construct):
             description=f"vigil {env}: encrypts the route and alarm-events topics",
             enable_key_rotation=True,
         )
-        # CloudWatch publishes alarm notifications to encrypted topics only if it may use the key.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
+        # Services publishing to these topics (alarms, EventBridge rules) and their use of the key.
+        self.publishers = TopicPublishers(self.key, env)
 
         # SNS parks here what it could not deliver (bounced e-mail, refused SMS, notifier throttled).
         self.delivery_failures = functions.failure_queue(self, "DeliveryFailures")
@@ -87,6 +80,7 @@ class Notifications(Construct):
         # Internal: every check alarm's ALARM and OK actions. No explicit name, so no route name
         # can ever collide with it.
         self.alarm_events = sns.Topic(self, "AlarmEvents", master_key=self.key, enforce_ssl=True)
+        self.publishers.allow_alarms(self.alarm_events, self.routes[settings.self_monitoring_route])
 
         self.failures = functions.failure_queue(self, "NotifierFailures")
         self.function = functions.function(

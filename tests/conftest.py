@@ -1,8 +1,14 @@
-"""Shared test setup: fake AWS credentials, so nothing here can ever reach a real AWS account."""
+"""Shared test setup: fake AWS credentials, so nothing here can ever reach a real AWS account, and
+the guard that fails any product test reading the user's catalog (tests/support/catalog_guard.py).
+"""
 
 from __future__ import annotations
 
 import os
+
+import infra  # noqa: F401  (first: it silences jsii's Node banners before any test imports aws_cdk)
+
+pytest_plugins = ["tests.support.catalog_guard"]
 
 # Set before boto3 is imported anywhere: moto intercepts these, and a forgotten mock fails
 # loudly with invalid credentials instead of touching a real account.
@@ -12,7 +18,6 @@ for _name, _value in {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from infra import functions, nag, signal_alarms
 from infra.alarms import AlarmActions, AlarmFactory
-from infra.catalog import Catalog, secret_refs
+from infra.catalog import Catalog, secret_ids, secret_refs
 from infra.dashboard import DashboardBuilder
 from infra.discovery import Targets
 from infra.kinds import KINDS
@@ -35,11 +35,6 @@ from vigil.spec.common import CheckBase, VpcPlacement
 TIMEOUT_MARGIN = 10
 # The function must finish before the next run of the fastest check starts.
 CADENCE_MARGIN = 5
-
-
-def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
-    """The Secrets Manager ids of the secrets a check names, as its checker event carries them."""
-    return {name: catalog.settings.secrets[name] for name in secret_refs(check).values()}
 
 
 def alarm_signals(

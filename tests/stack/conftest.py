@@ -16,9 +16,10 @@ from infra.catalog import load_catalog
 from infra.discovery import Source
 from infra.environments import Environment
 from infra.stack import build_app, stack_name
+from tests.support.catalogs import FIXTURE_CATALOG
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "checks"
+SAMPLE = FIXTURE_CATALOG
 ENV = "demo"
 
 

@@ -163,7 +163,7 @@ def _function(synth: Synth, handler: str) -> dict:
 @pytest.fixture(scope="module")
 def parquet(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The sample catalog with its S3 export read as Parquet."""
-    root = tmp_path_factory.mktemp("catalog") / "checks"
+    root = tmp_path_factory.mktemp("catalog") / "catalog"
     shutil.copytree(SAMPLE, root)
     path = root / "campaign-consistency.yaml"
     text = path.read_text()

@@ -54,7 +54,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("catalog") / "checks"
+    root = tmp_path_factory.mktemp("catalog") / "catalog"
     root.mkdir()
     shutil.copy(SAMPLE / "_settings.yaml", root)
     (root / "logs.yaml").write_text(yaml.safe_dump({"service": "campaign-api", "team": "campaigns", "checks": CHECKS}))

@@ -61,7 +61,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def synth(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    root = tmp_path_factory.mktemp("catalog") / "checks"
+    root = tmp_path_factory.mktemp("catalog") / "catalog"
     root.mkdir()
     settings = yaml.safe_load((SAMPLE / "_settings.yaml").read_text())
     settings["secrets"] = {"campaign-db": SECRET}

@@ -48,7 +48,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def synth(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    root = tmp_path_factory.mktemp("catalog") / "checks"
+    root = tmp_path_factory.mktemp("catalog") / "catalog"
     root.mkdir()
     shutil.copy(SAMPLE / "_settings.yaml", root)
     (root / "queues.yaml").write_text(yaml.safe_dump({"service": "orders", "team": "campaigns", "checks": CHECKS}))

@@ -41,7 +41,7 @@ checks:
 
 @pytest.fixture(scope="module")
 def grown(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    catalog = tmp_path_factory.mktemp("catalog") / "checks"
+    catalog = tmp_path_factory.mktemp("catalog") / "catalog"
     shutil.copytree(SAMPLE, catalog)
     (catalog / "billing.yaml").write_text(NEW_SERVICE)
     settings = catalog / "_settings.yaml"

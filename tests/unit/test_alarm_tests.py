@@ -11,13 +11,14 @@ import yaml
 from infra.__main__ import main
 from infra.alarm_tests import load_tests, parse_values
 from infra.catalog import load_catalog
+from tests.support.catalogs import FIXTURE_CATALOG
 
-CHECKS = Path(__file__).resolve().parents[2] / "checks"
+CHECKS = FIXTURE_CATALOG
 
 
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "checks"
+    root = tmp_path / "catalog"
     shutil.copytree(CHECKS, root, ignore=shutil.ignore_patterns("tests"))
     (root / "tests").mkdir()
     return root

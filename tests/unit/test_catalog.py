@@ -11,11 +11,12 @@ import yaml
 from infra.__main__ import main
 from infra.catalog import load_catalog
 from infra.kinds import KINDS
-from tests.support.catalog import problem_lines as problems
+from tests.support.catalogs import FIXTURE_CATALOG
+from tests.support.catalogs import problem_lines as problems
 from vigil.spec.common import Comparison, MissingData
 from vigil.spec.sqs import SqsCheck
 
-CHECKS = Path(__file__).resolve().parents[2] / "checks"
+CHECKS = FIXTURE_CATALOG
 
 SETTINGS = {
     "defaults": {"cadence": "1m"},
@@ -240,8 +241,8 @@ def test_json_schema_accepts_the_sample_catalog():
 
 
 def test_copying_the_sample_catalog_keeps_it_valid(tmp_path):
-    shutil.copytree(CHECKS, tmp_path / "checks")
-    assert load_catalog(tmp_path / "checks").checks
+    shutil.copytree(CHECKS, tmp_path / "catalog")
+    assert load_catalog(tmp_path / "catalog").checks
 
 
 def test_a_signal_with_its_own_severity_needs_a_route_of_that_severity(tmp_path):

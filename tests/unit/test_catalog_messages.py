@@ -17,8 +17,8 @@ from infra.__main__ import main
 from infra.catalog import ServiceFile, is_secret_ref
 from infra.kinds import KINDS
 from infra.settings import Settings
-from tests.support.catalog import VALIDATION_CATALOG
-from tests.support.catalog import problem_lines as problems
+from tests.support.catalogs import VALIDATION_CATALOG
+from tests.support.catalogs import problem_lines as problems
 from vigil.spec.common import PATTERN_WORDS
 
 GOOD = VALIDATION_CATALOG

@@ -15,8 +15,8 @@ import pytest
 from infra.__main__ import main
 from infra.catalog import load_catalog
 from infra.catalog_yaml import MAX_VALUES
-from tests.support.catalog import VALIDATION_CATALOG, VALIDATION_FIXTURES
-from tests.support.catalog import problem_lines as problems
+from tests.support.catalogs import VALIDATION_CATALOG, VALIDATION_FIXTURES
+from tests.support.catalogs import problem_lines as problems
 
 GOOD = VALIDATION_CATALOG
 BAD = VALIDATION_FIXTURES / "bad"

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from infra.catalog import load_catalog
 from infra.kinds import KINDS
+from tests.support.catalogs import FIXTURE_CATALOG
 from vigil import check_schema
 from vigil.spec.http import HttpCheck
 
@@ -111,7 +112,7 @@ def test_what_the_model_accepts_the_schema_accepts(change):
 
 
 def test_every_sample_check_as_its_schedule_carries_it_passes():
-    catalog = load_catalog("checks")
+    catalog = load_catalog(FIXTURE_CATALOG)
     for check in catalog.checks:
         if check.kind in CHECKER_KINDS:
             assert check_schema.errors(check.model_dump(mode="json"), check_schema.load(check.kind)) == [], check.id

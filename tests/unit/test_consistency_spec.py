@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from infra.catalog import CatalogError, load_catalog
-from tests.support.catalog import VALIDATION_CATALOG
+from tests.support.catalogs import VALIDATION_CATALOG
 from vigil.spec.consistency import select_columns
 
 

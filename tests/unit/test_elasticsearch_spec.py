@@ -11,10 +11,10 @@ import yaml
 from pydantic import ValidationError
 
 from infra.catalog import CatalogError, load_catalog
+from tests.support.catalogs import FIXTURE_CATALOG
 from vigil.spec.common import Comparison
 from vigil.spec.elasticsearch import ElasticsearchCheck
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE: dict[str, Any] = {
     "id": "campaign-api-errors",
     "kind": "elasticsearch",
@@ -109,9 +109,9 @@ def test_invalid_fields_are_named(fields: dict[str, Any], message: str) -> None:
 
 
 def test_the_catalog_error_names_file_check_and_field(tmp_path: Path) -> None:
-    catalog = tmp_path / "checks"
+    catalog = tmp_path / "catalog"
     catalog.mkdir()
-    (catalog / "_settings.yaml").write_text((ROOT / "checks" / "_settings.yaml").read_text())
+    (catalog / "_settings.yaml").write_text((FIXTURE_CATALOG / "_settings.yaml").read_text())
     entry = {k: v for k, v in BASE.items() if k != "service"} | {"window": "30s", "cadence": "5m"}
     (catalog / "logs.yaml").write_text(
         yaml.safe_dump({"service": "campaign-api", "team": "campaigns", "checks": [entry]})
@@ -124,8 +124,8 @@ def test_the_catalog_error_names_file_check_and_field(tmp_path: Path) -> None:
 
 
 def test_the_sample_check_validates_and_its_event_fits_the_generated_schema() -> None:
-    catalog = load_catalog(ROOT / "checks")
+    catalog = load_catalog(FIXTURE_CATALOG)
     checks = [c for c in catalog.checks if c.kind == "elasticsearch"]
-    assert checks, "checks/campaign-logs.yaml has an elasticsearch check"
+    assert checks, "the fixture catalog's campaign-logs.yaml has an elasticsearch check"
     for spec in checks:
         assert ElasticsearchCheck.model_validate(spec.model_dump(mode="json")) == spec

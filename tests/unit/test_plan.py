@@ -10,10 +10,10 @@ import pytest
 from infra.__main__ import main
 from infra.catalog import load_catalog
 from infra.plan import PRICES_FILE, load_prices, plan_catalog
+from tests.support.catalogs import FIXTURE_CATALOG as SAMPLE
 
 # A frozen three-check catalog, so the figures below stay exact while the sample catalog grows.
 CHECKS = Path(__file__).resolve().parents[1] / "fixtures" / "plan_catalog"
-SAMPLE = Path(__file__).resolve().parents[2] / "checks"
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_totals(plan):
 def test_high_resolution_alarm_price(tmp_path):
     import shutil
 
-    root = tmp_path / "checks"
+    root = tmp_path / "catalog"
     shutil.copytree(CHECKS, root, ignore=shutil.ignore_patterns("tests"))
     text = (root / "orders.yaml").read_text().replace("age: {threshold: 300}", "age: {threshold: 300, period: 30s}")
     (root / "orders.yaml").write_text(text)
@@ -122,7 +122,7 @@ def test_routes_follow_each_signals_own_severity(tmp_path):
     """A warning log_pattern check whose critical patterns page the critical routes: plan shows them."""
     import shutil
 
-    root = tmp_path / "checks"
+    root = tmp_path / "catalog"
     root.mkdir()
     shutil.copy(CHECKS / "_settings.yaml", root)
     check = {

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.catalog import load_catalog
 from infra.signal_alarms import checker_alarms
+from tests.support.catalogs import FIXTURE_CATALOG
 from tests.support.emf import emf_lines
 from tests.unit.test_rabbitmq_checker import BASE
 from vigil import secrets
@@ -24,7 +24,7 @@ from vigil.checkers import rabbitmq as checker
 from vigil.checkers.runner import make_event
 from vigil.spec.rabbitmq import RabbitmqCheck
 
-SAMPLE = load_catalog(Path(__file__).resolve().parents[2] / "checks")
+SAMPLE = load_catalog(FIXTURE_CATALOG)
 NOW = 1_700_000_000
 NODES = [{"name": "rabbit@a", "running": True, "mem_alarm": False, "disk_free_alarm": False}]
 

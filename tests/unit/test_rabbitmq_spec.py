@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from tests.support.catalogs import FIXTURE_CATALOG
 from vigil.spec.common import MissingData
 from vigil.spec.rabbitmq import RabbitmqCheck, split_signal
 
@@ -88,7 +88,7 @@ def test_queue_missing_is_held_back_by_unreachable() -> None:
     # While the broker is down, no queue is found: that must not page on top of `unreachable`.
     from infra.catalog import load_catalog
 
-    catalog = load_catalog(Path(__file__).resolve().parents[2] / "checks")
+    catalog = load_catalog(FIXTURE_CATALOG)
     sample = catalog.by_id("campaign-events-broker")
     assert "queue_missing" in sample.active_signals()
     assert catalog.suppressor(sample, "queue_missing") == (sample.id, "unreachable")

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from infra.__main__ import main
-from tests.support.catalog import VALIDATION_CATALOG
+from tests.support.catalogs import VALIDATION_CATALOG
 
 GOOD = VALIDATION_CATALOG
 CASES = 100
