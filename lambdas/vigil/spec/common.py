@@ -52,7 +52,7 @@ def _no_credentials(url: str) -> str:
     if _URL_USERINFO.match(url):
         raise ValueError(
             "remove the user:password@ part: a URL is kept in the catalog, the template and the notifications, "
-            "so credentials go in a Secrets Manager secret named by the check's secret field"
+            "so credentials go in a Secrets Manager secret named by the kind's *_secret field (headers_secret for http)"
         )
     return url
 
