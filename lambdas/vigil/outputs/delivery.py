@@ -134,10 +134,10 @@ def down_notification(report: DeliveryReport, alert: Alert) -> Notification | No
         "and the service's status; the notifier's logs have each attempt.",
     ]
     subject = fit_subject(
-        f"[vigil] output{plural} down: ", subject_safe(names), subject_safe(f" ({alert.environment})")
+        f"[vigil] output{plural} down: ", subject_safe(names), f" ({subject_safe(alert.environment)})"
     )
     sms = fit_sms(
-        gsm.fold(f"vigil output{plural} down: "),
+        gsm.fold(f"vigil output{plural} down:") + " ",  # fold trims the space the name needs
         gsm.fold(names),
         gsm.fold(f". Undelivered: {alert.state} {alert.title}."),
         [],
