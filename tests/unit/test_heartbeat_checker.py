@@ -16,6 +16,7 @@ from tests.support.emf import assert_vigil_emf, only_emf
 from tests.support.heartbeat import TABLE, aws, catalog, check, ping, run_checker  # noqa: F401 (fixture)
 from vigil.alarm_meta import AlarmMeta, alarm_name, encode_description
 from vigil.notifier import handler as notifier
+from vigil.notifier.events import parse_alarm
 from vigil.notifier.render import LinkContext
 from vigil.spec.heartbeat import FAILED_METRIC, MISSED_METRIC, HeartbeatCheck
 
@@ -168,7 +169,8 @@ def test_the_alarm_email_quotes_the_exit_code_and_the_last_log_lines(aws, monkey
     )
     monkeypatch.setattr(notifier, "_clients", {})
 
-    outgoing = notifier.prepare(alarm_event(c, "failed", now + 1 * MIN), settings(), LinkContext())
+    payload = alarm_event(c, "failed", now + 1 * MIN)
+    outgoing = notifier.prepare(payload, parse_alarm(payload), None, notifier_run())
 
     assert not outgoing.fallback and outgoing.routes == ("data-warning",)
     email = outgoing.notification.email
@@ -207,11 +209,15 @@ def alarm_event(c: HeartbeatCheck, signal: str, at: datetime) -> dict:
     return event
 
 
-def settings() -> notifier.Settings:
-    return notifier.Settings(
+def notifier_run() -> notifier.Run:
+    """What one notifier invocation shares, without the state table (dedup is not under test here)."""
+    settings = notifier.Settings(
         topic_arn_prefix="arn:aws:sns:eu-west-1:123456789012:vigil-demo-",
         fallback_route="platform-critical",
         dashboard_name=None,
         env=ENV,
-        region="eu-west-1",
+        stack_region="eu-west-1",
+        state_table=None,
     )
+    links = LinkContext(stack_region=settings.stack_region)
+    return notifier.Run(settings=settings, links=links, store=None, lease_seconds=60, tally=notifier.Tally())
