@@ -58,7 +58,6 @@ KINDS: dict[str, Kind] = {
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
     "heartbeat": Kind(HeartbeatCheck, "infra.checks.heartbeat", "vigil.checkers.heartbeat"),
-
     "ecs": Kind(EcsCheck, "infra.checks.ecs"),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
     "alb": Kind(AlbCheck, "infra.checks.alb"),
