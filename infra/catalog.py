@@ -289,7 +289,8 @@ def _check_references(
                             field=f"routes.{route_name}.{channel}",
                         )
                     )
-    if settings.self_monitoring_route not in settings.routes:
+    own = settings.routes.get(settings.self_monitoring_route)
+    if own is None:
         problems.append(
             Problem(
                 settings_path,
@@ -297,21 +298,26 @@ def _check_references(
                 field="self_monitoring_route",
             )
         )
+    elif not own.email and not own.sms:
+        # It pages when the notifier or an output is down, straight from SNS: outputs cannot carry that.
+        problems.append(
+            Problem(
+                settings_path,
+                f"route {settings.self_monitoring_route!r} has no email or sms contact: vigil's own alarms "
+                "(notifier or output down) reach people by e-mail or SMS without the notifier, never by outputs",
+                field="self_monitoring_route",
+            )
+        )
+    for route_name, route in settings.routes.items():
+        for index, output in enumerate(route.outputs):
+            if output.credentials_secret not in settings.secrets:
+                field = f"routes.{route_name}.outputs.{index}.credentials_secret"
+                problems.append(Problem(settings_path, _unknown_secret(settings), field=field))
     for check in checks:
         path = origin[check.id]
         for ref_field, name in secret_refs(check).items():
             if name not in settings.secrets:
-                declared = ", ".join(settings.secrets) or "none declared"
-                # The name is not repeated: a secret field may hold a password pasted by mistake.
-                problems.append(
-                    Problem(
-                        path,
-                        f"unknown secret: no entry of that name under secrets in {SETTINGS_FILE} (declared: "
-                        f"{declared}); the name found is not shown, as a secret field may hold a secret by mistake",
-                        check.id,
-                        ref_field,
-                    )
-                )
+                problems.append(Problem(path, _unknown_secret(settings), check.id, ref_field))
         # Each signal pages at its own severity (a log pattern's may differ from the check's).
         unrouted = sorted(
             {
@@ -331,6 +337,15 @@ def _check_references(
                 )
             )
     _check_inhibitions(settings, checks, origin, problems)
+
+
+def _unknown_secret(settings: Settings) -> str:
+    # The name is not repeated: a secret field may hold a password pasted by mistake.
+    declared = ", ".join(settings.secrets) or "none declared"
+    return (
+        f"unknown secret: no entry of that name under secrets in {SETTINGS_FILE} (declared: {declared}); "
+        "the name found is not shown, as a secret field may hold a secret by mistake"
+    )
 
 
 def _check_inhibitions(
@@ -425,14 +440,23 @@ def is_secret_ref(name: str) -> bool:
     return name == "secret" or name.endswith("_secret")
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a field holds a Secrets Manager name itself, not an entry under `secrets`.
+
+    The heartbeat's `token_secret_name`: its ping endpoint may read only names under one prefix,
+    which the pattern enforces, so the name is written in the check.
+    """
+    return name.endswith("_secret_name")
+
+
 def _holds_secret(loc: tuple[Any, ...]) -> bool:
     """Whether the value at loc names or locates a secret, so that an error never shows it.
 
     A password pasted into such a field by mistake must not reach the CI log: the settings'
-    `secrets` map and every check field that refers to it.
+    `secrets` map, every field that refers to it, and every field that names a secret itself.
     """
     names = [part for part in loc if isinstance(part, str)]
-    return bool(names) and (names[0] == "secrets" or any(is_secret_ref(name) for name in names))
+    return bool(names) and (names[0] == "secrets" or any(is_secret_ref(name) or is_secret_name(name) for name in names))
 
 
 def secret_ids(check: CheckBase, catalog: Catalog) -> dict[str, str]:
@@ -474,8 +498,8 @@ def _explain(error: dict[str, Any]) -> str:
         return f"found {_found(found)}; {_pattern_hint(error)}"
     if kind == "literal_error" or kind == "enum":
         return f"found {_found(found)}; {msg.replace('Input should be', 'allowed:')}"
-    if kind == "value_error" and isinstance(found, dict):
-        return msg
+    if kind == "value_error" and isinstance(found, dict | list):
+        return msg  # a rule about the whole mapping or list says what is wrong in it
     if found is None:
         return f"{msg} (found nothing: the key has no value)" if kind.endswith("_type") else msg
     return msg if "found" in msg and not isinstance(found, dict | list) else f"{msg} (found {_found(found)})"
@@ -485,7 +509,7 @@ def _explain_secret(error: dict[str, Any], msg: str) -> str:
     found = error.get("input")
     rule = _pattern_hint(error) if error["type"] == "string_pattern_mismatch" else msg
     names = [part for part in error["loc"] if isinstance(part, str)]
-    if names and names[0] != "secrets":
+    if any(is_secret_ref(name) for name in names):
         rule += "; the field holds the name of an entry under secrets in " + SETTINGS_FILE
     shown = "text, not shown" if isinstance(found, str) else f"{_type_name(found)}, not shown"
     return f"{rule} (found {shown}: a secret field never echoes its value, which may be a secret pasted by mistake)"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from infra.__main__ import main
-from infra.catalog import ServiceFile, is_secret_ref
+from infra.catalog import ServiceFile, is_secret_name, is_secret_ref
 from infra.kinds import KINDS
 from infra.settings import Settings
 from tests.support.catalogs import VALIDATION_CATALOG
@@ -70,7 +70,7 @@ def schema_patterns() -> set[str]:
 
 
 # One bad value for each pattern-constrained field: (file, check id, changes).
-SHOP, DATA, SETTINGS = "shop.yaml", "data.yaml", "_settings.yaml"
+SHOP, DATA, RUNTIME, SETTINGS = "shop.yaml", "data.yaml", "runtime.yaml", "_settings.yaml"
 FRESHNESS = {"query": DELETE, "alarms": DELETE}
 BAD_VALUES = {
     "id": (SHOP, "shop-api", {"id": "Shop API"}),
@@ -103,6 +103,18 @@ BAD_VALUES = {
         "shop-copy",
         {"target": {"type": "search", "url": "https://search.example.com", "index": "Orders"}},
     ),
+    "ecs-name": (RUNTIME, "shop-api-service", {"cluster": "shop cluster"}),
+    "tag-key": (RUNTIME, "shop-services", {"selector.tags": {"shop tier!": "web"}}),
+    "tag-value": (RUNTIME, "shop-services", {"selector.tags.shop:tier": "web!"}),
+    "alb-load-balancer": (RUNTIME, "shop-lb", {"load_balancer": "shop-public"}),
+    "alb-target-group": (RUNTIME, "shop-lb", {"target_group": "shop-api"}),
+    "lambda-function": (RUNTIME, "shop-sender", {"function": "shop sender"}),
+    "dynamodb-kind-table": (RUNTIME, "shop-carts", {"table": "ab"}),
+    "dynamodb-region": (RUNTIME, "shop-carts", {"replica_regions.0": "Europe"}),
+    "ec2-instance": (RUNTIME, "shop-mq-host", {"instance": "i-123"}),
+    "metric-namespace": (RUNTIME, "shop-orders-rate", {"metric.namespace": ":Shop"}),
+    "metric-id": (RUNTIME, "shop-bounce-rate", {"metrics": {"Bounced": {"namespace": "Shop", "name": "Bounced"}}}),
+    "heartbeat-token-secret": (RUNTIME, "shop-nightly-export", {"token_secret_name": "prod/shop-token"}),
     "email": (SETTINGS, None, {"contacts.oncall.email": "oncall"}),
     "sms": (SETTINGS, None, {"contacts.oncall.sms": "07700 900123"}),
     "secret-ref": (SETTINGS, None, {"secrets.api-headers": "vigil/shop headers"}),
@@ -139,6 +151,7 @@ SECRET_FIELDS = [
     (SHOP, "shop-search", "auth_secret"),
     (DATA, "shop-db-jobs", "secret"),
     (DATA, "shop-copy", "source_secret"),
+    (RUNTIME, "shop-nightly-export", "token_secret_name"),
     (SETTINGS, None, "secrets.db-readonly"),
 ]
 PASTED = {"slug": SECRET, "punctuation": f"{SECRET}!", "pair": f"user:{SECRET}", "number": 4711}
@@ -162,6 +175,8 @@ def test_a_secret_field_never_echoes_what_it_holds(tmp_path, file, check, field,
     assert "not shown" in line, line
     if field.startswith("secrets."):
         assert "a Secrets Manager secret name" in line or "valid string" in line, line
+    elif field.endswith("_secret_name"):  # a Secrets Manager name itself (heartbeat's token)
+        assert "a Secrets Manager secret name under vigil/heartbeat/" in line or "valid string" in line, line
     else:
         assert "under secrets in _settings.yaml" in line, line
 
@@ -169,7 +184,16 @@ def test_a_secret_field_never_echoes_what_it_holds(tmp_path, file, check, field,
 def test_unknown_secret_names_the_declared_ones_but_not_the_value(tmp_path):
     (line,) = problems(mutated(tmp_path, SHOP, "shop-api", {"headers_secret": SECRET}))
     assert "check shop-api: headers_secret: unknown secret" in line
-    assert "declared: api-headers, broker-login, db-readonly, search-login" in line and SECRET not in line
+    assert "declared: api-headers, broker-login, db-readonly, search-login, chat-webhook" in line and SECRET not in line
+
+
+@pytest.mark.parametrize("value", list(PASTED.values()), ids=list(PASTED))
+def test_an_outputs_secret_field_never_echoes_what_it_holds(tmp_path, value):
+    found = problems(mutated(tmp_path, SETTINGS, None, {"routes.warning.outputs.0.credentials_secret": value}))
+    (line,) = [line for line in found if ".credentials_secret: " in line]
+    assert line.startswith(f"{tmp_path / 'catalog' / SETTINGS}:"), line
+    assert SECRET not in line and "4711" not in line, line
+    assert "not shown" in line, line
 
 
 URL_FIELDS = [
@@ -206,10 +230,30 @@ def test_validate_output_never_holds_a_pasted_secret(tmp_path, capsys):
     assert SECRET not in out
 
 
+def free_text(schema: dict[str, Any]) -> bool:
+    """Whether a field's schema admits any text: a secret could be pasted there (not a flag or a choice)."""
+    if "enum" in schema or "const" in schema:
+        return False
+    options = schema.get("anyOf", [schema])
+    return any(o.get("type") == "string" and "enum" not in o and "const" not in o for o in options) or any(
+        "$ref" in o for o in options
+    )
+
+
 def test_no_field_holds_a_secret_value_only_references():
     """Passwords, tokens, headers and connection strings live in Secrets Manager; the catalog names them."""
-    names = {name for properties in collect(schemas(), "properties") for name in properties}
+    fields = [(name, schema) for properties in collect(schemas(), "properties") for name, schema in properties.items()]
+    names = {name for name, _ in fields}
     assert {"url", "headers_secret", "freshness", "vpc_id", "bucket"} <= names, "the walk must reach nested models"
+    assert {"allow_private", "auth"} <= names, "the flags and choices the rule passes over are there"
     secretish = re.compile(r"pass|token|api_?key|header|auth|credential|cookie|dsn|connection|login|private")
-    offending = sorted(n for n in names if secretish.search(n) and not is_secret_ref(n) and n != "secrets")
+    offending = sorted(
+        {
+            name
+            for name, schema in fields
+            if secretish.search(name)
+            and free_text(schema)
+            and not (is_secret_ref(name) or is_secret_name(name) or name == "secrets")
+        }
+    )
     assert offending == [], f"fields that could hold a secret value: {offending}"

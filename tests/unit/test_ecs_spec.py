@@ -82,7 +82,7 @@ def test_a_selector_check_stands_for_the_services_it_finds():
         ({"selector": {"tags": {"vigil:service": "x"}}}, ["give cluster and ecs_service", "not both"]),
         ({"cluster": None, "ecs_service": None}, ["give cluster and ecs_service"]),
         ({"selector": {"tags": {}}, "cluster": None, "ecs_service": None}, ["selector.tags", "at least 1"]),
-        ({"ecs_service": "has space"}, ["check api: ecs_service:", "allowed: text matching"]),
+        ({"ecs_service": "has space"}, ["check api: ecs_service:", "allowed: an ECS cluster or service name"]),
         ({"alarms": {"tasks_short": {"statistic": "Average"}}}, ["alarms.tasks_short: statistic is fixed"]),
         (
             {"container_insights": False, "alarms": {"running": {"period": "5m"}}},

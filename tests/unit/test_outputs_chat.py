@@ -32,12 +32,12 @@ def server() -> Iterator[LoopbackServer]:
 
 def slack(server: LoopbackServer, sleeps: Sleeps | None = None) -> Slack:
     secrets = Secrets({"slack-oncall": {"url": server.url(SLACK_PATH)}})
-    return Slack(SlackOutput(type="slack", credentials="slack-oncall"), secrets, sleep=sleeps or Sleeps())
+    return Slack(SlackOutput(type="slack", credentials_secret="slack-oncall"), secrets, sleep=sleeps or Sleeps())
 
 
 def teams(server: LoopbackServer) -> Teams:
     secrets = Secrets({"teams-l2": {"url": server.url(f"{TEAMS_PATH}?{TEAMS_QUERY}")}})
-    return Teams(TeamsOutput(type="teams", credentials="teams-l2"), secrets, sleep=Sleeps())
+    return Teams(TeamsOutput(type="teams", credentials_secret="teams-l2"), secrets, sleep=Sleeps())
 
 
 def posted(server: LoopbackServer) -> dict[str, Any]:

@@ -55,15 +55,15 @@ def test_one_output_down_and_one_hung_do_not_stop_the_others(server: LoopbackSer
         }
     )
     configs = [
-        ServiceNowOutput(type="servicenow", instance=f"http://127.0.0.1:{closed_port()}", credentials="snow"),
-        SlackOutput(type="slack", credentials="slack"),
-        TeamsOutput(type="teams", credentials="teams"),
-        WebhookOutput(type="webhook", credentials="hook"),
-        WebhookOutput(type="webhook", name="hung-hook", credentials="hung"),
+        ServiceNowOutput(type="servicenow", instance=f"http://127.0.0.1:{closed_port()}", credentials_secret="snow"),
+        SlackOutput(type="slack", credentials_secret="slack"),
+        TeamsOutput(type="teams", credentials_secret="teams"),
+        WebhookOutput(type="webhook", credentials_secret="hook"),
+        WebhookOutput(type="webhook", name="hung-hook", credentials_secret="hung"),
     ]
     outputs = [
         *build_outputs(configs, secrets),
-        PagerDuty(PagerDutyOutput(type="pagerduty", credentials="pd"), secrets, endpoint=server.url(PD)),
+        PagerDuty(PagerDutyOutput(type="pagerduty", credentials_secret="pd"), secrets, endpoint=server.url(PD)),
     ]
     alert = alert_from(ALARM_FIXTURE)
 

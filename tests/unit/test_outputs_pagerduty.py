@@ -29,7 +29,7 @@ def server() -> Iterator[LoopbackServer]:
 
 
 def output(server: LoopbackServer, sleeps: Sleeps | None = None, **fields: Any) -> PagerDuty:
-    config = PagerDutyOutput(type="pagerduty", credentials="pagerduty-campaigns", **fields)
+    config = PagerDutyOutput(type="pagerduty", credentials_secret="pagerduty-campaigns", **fields)
     secrets = Secrets({"pagerduty-campaigns": {"routing_key": ROUTING_KEY}})
     return PagerDuty(config, secrets, endpoint=server.url(PATH), sleep=sleeps or Sleeps(), jitter=lambda: 1.0)
 
@@ -112,7 +112,7 @@ def test_routing_key_never_reaches_logs_or_results(server: LoopbackServer, caplo
 
 
 def test_region_picks_the_documented_endpoint() -> None:
-    us = PagerDuty(PagerDutyOutput(type="pagerduty", credentials="pd"), Secrets({}))
-    eu = PagerDuty(PagerDutyOutput(type="pagerduty", credentials="pd", region="eu"), Secrets({}))
+    us = PagerDuty(PagerDutyOutput(type="pagerduty", credentials_secret="pd"), Secrets({}))
+    eu = PagerDuty(PagerDutyOutput(type="pagerduty", credentials_secret="pd", region="eu"), Secrets({}))
     assert us.endpoint == ENDPOINTS["us"] == "https://events.pagerduty.com/v2/enqueue"
     assert eu.endpoint == ENDPOINTS["eu"] == "https://events.eu.pagerduty.com/v2/enqueue"

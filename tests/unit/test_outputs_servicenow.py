@@ -41,7 +41,7 @@ def output(
         type="servicenow",
         name="l2-servicenow",
         instance=base_url,
-        credentials="servicenow-api",
+        credentials_secret="servicenow-api",
         fields={"assignment_group": "L2 Operations", "caller_id": "vigil.integration"},
         **fields,
     )
@@ -193,7 +193,9 @@ def test_secret_without_the_keys_its_auth_needs_names_them() -> None:
 
 def test_refused_connection_is_reported_within_the_deadline() -> None:
     snow = ServiceNow(
-        ServiceNowOutput(type="servicenow", instance=f"http://127.0.0.1:{closed_port()}", credentials="servicenow-api"),
+        ServiceNowOutput(
+            type="servicenow", instance=f"http://127.0.0.1:{closed_port()}", credentials_secret="servicenow-api"
+        ),
         Secrets({"servicenow-api": {"username": USER, "password": PASSWORD}}),
     )
     started = time.monotonic()
@@ -208,7 +210,7 @@ def test_refused_connection_is_reported_within_the_deadline() -> None:
 def test_hung_instance_times_out_within_the_deadline(instance: FakeServiceNow) -> None:
     instance.script = [Reply(200, b"{}", delay=5)] * 4
     snow = ServiceNow(
-        ServiceNowOutput(type="servicenow", instance=instance.base_url, credentials="servicenow-api"),
+        ServiceNowOutput(type="servicenow", instance=instance.base_url, credentials_secret="servicenow-api"),
         Secrets({"servicenow-api": {"username": USER, "password": PASSWORD}}),
         policy=RetryPolicy(request_timeout=0.6),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -78,9 +79,10 @@ def _edit(path: str, value: Any) -> dict[str, Any]:
     ("settings", "expected"),
     [
         (
-            _edit("critical.2.credentials", "slack-typo"),
-            "routes.critical.outputs.2.credentials: unknown secret 'slack-typo'; secrets in _settings.yaml: "
-            "ops-webhook, pagerduty-campaigns, servicenow-api, slack-oncall, teams-l2",  # as safe_dump sorts them
+            _edit("critical.2.credentials_secret", "slack-typo"),
+            "routes.critical.outputs.2.credentials_secret: unknown secret: no entry of that name under secrets in "
+            "_settings.yaml (declared: ops-webhook, pagerduty-campaigns, servicenow-api, slack-oncall, teams-l2); "  # as safe_dump sorts them
+            "the name found is not shown",
         ),
         (
             _edit("critical.2.type", "slak"),
@@ -118,7 +120,8 @@ def _edit(path: str, value: Any) -> dict[str, Any]:
         ),
         (
             _edit("warning.3.name", "ops-hook"),
-            "routes.warning.outputs: two outputs are named 'ops-hook': give each a distinct name",
+            "routes.warning.outputs: two outputs are named 'ops-hook': give each a distinct name (name: defaults to "
+            "the type)",
         ),
     ],
     ids=[
@@ -137,5 +140,43 @@ def _edit(path: str, value: Any) -> dict[str, Any]:
 def test_bad_outputs_fail_with_a_clear_line(tmp_path: Path, settings: dict[str, Any], expected: str) -> None:
     found = problems_with(tmp_path, settings)
     assert len(found) == 1, found
-    assert found[0].startswith(str(tmp_path / "catalog" / "_settings.yaml") + ": ")
+    # file:line of the output (or its field) in the settings, then the field's path and the rule.
+    where = re.escape(str(tmp_path / "catalog" / "_settings.yaml"))
+    assert re.match(rf"{where}:\d+: routes\.", found[0]), found[0]
     assert expected in found[0], found[0]
+    assert "slack-typo" not in found[0]
+
+
+def test_a_route_may_deliver_by_outputs_alone(tmp_path: Path) -> None:
+    data = settings_data()
+    del data["routes"]["warning"]["email"]
+    root = tmp_path / "catalog"
+    shutil.copytree(CATALOG, root)
+    (root / "_settings.yaml").write_text(yaml.safe_dump(data))
+
+    warning = load_catalog(root).settings.routes["warning"]
+
+    assert (warning.email, warning.sms) == ([], [])
+    assert [o.label for o in warning.outputs] == ["servicenow", "teams", "ops-hook", "audit-hook"]
+
+
+def test_a_route_that_delivers_to_no_one_is_refused(tmp_path: Path) -> None:
+    data = settings_data()
+    data["routes"]["warning"] = {"severities": ["warning"]}
+
+    (line,) = problems_with(tmp_path, data)
+
+    assert re.match(rf"{re.escape(str(tmp_path / 'catalog' / '_settings.yaml'))}:\d+: routes\.warning: ", line), line
+    assert line.endswith(
+        "a route delivers to no one: give it at least one contact under email or sms, or an entry under outputs"
+    ), line
+
+
+def test_the_self_monitoring_route_needs_people_not_only_outputs(tmp_path: Path) -> None:
+    data = settings_data()
+    for channel in ("email", "sms"):
+        del data["routes"]["critical"][channel]
+
+    (line,) = problems_with(tmp_path, data)
+
+    assert "_settings.yaml:" in line and ": self_monitoring_route: route 'critical' has no email or sms contact" in line

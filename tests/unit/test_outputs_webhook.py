@@ -37,7 +37,10 @@ def server() -> Iterator[LoopbackServer]:
 def webhook(server: LoopbackServer, **secret: str) -> Webhook:
     secrets = Secrets({"ops-hook": {"url": server.url(PATH), **secret}})
     return Webhook(
-        WebhookOutput(type="webhook", name="ops", credentials="ops-hook"), secrets, clock=lambda: NOW, sleep=Sleeps()
+        WebhookOutput(type="webhook", name="ops", credentials_secret="ops-hook"),
+        secrets,
+        clock=lambda: NOW,
+        sleep=Sleeps(),
     )
 
 
@@ -106,13 +109,15 @@ def test_each_transition_and_repeat_has_its_own_id(server: LoopbackServer) -> No
 
 
 def test_secret_without_url_is_reported_by_name(server: LoopbackServer) -> None:
-    hook = Webhook(WebhookOutput(type="webhook", credentials="ops-hook"), Secrets({"ops-hook": {"token": TOKEN}}))
+    hook = Webhook(
+        WebhookOutput(type="webhook", credentials_secret="ops-hook"), Secrets({"ops-hook": {"token": TOKEN}})
+    )
     delivery = hook.send(alert_from(ALARM_FIXTURE), Deadline.after(5))
     assert delivery.error == "secret ops-hook has no 'url' string (the endpoint)"
 
 
 def test_unreadable_secret_is_a_failed_delivery_naming_it() -> None:
-    hook = Webhook(WebhookOutput(type="webhook", credentials="ops-hook"), Secrets({}))
+    hook = Webhook(WebhookOutput(type="webhook", credentials_secret="ops-hook"), Secrets({}))
     delivery = hook.send(alert_from(ALARM_FIXTURE), Deadline.after(5))
     assert not delivery.ok
     assert delivery.error == "credentials: secret ops-hook: ResourceNotFoundException"

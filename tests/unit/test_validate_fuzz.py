@@ -67,6 +67,8 @@ GARBAGE_FILES: list[bytes] = [
     b"\tservice: tab\n",
     b"service: x\nchecks:\n  - " + b"9" * 5000 + b"\n",
 ]
+# What reading a file back raises after an earlier mutation wrote garbage there (deep nesting: RecursionError).
+UNREADABLE = (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError)
 
 
 def _nodes(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -169,8 +171,8 @@ def _mutate_file(rng: random.Random, root: Path) -> str:
         return "directory"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError):
-        return "unreadable"  # garbage from an earlier mutation
+    except UNREADABLE:
+        return "unreadable"
     mutation = rng.choice(DATA_MUTATIONS)
     path.write_text(yaml.safe_dump(mutation(rng, data), allow_unicode=True, sort_keys=False), encoding="utf-8")
     return mutation.__name__
@@ -182,7 +184,7 @@ def _certainly_wrong(rng: random.Random, root: Path) -> None:
     for path in rng.sample(services, len(services)):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError):
+        except UNREADABLE:
             continue
         checks = data.get("checks") if isinstance(data, dict) else None
         entries = [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []

@@ -88,7 +88,7 @@ class BaseOutput(Generic[ConfigT]):
     ) -> None:
         self.config = config
         self.name = config.label
-        self.credentials = config.credentials
+        self.credentials = config.credentials_secret
         self._resolve_secret = resolve_secret
         self.policy = policy or RetryPolicy()
         self.tls = tls

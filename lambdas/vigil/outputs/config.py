@@ -4,7 +4,7 @@ Synth validates the catalog with these models (infra/settings.py puts a list of 
 route), and the notifier builds its outputs from the same models at run time, so a route that
 deployed is a route the notifier can read.
 
-Credentials are never here: `credentials` names an entry of the settings' `secrets:` map, which
+Credentials are never here: `credentials_secret` names an entry of the settings' `secrets:` map, which
 holds a Secrets Manager name or ARN. Webhook URLs are credentials too (anyone holding a Slack or
 Teams webhook URL can post to the channel), so they live in the secret, not in the catalog.
 What each secret must hold is in docs/outputs.md.
@@ -64,7 +64,9 @@ class OutputBase(StrictModel):
     name: Slug | None = Field(
         default=None, description="how results and 'output is down' pages name this output; default: its type"
     )
-    credentials: Slug = Field(description="a name under `secrets:` in _settings.yaml; the secret holds the credentials")
+    credentials_secret: Slug = Field(
+        description="a name under `secrets:` in _settings.yaml; the secret holds the credentials"
+    )
 
     @property
     def label(self) -> str:

@@ -27,14 +27,29 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, refuse_statistic
+from vigil.spec.common import (
+    AlarmRule,
+    CheckBase,
+    Comparison,
+    MissingData,
+    Signal,
+    Statistic,
+    refuse_statistic,
+    worded,
+)
 from vigil.spec.selector import Selectable, TagSelector, arn_resource, target
 
 # The LoadBalancer dimension (app/<name>/<id>) or the load balancer's ARN.
-LOAD_BALANCER = (
-    r"^(arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/)?app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+LOAD_BALANCER = worded(
+    r"^(arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/)?app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$",
+    "app/<name>/<id> (the LoadBalancer dimension: a name of 1 to 32 letters, digits and -, an id of 16 lowercase "
+    "hex digits) or the load balancer's ARN",
 )
-TARGET_GROUP = r"^(arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:)?targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+TARGET_GROUP = worded(
+    r"^(arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:)?targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$",
+    "targetgroup/<name>/<id> (the TargetGroup dimension: a name of 1 to 32 letters, digits and -, an id of 16 "
+    "lowercase hex digits) or the target group's ARN",
+)
 RATE = "target_5xx_rate"
 UNHEALTHY = "unhealthy_hosts"
 FIXED_STATISTIC = frozenset({RATE})

@@ -291,6 +291,10 @@ class Signal:
     bands: bool = False
 
 
+# A DynamoDB table name: the dynamodb kind's table and a consistency check's dynamodb endpoint.
+DYNAMODB_TABLE_NAME = worded(r"^[A-Za-z0-9_.-]{3,255}$", "a DynamoDB table name: 3 to 255 letters, digits and _ . -")
+
+
 def _aws_id(prefix: str, what: str) -> str:
     return worded(
         rf"^{prefix}-[0-9a-f]{{8,17}}$",

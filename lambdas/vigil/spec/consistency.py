@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from vigil.consistency.model import FieldType
 from vigil.spec.common import (
     CHECKER_MISSING_DATA,
+    DYNAMODB_TABLE_NAME,
     AlarmRule,
     BaseUrl,
     CheckBase,
@@ -119,9 +120,7 @@ class SqlEndpoint(_Side):
 
 class DynamoDbEndpoint(_Side):
     type: Literal["dynamodb"]
-    table: str = Field(
-        pattern=worded(r"^[A-Za-z0-9_.-]{3,255}$", "a DynamoDB table name: 3 to 255 letters, digits and _ . -")
-    )
+    table: str = Field(pattern=DYNAMODB_TABLE_NAME)
     segments: int = Field(default=4, ge=1, le=64, description="parallel scan segments")
 
 

@@ -22,10 +22,19 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, refuse_statistic
+from vigil.spec.common import (
+    DYNAMODB_TABLE_NAME,
+    AlarmRule,
+    CheckBase,
+    Comparison,
+    MissingData,
+    Signal,
+    Statistic,
+    refuse_statistic,
+    worded,
+)
 
-TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
-REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+REGION = worded(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region such as eu-west-1 or us-east-1")
 REPLICATION = "replication_latency"
 # The data-plane operations whose SystemErrors the alarm sums: exactly the 10 metrics an alarm may read.
 OPERATIONS = (
@@ -90,7 +99,7 @@ class DynamoDbCheck(CheckBase):
     has_checker: ClassVar[bool] = False
 
     kind: Literal["dynamodb"]
-    table: str = Field(pattern=TABLE_NAME, description="the table's name")
+    table: str = Field(pattern=DYNAMODB_TABLE_NAME, description="the table's name")
     replica_regions: list[Annotated[str, Field(pattern=REGION)]] = Field(
         default_factory=list,
         max_length=MAX_REPLICAS,

@@ -23,9 +23,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic
+from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, worded
 
-INSTANCE_ID = r"^i-([0-9a-f]{8}|[0-9a-f]{17})$"
+INSTANCE_ID = worded(
+    r"^i-([0-9a-f]{8}|[0-9a-f]{17})$",
+    "an instance id: i- and 8 or 17 lowercase hex digits, such as i-0123456789abcdef0",
+)
 SYSTEM = "system_status"
 
 

@@ -36,11 +36,19 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, refuse_statistic
+from vigil.spec.common import (
+    AlarmRule,
+    CheckBase,
+    Comparison,
+    MissingData,
+    Signal,
+    Statistic,
+    refuse_statistic,
+    worded,
+)
 from vigil.spec.selector import Selectable, TagSelector, arn_resource, target
 
-# Cluster and service names: up to 255 letters, digits, hyphens and underscores.
-NAME = r"^[A-Za-z0-9_-]{1,255}$"
+NAME = worded(r"^[A-Za-z0-9_-]{1,255}$", "an ECS cluster or service name: 1 to 255 letters, digits, - and _")
 SHORT = "tasks_short"
 RUNNING = "running"
 DEPLOYMENT = "deployment_failed"

@@ -19,6 +19,7 @@ from vigil.spec.common import (
     Signal,
     checker_signals,
     format_duration,
+    worded,
 )
 
 # The ping endpoint may read secrets under this prefix only (its IAM policy says so).
@@ -75,7 +76,10 @@ class HeartbeatCheck(CheckBase):
         default=None, description="how long a started job may run before it counts as failed (default: grace)"
     )
     token_secret_name: str = Field(
-        pattern=r"^vigil/heartbeat/[A-Za-z0-9/_+=.@-]{1,400}$",
+        pattern=worded(
+            r"^vigil/heartbeat/[A-Za-z0-9/_+=.@-]{1,400}$",
+            f"a Secrets Manager secret name under {TOKEN_SECRET_PREFIX}: then 1 to 400 letters, digits and / _ + = . @ -",
+        ),
         description=f'Secrets Manager name of a JSON secret {{"token": ...}} under {TOKEN_SECRET_PREFIX}',
     )
 

@@ -34,10 +34,15 @@ from vigil.spec.common import (
     Signal,
     Statistic,
     refuse_statistic,
+    worded,
 )
 
-# A function name (1-64 of letters, digits, - and _), or its ARN (then the name is the last part).
-FUNCTION_REF = r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}$"
+# A function name, or its ARN (then the name is the last part).
+FUNCTION_REF = worded(
+    r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}$",
+    "a function name (1 to 64 letters, digits, - and _) or its ARN "
+    "arn:aws:lambda:<region>:<12-digit account>:function:<name>",
+)
 MAX_TIMEOUT = 900  # Lambda's limit, seconds
 ITERATOR_AGE = "iterator_age"
 DURATION = "duration"

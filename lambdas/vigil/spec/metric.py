@@ -18,13 +18,31 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, StrictModel
+from vigil.spec.common import (
+    AlarmRule,
+    CheckBase,
+    Comparison,
+    MissingData,
+    Signal,
+    Statistic,
+    StrictModel,
+    worded,
+)
 
 VALUE = "value"
 MAX_METRICS = 10  # PutMetricAlarm reads at most 10 metrics per alarm
-MetricId = Annotated[str, Field(pattern=r"^[a-z][a-zA-Z0-9_]{0,254}$")]
+MetricId = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            r"^[a-z][a-zA-Z0-9_]{0,254}$", "a metric id: a lowercase letter, then letters, digits and _ (255 at most)"
+        )
+    ),
+]
 # CloudWatch names: 1-255 characters; a namespace cannot start with ':'.
-Namespace = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^:]")]
+Namespace = Annotated[
+    str, Field(min_length=1, max_length=255, pattern=worded(r"^[^:]", "a namespace that does not start with ':'"))
+]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 DimensionValue = Annotated[str, Field(min_length=1, max_length=1024)]
 # In an expression: lowercase words are metric ids; functions and keywords are upper case.

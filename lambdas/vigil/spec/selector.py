@@ -16,11 +16,24 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import Field
 
-from vigil.spec.common import CheckBase, StrictModel
+from vigil.spec.common import CheckBase, StrictModel, worded
 
 # Tag keys and values as the Resource Groups Tagging API accepts them (TagFilter: key 1-128, value 0-256).
-TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w.:/=+\-@ ]+$")]
-TagValue = Annotated[str, Field(max_length=256, pattern=r"^[\w.:/=+\-@ ]*$")]
+TagKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=worded(r"^[\w.:/=+\-@ ]+$", "a tag key: 1 to 128 letters, digits, spaces and _ . : / = + - @"),
+    ),
+]
+TagValue = Annotated[
+    str,
+    Field(
+        max_length=256,
+        pattern=worded(r"^[\w.:/=+\-@ ]*$", "a tag value: up to 256 letters, digits, spaces and _ . : / = + - @"),
+    ),
+]
 # GetResources accepts at most 50 tag filters.
 MAX_TAGS = 50
 ID_LIMIT = 64  # a check id's length (vigil.result.SLUG_PATTERN)
