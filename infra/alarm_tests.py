@@ -30,7 +30,7 @@ from typing import Any
 
 from infra.alarm_model import AlarmState, Band, Datapoint, evaluate
 from infra.catalog import ALARM_TESTS_DIR, Catalog
-from infra.catalog_yaml import Problem, read_yaml
+from infra.catalog_yaml import Problem, read_yaml, yaml_files
 from vigil.spec.common import MEASURE_SIGNAL, AlarmRule, format_duration
 
 TEST_KEYS = {"check", "signal", "name", "initial", "values", "expect", "band"}
@@ -151,7 +151,7 @@ def load_tests(directory: Path | str) -> tuple[list[AlarmTest], list[Problem]]:
     problems: list[Problem] = []
     if not directory.is_dir():
         return [], [Problem(str(directory), "no alarm test directory (add tests/*.yaml under the catalog)")]
-    files = sorted(p for p in directory.rglob("*") if p.suffix in {".yaml", ".yml"})
+    files = yaml_files(directory)
     if not files:
         problems.append(Problem(str(directory), "no alarm test files (*.yaml) found"))
     tests: list[AlarmTest] = []

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from infra.catalog_yaml import Document, Problem, entry_label, read_yaml
+from infra.catalog_yaml import Document, Problem, entry_label, read_yaml, yaml_files
 from infra.kinds import KINDS
 from infra.settings import Settings
 from vigil.spec.common import MEASURE_SIGNAL, PATTERN_WORDS, CheckBase, Severity, Slug, StrictModel
@@ -102,11 +102,9 @@ def load_catalog(root: Path | str) -> Catalog:
     checks: list[CheckBase] = []
     origin: dict[str, str] = {}
     without_checks: list[str] = []
-    service_files = sorted(
-        p
-        for p in root.rglob("*.y*ml")
-        if p.name != SETTINGS_FILE and p.suffix in {".yaml", ".yml"} and p.relative_to(root).parts[0] != ALARM_TESTS_DIR
-    )
+    service_files = [
+        p for p in yaml_files(root) if p.name != SETTINGS_FILE and p.relative_to(root).parts[0] != ALARM_TESTS_DIR
+    ]
     if not service_files:
         problems.append(Problem(str(root), "no service files (*.yaml) found"))
     for path in service_files:

@@ -69,6 +69,20 @@ class Document:
         return line
 
 
+def yaml_files(directory: Path) -> list[Path]:
+    """Every *.yaml and *.yml under directory, sorted, except hidden ones.
+
+    A name starting with "." anywhere below directory is left out: `run`'s local secrets file
+    (.vigil-secrets.yaml) kept beside the catalog must never be read, let alone quoted, as a
+    service file; nor an editor's or a tool's hidden files.
+    """
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in {".yaml", ".yml"} and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
+
+
 def read_yaml(path: Path, problems: list[Problem], expected: str) -> Document | None:
     """The file's document, or None with a problem added: unreadable, malformed, duplicate keys, or empty.
 

@@ -245,6 +245,22 @@ def test_copying_the_sample_catalog_keeps_it_valid(tmp_path):
     assert load_catalog(tmp_path / "catalog").checks
 
 
+def test_hidden_files_in_the_catalog_are_not_read(tmp_path, capsys):
+    """`run`'s local secrets file beside the catalog is no service file: never read, never quoted."""
+    root = tmp_path / "catalog"
+    shutil.copytree(CHECKS, root)
+    expected = {c.id for c in load_catalog(root).checks}
+    (root / ".vigil-secrets.yaml").write_text('campaign-db-readonly: {password: "hunter2"}\n')
+    (root / ".backup").mkdir()
+    (root / ".backup" / "orders.yaml").write_text((root / "orders.yaml").read_text())  # duplicate ids if read
+    (root / "tests" / ".draft.yaml").write_text("tests: [{check: nowhere}]\n")
+
+    assert {c.id for c in load_catalog(root).checks} == expected
+    assert main(["validate", str(root)]) == 0
+    assert main(["test-alarms", str(root)]) == 0
+    assert "hunter2" not in capsys.readouterr().out
+
+
 def test_a_signal_with_its_own_severity_needs_a_route_of_that_severity(tmp_path):
     # The sqlserver preset's I/O-error patterns are critical though the check is a warning:
     # with only a warning route, nobody would hear them.
