@@ -4,6 +4,9 @@ the table and its key, least-privilege roles, the alarms and where their evidenc
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -156,3 +159,20 @@ def test_the_endpoints_errors_page_vigils_own_route(stack):
     alarms = {a["Properties"]["AlarmName"] for a in stack.of_type("AWS::CloudWatch::Alarm").values()}
     assert {f"vigil-{ENV}-self-heartbeat-endpoint-errors", f"vigil-{ENV}-self-heartbeat-endpoint-throttles"} <= alarms
     assert f"vigil-{ENV}-self-checker-heartbeat-errors" in alarms
+
+
+def test_the_lambda_asset_carries_its_own_time_zone_database(asset_dir: Path) -> None:
+    """The heartbeat's functions read Europe/London with no system database (PYTHONTZPATH empty), as
+    on a python3.12 runtime without /usr/share/zoneinfo: from the asset's tzdata, and only from it."""
+    probe = (
+        "import sys, zoneinfo; sys.path.insert(0, sys.argv[1]); import tzdata; "
+        "assert tzdata.__file__.startswith(sys.argv[1]), tzdata.__file__; "
+        "print(zoneinfo.ZoneInfo('Europe/London').utcoffset(__import__('datetime').datetime(2026, 7, 1)))"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONTZPATH": ""}
+    # -S: no site-packages (the venv has tzdata too); the environment holds no PYTHON* variable but this one.
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", probe, str(asset_dir)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1:00:00"  # British Summer Time
