@@ -7,7 +7,11 @@ with conditions matching the alarm's own ARN and account -> the topic's key -> k
 
 It runs on the fixture catalog's synth, on copies of it with a grant removed (the walk must name
 what is missing), and on a small app with nested stacks and an EventBridge rule targeting a topic
-(vigil has no such rule yet; TopicPublishers.allow_rule is ready for one).
+(vigil has no such rule yet; TopicPublishers.allow_rule is ready for one). vigil's own rules
+target other things: the alarm-state rule the notifier Lambda (its Lambda permission is asserted
+in test_notifier_stack), the ECS deployment rule a log group (its resource policy in
+test_native_kinds). The EC2 recover action of an ec2 check is an alarm action but no publish: the
+walk accepts it explicitly, on CloudWatch's own terms for EC2 actions.
 """
 
 from __future__ import annotations
@@ -64,6 +68,55 @@ def test_every_alarm_may_publish_to_its_topic_and_use_its_key(sample: Synth) -> 
     assert len(names) >= 50, "the fixture catalog's check and self-monitoring alarms"
     assert any(n.endswith("-page") for n in names), "composite alarms (inhibited pages) are walked too"
     assert any(n.startswith(f"vigil-{ENV}-self-") for n in names), "self-monitoring alarms (route topic) too"
+    assert walk.ec2_actions == {(alarm_arn(RECOVERING), f"arn:aws:automate:{REGION}:ec2:recover")}
+
+
+# The fixture's ec2 check with `recover: true` (checks/campaign-runtime.yaml's copy).
+RECOVERING = f"vigil-{ENV}-campaign-events-host-system_status"
+
+
+def alarm_named(resources: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(r for r in resources.values() if r["Properties"].get("AlarmName") == name)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda resources: alarm_named(resources, RECOVERING)["Properties"].update(MetricName="CPUUtilization"),
+            f"alarm {RECOVERING} (AlarmActions) -> arn:aws:automate:{REGION}:ec2:recover: recover acts only on "
+            "StatusCheckFailed_System, not CPUUtilization",
+        ),
+        (
+            lambda resources: alarm_named(resources, f"vigil-{ENV}-self-notifier-errors")["Properties"].update(
+                AlarmActions=[f"arn:aws:automate:{REGION}:ec2:reboot"]
+            ),
+            f"alarm vigil-{ENV}-self-notifier-errors (AlarmActions) -> arn:aws:automate:{REGION}:ec2:reboot: an EC2 "
+            "action needs an alarm on an EC2 per-instance metric (AWS/EC2, dimension InstanceId)",
+        ),
+        (
+            lambda resources: alarm_named(resources, RECOVERING)["Properties"].update(
+                AlarmActions=["arn:aws:automate:us-east-1:ec2:recover"]
+            ),
+            f"alarm {RECOVERING} (AlarmActions) -> arn:aws:automate:us-east-1:ec2:recover: an EC2 action in "
+            f"us-east-1, not the alarm's region {REGION}",
+        ),
+        (
+            lambda resources: alarm_named(resources, RECOVERING)["Properties"].update(
+                AlarmActions=[f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:restart-broker"]
+            ),
+            f"alarm {RECOVERING} (AlarmActions) -> arn:aws:lambda:{REGION}:{ACCOUNT}:function:restart-broker: not an "
+            "SNS topic: this walk checks SNS deliveries only",
+        ),
+    ],
+    ids=["recover-on-another-metric", "ec2-action-on-a-non-ec2-alarm", "ec2-action-in-another-region", "not-a-topic"],
+)
+def test_an_alarm_action_that_is_not_a_topic_is_accepted_only_as_a_valid_ec2_action(
+    sample: Synth, tmp_path: Path, edit: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    walk = walk_publishers(Templates.from_cdk_out(edited_copy(sample, tmp_path, edit)))
+
+    assert walk.problems == [expected]
 
 
 def test_only_this_environments_alarms_in_this_account_are_admitted(sample: Synth) -> None:

@@ -15,6 +15,13 @@ moto does not model topic or key policies, so this reads the templates the way A
 - the topic's AWS::SNS::TopicPolicy must allow that sns:Publish (one replaces SNS's default
   policy; without one, the default policy lets the account's own services publish), and deny it
   nowhere;
+- an alarm action that is an EC2 action (arn:aws:automate:<region>:ec2:recover, stop, terminate or
+  reboot) is no publish: CloudWatch acts on the instance itself, with no topic or key policy. It is
+  accepted explicitly, and held to CloudWatch's own rules: the alarm's metric must be an EC2
+  per-instance metric (AWS/EC2 with an InstanceId dimension), and recover only on
+  StatusCheckFailed_System ("Create alarms to stop, terminate, reboot, or recover an EC2
+  instance": https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/UsingAlarmActions.html);
+  any other target that is not a topic is a problem;
 - when the topic is encrypted (KmsMasterKeyId), the key policy must let that service principal
   call kms:GenerateDataKey and kms:Decrypt ("Enable compatibility between event sources from AWS
   services and encrypted topics":
@@ -46,6 +53,9 @@ CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"
 ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 ALARM_ACTIONS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+EC2_ACTION = re.compile(
+    r"^arn:aws[a-z-]*:automate:(?P<region>[a-z0-9-]+):ec2:(?P<action>recover|stop|terminate|reboot)$"
+)
 # What SNS asks of KMS for a publisher on an encrypted topic.
 KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
@@ -96,6 +106,7 @@ class Walk:
     problems: list[str] = field(default_factory=list)
     alarms: set[str] = field(default_factory=set)  # alarm ARNs whose actions were checked
     rules: set[str] = field(default_factory=set)  # rule ARNs whose topic targets were checked
+    ec2_actions: set[tuple[str, str]] = field(default_factory=set)  # (alarm ARN, EC2 action ARN) accepted
     deliveries: int = 0
 
 
@@ -389,6 +400,13 @@ def deliveries(templates: Templates, walk: Walk) -> Iterator[Delivery]:
         for prop in ALARM_ACTIONS:
             for action in _as_list(templates.resolve(template, properties.get(prop, []))):
                 walk.alarms.add(arn)
+                if EC2_ACTION.match(str(action)):
+                    problem = _ec2_action_problem(templates, resource, str(action))
+                    if problem:
+                        walk.problems.append(f"alarm {name} ({prop}) -> {action}: {problem}")
+                    else:
+                        walk.ec2_actions.add((arn, str(action)))
+                    continue
                 yield Delivery(f"alarm {name} ({prop})", CLOUDWATCH, arn, str(action))
     for template, logical_id, resource in templates.of_type("AWS::Events::Rule"):
         arn = templates.arn(template, logical_id)
@@ -399,6 +417,25 @@ def deliveries(templates: Templates, walk: Walk) -> Iterator[Delivery]:
                 yield Delivery(
                     f"rule {arn.rsplit('/', 1)[1]} (target {target.get('Id')})", EVENTBRIDGE, arn, destination
                 )
+
+
+def _ec2_action_problem(templates: Templates, alarm: dict[str, Any], action: str) -> str | None:
+    """What CloudWatch would refuse about an EC2 action on this alarm (see the module's notes)."""
+    match = EC2_ACTION.match(action)
+    assert match is not None
+    properties = alarm.get("Properties", {})
+    dimensions = {d["Name"] for d in properties.get("Dimensions", [])}
+    if (
+        alarm["Type"] != "AWS::CloudWatch::Alarm"
+        or properties.get("Namespace") != "AWS/EC2"
+        or "InstanceId" not in dimensions
+    ):
+        return "an EC2 action needs an alarm on an EC2 per-instance metric (AWS/EC2, dimension InstanceId)"
+    if match["action"] == "recover" and properties.get("MetricName") != "StatusCheckFailed_System":
+        return f"recover acts only on StatusCheckFailed_System, not {properties.get('MetricName')}"
+    if match["region"] != templates.region:
+        return f"an EC2 action in {match['region']}, not the alarm's region {templates.region}"
+    return None
 
 
 def walk_publishers(templates: Templates) -> Walk:
