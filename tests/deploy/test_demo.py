@@ -34,4 +34,5 @@ def test_demo_alarms_recovers_and_cleans_up():
     )
     # The healthy service never pages.
     assert "checkout-health down" not in text.split("what on-call received")[1]
-    assert _moto_processes() == before
+    # Nothing of the demo's is left running (others' moto servers may come and go meanwhile).
+    assert set(_moto_processes()) <= set(before)
