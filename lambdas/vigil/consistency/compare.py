@@ -15,6 +15,7 @@ Memory is bounded by the bucket sizes (ROWS_IN_MEMORY rows per side), never by t
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
+from vigil.consistency.keyorder import settle
 from vigil.consistency.model import (
     Difference,
     DiffType,
@@ -33,8 +35,10 @@ from vigil.consistency.model import (
     Summary,
     split_at,
     split_int,
+    split_uuid,
 )
 
+logger = logging.getLogger(__name__)
 Sink = Callable[[Difference], None]
 # Rows per side held at once in row-level comparison (a chunk of small buckets).
 ROWS_IN_MEMORY = 20_000
@@ -51,7 +55,13 @@ class Endpoint(Protocol):
         ...
 
     def quantiles(self, rng: Range, n: int) -> list[Key]:
-        """Up to n-1 keys cutting rng into n parts of about equal row counts (string keys)."""
+        """Up to n-1 keys cutting rng into n parts of about equal row counts (string and composite
+        keys), in the order this endpoint sorts keys in."""
+        ...
+
+    def key_orders(self) -> tuple[str | None, ...]:
+        """Per key part, the order this side sorts it in natively (see vigil.consistency.keyorder);
+        None where it has no key to look at."""
         ...
 
     def summarize(self, ranges: Sequence[Range]) -> list[Summary]:
@@ -69,7 +79,7 @@ class Endpoint(Protocol):
 
 @dataclass(frozen=True)
 class Options:
-    key_type: KeyType = KeyType.int
+    key_types: tuple[KeyType, ...] = (KeyType.int,)  # one per part of a composite key
     buckets: int = 64  # top-level buckets: one scan per side computes all of them
     fanout: int = 16  # children per mismatched bucket
     row_threshold: int = 2000  # buckets with at most this many rows (larger side) are compared row by row
@@ -89,6 +99,7 @@ class Tally:
     buckets: int = 0
     mismatched_buckets: int = 0
     row_buckets: int = 0  # buckets compared row by row
+    key_order: list[str] = field(default_factory=list)  # why a key part is compared without an index
 
     def add(self, diff: Difference) -> None:
         self.counts[diff.type.value] += diff.count
@@ -100,6 +111,7 @@ class Tally:
         self.sample.extend(other.sample[: max(0, self.sample_size - len(self.sample))])
         for name in ("source_rows", "target_rows", "buckets", "mismatched_buckets", "row_buckets"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.key_order.extend(note for note in other.key_order if note not in self.key_order)
 
     @property
     def total(self) -> int:
@@ -109,6 +121,7 @@ class Tally:
         return {
             "counts": dict(self.counts),
             "sample": self.sample,
+            "key_order": self.key_order,
             **{
                 n: getattr(self, n)
                 for n in ("source_rows", "target_rows", "buckets", "mismatched_buckets", "row_buckets")
@@ -118,6 +131,7 @@ class Tally:
     @classmethod
     def from_json(cls, data: dict[str, Any], sample_size: int = 10) -> Tally:
         tally = cls(counts=Counter(data["counts"]), sample=list(data["sample"]), sample_size=sample_size)
+        tally.key_order = list(data.get("key_order") or [])
         for name in ("source_rows", "target_rows", "buckets", "mismatched_buckets", "row_buckets"):
             setattr(tally, name, int(data[name]))
         return tally
@@ -137,7 +151,10 @@ class Comparison:
         self.source, self.target, self.options = source, target, options
         self._sink = sink
         self._pool = ThreadPoolExecutor(max_workers=2)  # both sides of one step at once
-        self._bounds: tuple[int, int] | None = None
+        self._bounds: tuple[Key, Key] | None = None
+        self._settled: tuple[str, ...] | None = None
+        # Single integer and uuid keys are cut in equal widths; others at quantiles.
+        self._even = options.key_types in ((KeyType.int,), (KeyType.uuid,))
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -147,10 +164,28 @@ class Comparison:
         if self._sink is not None:
             self._sink(diff)
 
+    # -- the key order both sides compare in ------------------------------------------------------
+
+    def key_order(self) -> tuple[str, ...]:
+        """Settle, once, the order both sides place keys in (vigil.consistency.keyorder); what it
+        cost: why a key part could not be compared with the sides' own indexes (empty: it can)."""
+        if self._settled is None:
+            source, target = self._both(lambda e: e.key_orders())
+            names = [str(i + 1) for i in range(len(self.options.key_types))]
+            settled = settle(self.options.key_types, source, target, names)
+            for endpoint, native in ((self.source, settled.source_native), (self.target, settled.target_native)):
+                if not all(native):
+                    endpoint.compare_natively(native)  # type: ignore[attr-defined]
+            for reason in settled.reasons:
+                logger.warning("%s ⇄ %s: %s", self.source.name, self.target.name, reason)
+            self._settled = settled.reasons
+        return self._settled
+
     # -- plan: key anomalies and the top-level buckets --------------------------------------------
 
     def plan(self, tally: Tally) -> list[Bucket]:
         """Report NULL and invalid keys, summarize the top-level buckets; the mismatched ones."""
+        tally.key_order.extend(self.key_order())
         for side, endpoint in (("source", self.source), ("target", self.target)):
             self._anomalies(side, endpoint.anomalies(), tally)
         ranges = self._top_ranges()
@@ -171,17 +206,27 @@ class Comparison:
 
     def _top_ranges(self) -> list[Range]:
         everything = Range(None, None)
-        if self.options.key_type is KeyType.int:
-            bounds = [b for b in self._both(lambda e: e.key_bounds()) if b is not None]
-            if not bounds:
-                return [everything]
-            self._bounds = (min(int(b[0]) for b in bounds), max(int(b[1]) for b in bounds))
+        if self._even and self._key_bounds() is None:
+            return [everything]
         return self._split(everything, self.options.buckets)
 
+    def _key_bounds(self) -> tuple[Key, Key] | None:
+        """The smallest and largest key of both sides, asked once (a Map iteration asks too: the
+        first and last buckets are open-ended)."""
+        if self._bounds is None:
+            bounds = [b for b in self._both(lambda e: e.key_bounds()) if b is not None]
+            if bounds:
+                self._bounds = (min(b[0] for b in bounds), max(b[1] for b in bounds))  # type: ignore[type-var]
+        return self._bounds
+
     def _split(self, rng: Range, n: int) -> list[Range]:
-        if self.options.key_type is KeyType.int:
-            lo, hi = self._bounds or (0, 0)
-            return split_int(rng, n, lo, hi)
+        if self._even:
+            bounds = self._key_bounds()
+            if bounds is None:
+                return [rng]
+            if self.options.key_types == (KeyType.uuid,):
+                return split_uuid(rng, n, str(bounds[0]), str(bounds[1]))
+            return split_int(rng, n, int(bounds[0]), int(bounds[1]))  # type: ignore[arg-type]
         cuts = self.source.quantiles(rng, n) or self.target.quantiles(rng, n)
         return split_at(rng, cuts)
 
@@ -190,6 +235,7 @@ class Comparison:
     def drill(self, buckets: Sequence[Bucket], tally: Tally) -> None:
         """Level by level: small buckets are compared row by row, the others split and summarized
         again. A level costs one query per parent on SQL stores, one pass on stores read row by row."""
+        self.key_order()
         level = list(buckets)
         while level:
             tally.mismatched_buckets += len(level)
