@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,28 @@ def test_every_statement_compiles(dialect: str, key: str, native: bool) -> None:
         compiled = text(sql).compile(dialect=ep.engine.dialect)
         assert set(params) == set(text(sql).compile().params), (sql, params)  # every bind is bound
         assert str(compiled).startswith("SELECT ")
+
+
+@pytest.mark.parametrize("dialect", sorted(URLS))
+@pytest.mark.parametrize("key", ["text", "composite"])
+def test_quantiles_skip_along_the_index_from_one_cut_to_the_next(dialect: str, key: str) -> None:
+    ep = endpoint(dialect, key)
+    cut = (7, "g") if key == "composite" else "g"
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def answer(sql: str, params: dict[str, Any] | None = None, setup: Any = ()) -> list[Any]:
+        sent.append((sql, dict(params or {})))
+        return [cut if isinstance(cut, tuple) else (cut,)] if len(sent) < 3 else []
+
+    ep._all = answer  # type: ignore[method-assign]
+    assert ep.quantiles(KEYS[key][2], 4, size=100) == [cut, cut]
+    first, second, third = sent  # no COUNT: the size was given
+    assert " OFFSET 25" in first[0] and ":q" not in first[0]
+    assert re.search(r">= \(?:q", second[0])  # 25 entries on from the cut found
+    assert re.search(r"> \(?:q", third[0]) and not re.search(r">= \(?:q", third[0])  # found twice: past it
+    for sql, params in sent:
+        assert str(text(sql).compile(dialect=ep.engine.dialect)).startswith("SELECT ")
+        assert set(params) == set(text(sql).compile().params), sql
 
 
 def test_sql_server_hashes_utf8_and_sums_without_overflow() -> None:
@@ -151,7 +174,7 @@ def sqlite_rows(values: list[tuple[Any, ...]]) -> sqlite3.Connection:
 KEYS_2 = [(t, c) for t in (0, 1, 2, 3) for c in ("", "a", "b", "bb", "é", "z")]
 
 
-@pytest.mark.parametrize("op", ["<", ">="])
+@pytest.mark.parametrize("op", ["<", ">=", ">"])
 @pytest.mark.parametrize("dialect", ["mysql", "mssql", "postgresql"])
 def test_composite_comparisons_order_like_python_tuples(op: str, dialect: str) -> None:
     d = DIALECTS[dialect]
@@ -159,7 +182,7 @@ def test_composite_comparisons_order_like_python_tuples(op: str, dialect: str) -
     for bound in KEYS_2:
         cond = d.compare(["tenant", "code"], [":t", ":c"], op)  # type: ignore[arg-type]
         got = set(db.execute(f"SELECT tenant, code FROM t WHERE {cond}", {"t": bound[0], "c": bound[1]}))
-        want = {k for k in KEYS_2 if (k < bound if op == "<" else k >= bound)}
+        want = {k for k in KEYS_2 if {"<": k < bound, ">=": k >= bound, ">": k > bound}[op]}
         assert got == want, (cond, bound)
 
 

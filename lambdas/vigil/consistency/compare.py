@@ -54,9 +54,9 @@ class Endpoint(Protocol):
         """Smallest and largest normalized key, None when empty."""
         ...
 
-    def quantiles(self, rng: Range, n: int) -> list[Key]:
+    def quantiles(self, rng: Range, n: int, size: int | None = None) -> list[Key]:
         """Up to n-1 keys cutting rng into n parts of about equal row counts (string and composite
-        keys), in the order this endpoint sorts keys in."""
+        keys), in the order this endpoint sorts keys in; `size`: rng's row count here, if known."""
         ...
 
     def key_orders(self) -> tuple[str | None, ...]:
@@ -219,7 +219,8 @@ class Comparison:
                 self._bounds = (min(b[0] for b in bounds), max(b[1] for b in bounds))  # type: ignore[type-var]
         return self._bounds
 
-    def _split(self, rng: Range, n: int) -> list[Range]:
+    def _split(self, rng: Range, n: int, sizes: tuple[int, int] | None = None) -> list[Range]:
+        """n parts of rng; `sizes`: its row counts on each side, when a summary gave them."""
         if self._even:
             bounds = self._key_bounds()
             if bounds is None:
@@ -227,7 +228,8 @@ class Comparison:
             if self.options.key_types == (KeyType.uuid,):
                 return split_uuid(rng, n, str(bounds[0]), str(bounds[1]))
             return split_int(rng, n, int(bounds[0]), int(bounds[1]))  # type: ignore[arg-type]
-        cuts = self.source.quantiles(rng, n) or self.target.quantiles(rng, n)
+        source, target = sizes or (None, None)
+        cuts = self.source.quantiles(rng, n, source) or self.target.quantiles(rng, n, target)
         return split_at(rng, cuts)
 
     # -- drill: mismatched buckets down to their differing rows -----------------------------------
@@ -243,7 +245,8 @@ class Comparison:
             parents: list[list[Range]] = []
             for bucket in level:
                 small = max(bucket.source.count, bucket.target.count) <= self.options.row_threshold
-                children = [] if small else self._split(bucket.range, self.options.fanout)
+                sizes = (bucket.source.count, bucket.target.count)
+                children = [] if small else self._split(bucket.range, self.options.fanout, sizes)
                 # A bucket that cannot be split holds one key many times (duplicates): compare its rows.
                 if len(children) < 2:
                     leaves.append(bucket.range)

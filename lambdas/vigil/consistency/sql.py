@@ -298,14 +298,14 @@ class Dialect:
 
     # -- comparing keys: one part, or a composite key's parts in order ----------------------------
 
-    def compare(self, exprs: Sequence[str], binds: Sequence[str], op: Literal["<", ">="]) -> str:
+    def compare(self, exprs: Sequence[str], binds: Sequence[str], op: Literal["<", ">=", ">"]) -> str:
         """exprs op binds, lexicographically over a composite key's parts."""
         if len(exprs) == 1:
             return f"{exprs[0]} {op} {binds[0]}"
         if self.row_values:
             return f"({', '.join(exprs)}) {op} ({', '.join(binds)})"
         # a < x OR (a = x AND (rest)), down to the last part, which takes op itself
-        strict = ">" if op == ">=" else "<"
+        strict = "<" if op == "<" else ">"
         clause = f"{exprs[-1]} {op} {binds[-1]}"
         for expr, bind in zip(reversed(exprs[:-1]), reversed(binds[:-1]), strict=True):
             clause = f"({expr} {strict} {bind} OR ({expr} = {bind} AND {clause}))"
@@ -319,6 +319,10 @@ class Dialect:
 
     def limit(self, select: str, n: int) -> str:
         return f"{select} LIMIT {n}"
+
+    def nth(self, ordered: str, skip: int) -> str:
+        """The row after the first `skip` of an ordered SELECT."""
+        return f"{ordered} LIMIT 1 OFFSET {skip}"
 
     def session(self) -> list[str]:
         return ["SET TIME ZONE 'UTC'", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
@@ -515,6 +519,9 @@ class SqlServer(Dialect):
     def limit(self, select: str, n: int) -> str:
         return select.replace("SELECT ", f"SELECT TOP {n} ", 1)
 
+    def nth(self, ordered: str, skip: int) -> str:
+        return f"{ordered} OFFSET {skip} ROWS FETCH NEXT 1 ROWS ONLY"
+
     def session(self) -> list[str]:
         return []
 
@@ -654,7 +661,7 @@ class SqlEndpoint:
             params[name] = part
         return [k.bind.format(f":{n}") for k, n in zip(self._keys, names, strict=True)]
 
-    def _compare(self, key: Key, op: Literal["<", ">="], prefix: str, params: dict[str, Any]) -> str:
+    def _compare(self, key: Key, op: Literal["<", ">=", ">"], prefix: str, params: dict[str, Any]) -> str:
         return self.d.compare([k.native for k in self._keys], self._bound(key, prefix, params), op)
 
     def _present(self) -> str:
@@ -740,19 +747,31 @@ class SqlEndpoint:
         lo, hi = self._all(f"SELECT ({ends[0]}), ({ends[1]})")[0]
         return None if lo is None else (self._norm([lo]), self._norm([hi]))
 
-    def quantiles(self, rng: Range, n: int) -> list[Key]:
+    def quantiles(self, rng: Range, n: int, size: int | None = None) -> list[Key]:
+        """Every size/n-th key of the range in the store's order, each found from the one before by
+        skipping that many entries of the index (`size`: the range's row count when known). Not a
+        ROW_NUMBER() over the range: numbering each row costs more than reading the index."""
         params: dict[str, Any] = {}
         where = self._where(rng, params, lag=False)
-        total = self._all(f"SELECT COUNT(*) FROM {self._from} WHERE {where}", params)[0][0]
+        total = (
+            size if size is not None else self._all(f"SELECT COUNT(*) FROM {self._from} WHERE {where}", params)[0][0]
+        )
         step = max(1, math.ceil(total / n))
         exprs = [k.native for k in self._keys]
-        names = ", ".join(f"{e} AS k{j}" for j, e in enumerate(exprs))
-        numbered = (
-            f"SELECT {names}, ROW_NUMBER() OVER (ORDER BY {', '.join(exprs)}) AS rn FROM {self._from} WHERE {where}"
-        )
-        picked = ", ".join(f"k{j}" for j in range(len(exprs)))
-        found = self._all(f"SELECT {picked} FROM ({numbered}) vigil_q WHERE rn % {step} = 0 ORDER BY rn", params)
-        return [self._norm(r) for r in found]
+        select = f"SELECT {', '.join(exprs)} FROM {self._from} WHERE {{where}} ORDER BY {', '.join(exprs)}"
+        cuts: list[Key] = []
+        after: tuple[Key, Literal[">=", ">"]] | None = None
+        while len(cuts) < n - 1:
+            bound = dict(params)
+            cond = where if after is None else f"{where} AND {self._compare(after[0], after[1], 'q', bound)}"
+            found = self._all(self.d.nth(select.format(where=cond), step), bound)
+            if not found:
+                break
+            cut = self._norm(found[0])
+            # A key repeated more than `step` times would be found again: go past it instead.
+            after = (cut, ">" if cuts and cut == cuts[-1] else ">=")
+            cuts.append(cut)
+        return cuts
 
     def summarize(self, ranges: Sequence[Range]) -> list[Summary]:
         sql, params = self.summary_sql(ranges)

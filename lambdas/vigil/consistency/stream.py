@@ -119,8 +119,8 @@ class ScanEndpoint:
     def key_bounds(self) -> tuple[Key, Key] | None:
         return self._first_pass()[1]
 
-    def quantiles(self, rng: Range, n: int) -> list[Key]:
-        # Reservoir sample of the range's keys: bounded memory, about equal parts.
+    def quantiles(self, rng: Range, n: int, size: int | None = None) -> list[Key]:
+        # Reservoir sample of the range's keys: bounded memory, about equal parts (size unused: one pass anyway).
         size = QUANTILE_SAMPLE * n
         sample: list[Key] = []
         seen = 0
