@@ -793,6 +793,8 @@ class SqlEndpoint:
         present = " AND ".join(f"{col} IS NOT NULL" for col in self._raw_keys)
         bad = f"{present} AND NOT ({' AND '.join(checks)})"
         count = self._all(f"SELECT COUNT(*) FROM {self._from} WHERE {bad}")[0][0]
+        if not count:
+            return KeyAnomalies(int(null_count))  # no second scan for a sample of nothing
         sample = self._all(
             self.d.limit(f"SELECT {', '.join(self._raw_keys)} FROM {self._from} WHERE {bad}", INVALID_SAMPLE)
         )
