@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from vigil.consistency.compare import Comparison, Options, Tally, diff_sorted
+from vigil.consistency.compare import Comparison, Options, Tally, diff_rows, diff_sorted
 from vigil.consistency.model import (
     ESCAPE,
     NULL,
@@ -256,6 +257,59 @@ def test_rows_fetched_only_for_small_buckets_and_one_pass_per_level() -> None:
     assert max(fetched) <= 50 and len(fetched) == 4  # two small buckets per side, never the table
     # first pass (anomalies, bounds), top level, one level of children, rows: not one pass per bucket
     assert passes == {"s": 4, "t": 4}
+
+
+def test_a_bucket_missing_many_rows_reads_its_childrens_rows_without_summarizing_them() -> None:
+    source = records(5000)
+    passes = {"s": 0, "t": 0}
+    shape = Shape((KeyType.int,), TYPES)
+
+    def scan(name: str, rows: list[Record]):  # type: ignore[no-untyped-def]
+        passes[name] += 1
+        return iter(rows)
+
+    def run(target: list[Record]) -> Tally:
+        passes.update(s=0, t=0)
+        comparison = Comparison(
+            ScanEndpoint("s", shape, lambda: scan("s", source)),
+            ScanEndpoint("t", shape, lambda: scan("t", target)),
+            Options(buckets=16, fanout=8, row_threshold=50),
+        )
+        try:
+            return comparison.run()
+        finally:
+            comparison.close()
+
+    # 40 rows missing from one bucket of ~312 (8 children): nearly every child differs.
+    gone = set(range(1001, 1241, 6))
+    tally = run([r for r in source if r.key not in gone])
+    assert tally.counts == {"missing": 40}
+    assert passes == {"s": 3, "t": 3}  # first pass, top level, rows: no pass summarizing children
+    # Two rows missing: the children are summarized, and only theirs read.
+    tally = run([r for r in source if r.key not in (1001, 1200)])
+    assert tally.counts == {"missing": 2} and passes == {"s": 4, "t": 4}
+
+
+def test_the_set_prefilter_finds_what_merging_every_row_finds() -> None:
+    # Random sides with changed, missing, extra, duplicated and recent rows, in any order.
+    chooser = random.Random(7)
+    for _ in range(300):
+        rows = [
+            Row(k, chooser.randrange(3), chooser.random() < 0.05)
+            for k in range(40)
+            for _ in range(chooser.choice((0, 1, 1, 1, 2)))
+        ]
+        other = [
+            Row(k, chooser.randrange(3), chooser.random() < 0.05)
+            for k in range(40)
+            for _ in range(chooser.choice((0, 1, 1, 1, 2)))
+        ]
+        other += chooser.sample(rows, len(rows) // 2)
+        chooser.shuffle(other)
+        everything = list(diff_sorted(sorted(rows, key=lambda r: r.key), sorted(other, key=lambda r: r.key)))
+        assert sorted(map(str, diff_rows(rows, other))) == sorted(map(str, everything))
+        same = sorted(map(str, diff_sorted(sorted(rows, key=lambda r: r.key), sorted(rows, key=lambda r: r.key))))
+        assert sorted(map(str, diff_rows(rows, rows[::-1]))) == same  # only duplicates, whatever the order
 
 
 def test_diff_sorted_skips_keys_touched_inside_the_lag_window() -> None:

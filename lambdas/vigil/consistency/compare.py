@@ -244,12 +244,18 @@ class Comparison:
             leaves: list[Range] = []
             parents: list[list[Range]] = []
             for bucket in level:
-                small = max(bucket.source.count, bucket.target.count) <= self.options.row_threshold
+                largest = max(bucket.source.count, bucket.target.count)
                 sizes = (bucket.source.count, bucket.target.count)
-                children = [] if small else self._split(bucket.range, self.options.fanout, sizes)
+                children = (
+                    []
+                    if largest <= self.options.row_threshold
+                    else self._split(bucket.range, self.options.fanout, sizes)
+                )
                 # A bucket that cannot be split holds one key many times (duplicates): compare its rows.
                 if len(children) < 2:
                     leaves.append(bucket.range)
+                elif dense(bucket, len(children), self.options.row_threshold):
+                    leaves.extend(children)
                 else:
                     parents.append(children)
             self.diff_rows(leaves, tally)
@@ -262,15 +268,22 @@ class Comparison:
             ]
 
     def diff_rows(self, ranges: Sequence[Range], tally: Tally) -> None:
-        """Row-level comparison, a chunk of buckets at a time so memory holds at most ROWS_IN_MEMORY rows per side."""
-        chunk = max(1, ROWS_IN_MEMORY // max(1, self.options.row_threshold))
-        for start in range(0, len(ranges), chunk):
-            part = ranges[start : start + chunk]
-            tally.row_buckets += len(part)
-            sources, targets = self._both(partial(self._rows, ranges=part))
-            for s_rows, t_rows in zip(sources, targets, strict=True):
-                for diff in diff_sorted(sorted(s_rows, key=_by_key), sorted(t_rows, key=_by_key)):
-                    self.report(diff, tally)
+        """Row-level comparison, a chunk of buckets at a time: the next chunk is read while this one
+        is compared, so memory holds at most two chunks of ROWS_IN_MEMORY rows per side."""
+        size = max(1, ROWS_IN_MEMORY // max(1, self.options.row_threshold))
+        chunks = [ranges[start : start + size] for start in range(0, len(ranges), size)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            pending = ahead.submit(self._both, partial(self._rows, ranges=chunks[0]))
+            for n, part in enumerate(chunks):
+                sources, targets = pending.result()
+                if n + 1 < len(chunks):
+                    pending = ahead.submit(self._both, partial(self._rows, ranges=chunks[n + 1]))
+                tally.row_buckets += len(part)
+                for s_rows, t_rows in zip(sources, targets, strict=True):
+                    for diff in diff_rows(s_rows, t_rows):
+                        self.report(diff, tally)
 
     def _summarize_level(self, groups: list[list[Range]]) -> tuple[list[list[Summary]], list[list[Summary]]]:
         """Both sides' summaries of every group of ranges. A side offering exact counts
@@ -334,12 +347,37 @@ class Comparison:
         return call(self.source), future.result()
 
 
+def dense(bucket: Bucket, children: int, row_threshold: int) -> bool:
+    """Whether a bucket's children would nearly all differ too, so that summarizing them would only
+    add a pass before reading their rows anyway: at least as many rows missing on one side as it
+    has children (spread evenly, they leave at most a third of the children alike), and children
+    small enough to read. Only counts say so: changed rows leave them equal, and the bucket is
+    drilled as usual."""
+    largest = max(bucket.source.count, bucket.target.count)
+    return abs(bucket.source.count - bucket.target.count) >= children and largest <= row_threshold * children
+
+
 class _Counts(list[list[int]]):
     """A side's exact counts per group (count_many), before its checksums."""
 
 
 def _by_key(row: Row) -> Key:
     return row.key
+
+
+def diff_rows(source: Sequence[Row], target: Sequence[Row]) -> Iterator[Difference]:
+    """The differences between two sides' rows of one range, in any order. Most rows are alike
+    even where a bucket differs: keys whose (key, hash) pair is on one side only, or that repeat,
+    are found with sets first, and only their rows are merged one by one."""
+    only = {key for key, _ in {(r.key, r.hash) for r in source} ^ {(r.key, r.hash) for r in target}}
+    for rows in (source, target):
+        keys = [r.key for r in rows]
+        if len(set(keys)) != len(keys):
+            only.update(key for key, times in Counter(keys).items() if times > 1)
+    if not only:
+        return
+    picked = [sorted((r for r in rows if r.key in only), key=_by_key) for rows in (source, target)]
+    yield from diff_sorted(*picked)
 
 
 def diff_sorted(source: Sequence[Row], target: Sequence[Row]) -> Iterator[Difference]:

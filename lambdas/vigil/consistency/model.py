@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 SEPARATOR = "\x1f"
 NULL = "\x1e"
@@ -198,9 +198,10 @@ class Summary:
 EMPTY = Summary(0, 0)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One row at row level: its normalized key, canonical hash, and whether it is inside the lag window."""
+class Row(NamedTuple):
+    """One row at row level: its normalized key, canonical hash, and whether it is inside the lag
+    window. A tuple: a million of them are built at row level, three times faster than a frozen
+    dataclass."""
 
     key: Key
     hash: int
