@@ -273,15 +273,14 @@ class Dialect:
                 found.append(Stored(f"{type_name}", name))
         return found
 
-    def key_sql(self, col: str, key_type: KeyType, stored: Stored | None) -> KeySql:
-        kind = stored.kind if stored else "text"
+    def key_sql(self, col: str, key_type: KeyType, stored: Stored) -> KeySql:
         if key_type is KeyType.int:
-            if kind == "number":
+            if stored.kind == "number":
                 return KeySql(col, self.as_text(col), col, "int", col)
             number = self.int_key(col)  # a text column: its integer value, no index
             return KeySql(number, self.as_text(number), number, "int", number, valid=self.is_int(col))
         if key_type is KeyType.uuid:
-            return self.uuid_key(col, kind)
+            return self.uuid_key(col, stored.kind)
         order = self.text_key_order(stored)
         return KeySql(col, self.escaped(self.as_text(col)), col, order, self.codepoint_text(col))
 
@@ -291,9 +290,9 @@ class Dialect:
         # Text in any collation sorts canonical lowercase uuids by their hex digits.
         return KeySql(col, self.as_text(col), col, "uuid", col, valid=self.is_uuid(col))
 
-    def text_key_order(self, stored: Stored | None) -> str:
-        if stored is None or stored.kind == "text":
-            return text_order(self.family, stored.collation if stored else None)
+    def text_key_order(self, stored: Stored) -> str:
+        if stored.kind == "text":
+            return text_order(self.family, stored.collation)
         return f"{self.family}:{stored.kind}:{stored.collation}"
 
     # -- comparing keys: one part, or a composite key's parts in order ----------------------------
@@ -586,16 +585,19 @@ class Source:
     def keys(self) -> tuple[str, ...]:
         return (self.key,) if isinstance(self.key, str) else self.key
 
+    def origin(self, d: Dialect) -> str:
+        """What a SELECT reads FROM."""
+        return d.quote(self.table) if self.table else f"({self.query}) vigil_src"
+
 
 def describe(engine: Engine, source: Source, on_error: OnError | None = None) -> tuple[Stored | None, ...]:
     """What each key column holds, read from one row (None for every part when there is none to
     read: an empty side sorts alike with anything)."""
     d = dialect_of(engine)
-    origin = d.quote(source.table) if source.table else f"({source.query}) vigil_src"
-    found = fetch_all(engine, d.probe(origin, [d.quote(k) for k in source.keys]), None, on_error)
+    found = fetch_all(engine, d.probe(source.origin(d), [d.quote(k) for k in source.keys]), None, on_error)
     if not found:
         return (None,) * len(source.keys)
-    return tuple(dialect_of(engine).stored(found[0], len(source.keys)))
+    return tuple(d.stored(found[0], len(source.keys)))
 
 
 class SqlEndpoint:
@@ -618,10 +620,11 @@ class SqlEndpoint:
             stored = describe(engine, source, on_error)
         self.d = dialect_of(engine)
         q = self.d.quote
-        self._from = q(source.table) if source.table else f"({source.query}) vigil_src"
+        self._from = source.origin(self.d)
         self._raw_keys = [q(k) for k in source.keys]
+        # Nothing to look at (no row, or NULL keys only): the column itself, nothing typed.
         self._native = [
-            self.d.key_sql(col, key_type, found)
+            self.d.key_sql(col, key_type, found) if found else KeySql(col, self.d.as_text(col), col, "", col)
             for col, key_type, found in zip(self._raw_keys, shape.key_types, stored, strict=True)
         ]
         self._orders = tuple(None if found is None else k.order for k, found in zip(self._native, stored, strict=True))
