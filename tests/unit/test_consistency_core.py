@@ -322,3 +322,34 @@ def test_tallies_merge_as_map_results_do() -> None:
     b = Tally.from_json(a.to_json())
     b.merge(a)
     assert b.counts[DiffType.missing.value] == 2 and b.sample == ["missing: 50", "missing: 50"]
+
+
+class OneCore:
+    """A store like MySQL: no one-pass summaries, one core a query. Records each summarize call."""
+
+    one_core_a_query = True
+
+    def __init__(self, name: str, rows: list[Record]) -> None:
+        self.name = name
+        self.inner = ScanEndpoint(name, Shape((KeyType.int,), TYPES), lambda: iter(rows))
+        self.calls: list[int] = []
+
+    def summarize(self, ranges):  # type: ignore[no-untyped-def]
+        self.calls.append(len(ranges))
+        return self.inner.summarize(ranges)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if name in ("summarize_many", "rows_many", "count_many"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_a_one_core_store_gets_the_top_level_as_contiguous_slices_at_once() -> None:
+    source, target = OneCore("s", records(2000)), OneCore("t", [r for r in records(2000) if r.key != 777])
+    comparison = Comparison(source, target, Options(buckets=16, fanout=4, row_threshold=50, workers=4))  # type: ignore[arg-type]
+    try:
+        tally = comparison.run()
+    finally:
+        comparison.close()
+    assert tally.counts == {"missing": 1} and tally.buckets == 16
+    assert source.calls[:4] == [4, 4, 4, 4]  # the top level: four queries of four buckets, not one of 16

@@ -327,7 +327,15 @@ class Comparison:
         many = getattr(endpoint, "summarize_many", None)
         if many is not None:
             return list(many(groups))
-        with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
+        workers = max(1, self.options.workers)
+        if len(groups) < workers and getattr(endpoint, "one_core_a_query", False):
+            # Few groups (the top level is one): each cut into contiguous slices summarized at once,
+            # so a database that runs a query on one core (MySQL, MariaDB) gets `workers` busy.
+            sliced = [_slices(group, workers // len(groups)) for group in groups]
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                parts = iter(list(pool.map(endpoint.summarize, [part for slices in sliced for part in slices])))
+            return [[s for _ in slices for s in next(parts)] for slices in sliced]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(endpoint.summarize, groups))
 
     def _rows(self, endpoint: Endpoint, ranges: Sequence[Range]) -> list[list[Row]]:
@@ -355,6 +363,12 @@ def dense(bucket: Bucket, children: int, row_threshold: int) -> bool:
     drilled as usual."""
     largest = max(bucket.source.count, bucket.target.count)
     return abs(bucket.source.count - bucket.target.count) >= children and largest <= row_threshold * children
+
+
+def _slices(group: Sequence[Range], n: int) -> list[Sequence[Range]]:
+    """n contiguous runs of about equal length (fewer when the group is shorter)."""
+    n = max(1, min(n, len(group)))
+    return [group[len(group) * i // n : len(group) * (i + 1) // n] for i in range(n)]
 
 
 class _Counts(list[list[int]]):

@@ -128,6 +128,8 @@ class Dialect:
     family = "postgresql"  # whose collation names (keyorder.text_order)
     # (a, b) >= (x, y) as one index condition; MySQL/MariaDB reads the whole index for it.
     row_values = True
+    # Runs one query on several cores (parallel scans and aggregates); MySQL/MariaDB on one.
+    parallel_query = True
 
     def char(self, code: int) -> str:
         return f"CHR({code})"
@@ -331,6 +333,7 @@ class MySQL(Dialect):
     name = "mysql"
     family = "mysql"
     row_values = False
+    parallel_query = False
     # NO PAD: trailing spaces count, as in Python (utf8mb4_bin is PAD SPACE).
     codepoint_collation = "utf8mb4_0900_bin"
 
@@ -634,6 +637,11 @@ class SqlEndpoint:
         if fast_hash and native is None:
             raise ValueError(f"{self.d.name} has no native row hash: compare with MD5 (fast_hash off)")
         self._hash = native or self.d.md5_hash(self.canonical_sql())
+
+    @property
+    def one_core_a_query(self) -> bool:
+        """Whether a big summary is better sent as several queries over contiguous key ranges."""
+        return not self.d.parallel_query
 
     # -- the key order (vigil.consistency.keyorder) ------------------------------------------------
 
