@@ -115,6 +115,9 @@ def pg() -> Iterator[Engine]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE INDEX texts_icu_codepoint ON {s}.texts_icu_indexed ((k COLLATE "C"))'))
         conn.execute(text(f"ANALYZE {s}.texts_icu_indexed"))
+    create(admin, f"{s}.uuids_empty", "k UUID", [])
+    create(admin, f"{s}.ints", "k BIGINT", [row(i, i) for i in range(1, 301)])
+    create(admin, f"{s}.ints_empty", "k BIGINT", [])
     comp = 'tenant INTEGER, code TEXT COLLATE "C"'
     create(admin, f"{s}.composite", comp, split_composite(source_rows(composite_of)), key="tenant, code")
     engine = connect(PG_URL, timeout=30)
@@ -218,6 +221,18 @@ def test_uuid_keys_postgresql_pair_with_the_native_hash(pg: Engine) -> None:
     assert 'hashtextextended(CAST("k" AS TEXT), 0)' in source.summary_sql([Range(None, None)])[0]
     _, found = run(source, target, (KeyType.uuid,))
     assert found == expected(uuid_of)
+
+
+@pytest.mark.parametrize(("table", "key_type", "rows"), [("uuids", KeyType.uuid, ROWS), ("ints", KeyType.int, 300)])
+def test_an_empty_side_compares_without_knowing_its_key_column(
+    pg: Engine, table: str, key_type: KeyType, rows: int
+) -> None:
+    # No row to read the column's type from: nothing typed is applied to it (no regex on a uuid
+    # or bigint column), and every key of the other side is missing from it.
+    empty = side(pg, f"{SCHEMA}.{table}_empty", (key_type,))
+    assert empty.key_orders() == (None,)
+    tally, _ = run(side(pg, f"{SCHEMA}.{table}", (key_type,)), empty, (key_type,))
+    assert tally.counts == {"missing": rows} and tally.key_order == []
 
 
 def test_mariadb_uuid_type_sorts_its_own_way_and_is_read_as_text(pg: Engine, maria: Engine) -> None:
