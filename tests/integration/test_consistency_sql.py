@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.fixtures.consistency.data import EXPECTED, EXPECTED_COUNTS, FIELDS, LAG, TYPES, source_rows, target_rows
+from tests.integration.test_consistency_keys import as_bytes
 from tests.support.services import require_service
 from vigil.consistency.compare import Comparison, Options, Tally
 from vigil.consistency.connect import connect
@@ -165,7 +166,7 @@ def test_sql_canonical_text_equals_python_byte_for_byte(
         got = dict(
             conn.execute(text(f"SELECT id, {ep.canonical_sql()} FROM {ep._from} WHERE id IN (1, 3, 600, 2001)")).all()
         )
-    assert got and all(got[k].encode() == expected[k].encode() for k in got), (got, {k: expected[k] for k in got})
+    assert got and all(as_bytes(got[k]) == expected[k].encode() for k in got), (got, {k: expected[k] for k in got})
 
 
 # -- errors: sqlconn's wrapping, the password masked ----------------------------------------------

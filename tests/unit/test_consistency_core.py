@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from vigil.consistency.compare import Comparison, Options, Tally, diff_rows, diff_sorted
+from vigil.consistency.compare import Comparison, Options, Tally, diff_sorted, row_differences
 from vigil.consistency.model import (
     ESCAPE,
     NULL,
@@ -307,9 +307,9 @@ def test_the_set_prefilter_finds_what_merging_every_row_finds() -> None:
         other += chooser.sample(rows, len(rows) // 2)
         chooser.shuffle(other)
         everything = list(diff_sorted(sorted(rows, key=lambda r: r.key), sorted(other, key=lambda r: r.key)))
-        assert sorted(map(str, diff_rows(rows, other))) == sorted(map(str, everything))
+        assert sorted(map(str, row_differences(rows, other))) == sorted(map(str, everything))
         same = sorted(map(str, diff_sorted(sorted(rows, key=lambda r: r.key), sorted(rows, key=lambda r: r.key))))
-        assert sorted(map(str, diff_rows(rows, rows[::-1]))) == same  # only duplicates, whatever the order
+        assert sorted(map(str, row_differences(rows, rows[::-1]))) == same  # only duplicates, whatever the order
 
 
 def test_diff_sorted_skips_keys_touched_inside_the_lag_window() -> None:

@@ -217,7 +217,7 @@ def test_equal_width_integer_buckets_use_arithmetic_not_a_comparison_per_bucket(
 def test_uuid_buckets_search_in_halves() -> None:
     sql, params = endpoint("postgresql", "uuid").summary_sql(split_uuid(Range(None, None), 64, U1, U2))
     cuts = [name for name in params if name[0] == "c" and name[1:].isdigit()]
-    assert len(cuts) == 63 and sql.count("CASE WHEN \"id\" <") == 63  # 6 comparisons a row, not 63
+    assert len(cuts) == 63 and sql.count('CASE WHEN "id" <') == 63  # 6 comparisons a row, not 63
     assert sql.startswith('SELECT b, COUNT(*), SUM(h) FROM (SELECT CASE WHEN "id" < :c31 THEN CASE WHEN "id" < :c15')
 
 

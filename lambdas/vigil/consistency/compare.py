@@ -10,7 +10,7 @@
 
 The same `drill` runs in-process over every mismatched top-level bucket, or over one bucket per
 iteration of a Step Functions Map state; `Tally` is what either returns, and tallies add up.
-Memory is bounded by the bucket sizes (ROWS_IN_MEMORY rows per side), never by the table size.
+Memory is bounded by the bucket sizes (two chunks of ROWS_IN_MEMORY rows per side), never by the table size.
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ class Comparison:
                     pending = ahead.submit(self._both, partial(self._rows, ranges=chunks[n + 1]))
                 tally.row_buckets += len(part)
                 for s_rows, t_rows in zip(sources, targets, strict=True):
-                    for diff in diff_rows(s_rows, t_rows):
+                    for diff in row_differences(s_rows, t_rows):
                         self.report(diff, tally)
 
     def _summarize_level(self, groups: list[list[Range]]) -> tuple[list[list[Summary]], list[list[Summary]]]:
@@ -358,7 +358,7 @@ class Comparison:
 def dense(bucket: Bucket, children: int, row_threshold: int) -> bool:
     """Whether a bucket's children would nearly all differ too, so that summarizing them would only
     add a pass before reading their rows anyway: at least as many rows missing on one side as it
-    has children (spread evenly, they leave at most a third of the children alike), and children
+    has children (spread evenly, they leave at most about a third of the children alike), and children
     small enough to read. Only counts say so: changed rows leave them equal, and the bucket is
     drilled as usual."""
     largest = max(bucket.source.count, bucket.target.count)
@@ -379,7 +379,7 @@ def _by_key(row: Row) -> Key:
     return row.key
 
 
-def diff_rows(source: Sequence[Row], target: Sequence[Row]) -> Iterator[Difference]:
+def row_differences(source: Sequence[Row], target: Sequence[Row]) -> Iterator[Difference]:
     """The differences between two sides' rows of one range, in any order. Most rows are alike
     even where a bucket differs: keys whose (key, hash) pair is on one side only, or that repeat,
     are found with sets first, and only their rows are merged one by one."""
