@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.fixtures.consistency.data import EXPECTED, EXPECTED_COUNTS, FIELDS, LAG, TYPES, source_rows, target_rows
+from tests.integration.test_consistency_keys import as_bytes
 from tests.support.services import require_service
 from vigil.consistency.compare import Comparison, Options, Tally
 from vigil.consistency.connect import connect
 from vigil.consistency.model import KeyType, Range, canonical_text
-from vigil.consistency.sql import Source, SqlEndpoint, key_is_text
+from vigil.consistency.sql import Source, SqlEndpoint
 from vigil.consistency.stream import Shape
 
 pytestmark = pytest.mark.service
@@ -107,8 +108,7 @@ def maria(now: datetime) -> Iterator[Engine]:
 
 def endpoint(engine: Engine, table: str, now: datetime, fast_hash: bool = False) -> SqlEndpoint:
     source = Source(key="id", columns=FIELDS, table=table, updated_at="updated_at")
-    source = Source(**{**source.__dict__, "key_is_text": key_is_text(engine, source)})
-    return SqlEndpoint(table, engine, source, Shape(KeyType.int, TYPES, now - LAG), fast_hash=fast_hash)
+    return SqlEndpoint(table, engine, source, Shape((KeyType.int,), TYPES, now - LAG), fast_hash=fast_hash)
 
 
 def run(source: SqlEndpoint, target: SqlEndpoint, **options: Any) -> tuple[Tally, list[str]]:
@@ -145,10 +145,10 @@ def test_postgresql_pair_with_native_hash(pg: Engine, now: datetime) -> None:
 
 def test_string_keys_bisect_by_quantiles_across_engines(pg: Engine, maria: Engine, now: datetime) -> None:
     # Keyed by name: code-point order on both engines (COLLATE "C", utf8mb4_bin) keeps buckets aligned.
-    shape = Shape(KeyType.str, TYPES[1:2])
+    shape = Shape((KeyType.str,), TYPES[1:2])
     source = SqlEndpoint("s", pg, Source("name", ("budget",), table=f"{SCHEMA}.campaigns"), shape)
     target = SqlEndpoint("t", maria, Source("name", ("budget",), table="vigil_campaigns_t"), shape)
-    _, found = run(source, target, key_type=KeyType.str)
+    _, found = run(source, target, key_types=(KeyType.str,))
     assert "missing: campaign 200 été ✓" in found and "extra: renamed" in found  # renamed row 200
     assert "changed: campaign 300 été ✓" in found and "missing: campaign 100 été ✓" in found
     assert "duplicate in target: campaign 400 été ✓ x2" in found
@@ -166,7 +166,7 @@ def test_sql_canonical_text_equals_python_byte_for_byte(
         got = dict(
             conn.execute(text(f"SELECT id, {ep.canonical_sql()} FROM {ep._from} WHERE id IN (1, 3, 600, 2001)")).all()
         )
-    assert got and all(got[k].encode() == expected[k].encode() for k in got), (got, {k: expected[k] for k in got})
+    assert got and all(as_bytes(got[k]) == expected[k].encode() for k in got), (got, {k: expected[k] for k in got})
 
 
 # -- errors: sqlconn's wrapping, the password masked ----------------------------------------------

@@ -34,7 +34,7 @@ def document(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def python_side(scan: Any, at: datetime) -> ScanEndpoint:
-    return ScanEndpoint("target", Shape(KeyType.int, TYPES, at - LAG), scan)
+    return ScanEndpoint("target", Shape((KeyType.int,), TYPES, at - LAG), scan)
 
 
 @pytest.fixture
@@ -278,7 +278,7 @@ def test_postgresql_to_search_index(pg: Engine, now: datetime, flavor: str, mapp
         if mapping is None:  # the scan alone, as DynamoDB and S3 are read
             target: ScanEndpoint = python_side(search_scan(client, "campaigns", "id", FIELDS, "updated_at"), now)
         else:
-            shape = Shape(KeyType.int, TYPES, now - LAG)
+            shape = Shape((KeyType.int,), TYPES, now - LAG)
             target = SearchIndexEndpoint("target", shape, client, "campaigns", "id", FIELDS, "updated_at")
         tally, found = run(endpoint(pg, f"{SCHEMA}.campaigns", now), target)
     finally:

@@ -5,6 +5,7 @@ same answer as a run inside the Lambda."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from tests.support.emf import emf_lines, metric_values
 from vigil.checkers import consistency as checker
 from vigil.checkers.runner import make_event
+from vigil.consistency.model import KeyType
 from vigil.spec.consistency import ConsistencyCheck
 
 ROWS = 300
@@ -205,3 +207,113 @@ def test_drift_keeps_its_state_while_runs_cannot_measure() -> None:
     from vigil.spec.common import MissingData
 
     assert spec().rule("drift").missing_data is MissingData.ignore
+
+
+# -- composite and uuid keys: a DynamoDB table keyed by partition and sort key ---------------------
+
+ORDERS = [(tenant, str(uuid.uuid5(uuid.NAMESPACE_OID, f"{tenant}/{n}"))) for tenant in (1, 2, 3) for n in range(80)]
+
+
+def composite_spec(**overrides: Any) -> ConsistencyCheck:
+    check = {
+        "source": {"type": "dynamodb", "table": "orders", "segments": 2},
+        "target": {"type": "s3", "bucket": "exports", "prefix": "orders/", "format": "jsonl", "key": ["tenant", "id"]},
+        "key": {"column": ["tenant", "order_id"], "type": ["int", "uuid"]},
+        "fields": {"spend": "decimal(2)"},
+    }
+    return spec(**(check | overrides))
+
+
+@pytest.fixture
+def orders(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="orders",
+            KeySchema=[
+                {"AttributeName": "tenant", "KeyType": "HASH"},
+                {"AttributeName": "order_id", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "tenant", "AttributeType": "N"},
+                {"AttributeName": "order_id", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n, (tenant, order) in enumerate(ORDERS):
+            item = {"tenant": {"N": str(tenant)}, "order_id": {"S": order}, "spend": {"N": f"{n}.25"}}
+            dynamodb.put_item(TableName="orders", Item=item)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="exports")
+        s3.create_bucket(Bucket="reports")
+        # The export writes the tenant as text and the uuids in capitals; one order is missing, one changed.
+        lines = [
+            {"tenant": str(tenant), "id": order.upper(), "spend": 0 if n == 7 else n + 0.25}
+            for n, (tenant, order) in enumerate(ORDERS)
+            if n != 100
+        ]
+        body = "".join(json.dumps(line) + "\n" for line in lines)
+        s3.put_object(Bucket="exports", Key="orders/part-0.jsonl", Body=body.encode())
+        monkeypatch.setenv(checker.REPORTS_BUCKET, "reports")
+        yield s3
+
+
+def run_handed_off(check: ConsistencyCheck, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The scheduled run hands off; each bucket then the gather run as the state machine would."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    role = "arn:aws:iam::123456789012:role/sfn"
+    machine = sfn.create_state_machine(
+        name="scale-out", definition='{"StartAt":"x","States":{"x":{"Type":"Pass","End":true}}}', roleArn=role
+    )
+    monkeypatch.setenv(checker.STATE_MACHINE, machine["stateMachineArn"])
+    handed = checker.handler(make_event(check, {}), None)
+    state = json.loads(sfn.describe_execution(executionArn=handed["details"]["execution"])["input"])
+    shared = {k: state[k] for k in ("check", "secrets", "cutoff", "run")}
+    results = [
+        checker.handler({"phase": "bucket", "bucket": b, "index": n, **shared}, None)
+        for n, b in enumerate(json.loads(json.dumps(state["buckets"])))  # through JSON, as Step Functions does
+    ]
+    assert any(isinstance(b[0], list) for b in state["buckets"])  # composite bounds travel as lists
+    return checker.handler(
+        {"phase": "gather", **{k: state[k] for k in ("check", "secrets", "run", "plan")}, "results": results}, None
+    )
+
+
+def test_composite_keys_from_dynamodb_partition_and_sort_keys(orders: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    want = [f"changed: (1, '{ORDERS[7][1]}')", f"missing: (2, '{ORDERS[100][1]}')"]
+    in_lambda = checker.handler(make_event(composite_spec(), {}), None)
+    assert sorted(in_lambda["samples"]) == want, in_lambda
+    handed = run_handed_off(composite_spec(mode="step_functions"), monkeypatch)
+    assert sorted(handed["samples"]) == want and handed["values"]["Differences"] == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ({"column": ["a", "b"], "type": ["int"]}, "type: 1 types for 2 key columns"),
+        ({"column": ["a", "a"]}, "column: a, a names a column twice"),
+        ({"column": ["a"]}, "at least 2 items"),
+        ({"column": "id", "type": "float"}, "'int', 'str' or 'uuid'"),
+    ],
+)
+def test_key_errors_name_the_field(key: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        spec(key=key)
+
+
+def test_a_side_renaming_a_composite_key_names_every_part() -> None:
+    with pytest.raises(ValidationError, match=r"target.key: 'id' must name 2 column\(s\)"):
+        composite_spec(target={"type": "s3", "bucket": "exports", "prefix": "o/", "format": "jsonl", "key": "id"})
+    assert composite_spec().key.types() == (KeyType.int, KeyType.uuid)
+    assert composite_spec(key={"column": ["a", "b"], "type": "str"}).key.types() == (KeyType.str, KeyType.str)
+
+
+def test_why_keys_are_compared_without_an_index_reaches_the_result_through_step_functions() -> None:
+    from vigil.consistency.compare import Tally
+
+    plan = Tally(key_order=["key 1: the source sorts it by postgresql:en-US-x-icu, ..."])
+    gathered = Tally.from_json(json.loads(json.dumps(plan.to_json())))
+    gathered.merge(Tally.from_json(plan.to_json()))  # a bucket's tally carries it too: said once
+    result = checker.result(spec(), gathered, None)
+    assert result.details["key_order"] == plan.key_order
+    assert "key_order" not in checker.result(spec(), Tally(), None).details

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from vigil.consistency.compare import Comparison, Options, Tally, diff_sorted
+from vigil.consistency.compare import Comparison, Options, Tally, diff_sorted, row_differences
 from vigil.consistency.model import (
+    ESCAPE,
     NULL,
     SEPARATOR,
     DiffType,
@@ -21,6 +23,7 @@ from vigil.consistency.model import (
     canonical_text,
     canonical_value,
     checksum,
+    escape,
     normalize_key,
     row_hash,
     split_at,
@@ -38,8 +41,8 @@ def records(n: int) -> list[Record]:
 
 def compare(source: list[Record], target: list[Record], key_type: KeyType = KeyType.int, **kw: object) -> Tally:
     cutoff = kw.pop("cutoff", None)
-    shape = Shape(key_type, TYPES, cutoff)  # type: ignore[arg-type]
-    options = Options(key_type=key_type, **{"buckets": 8, "fanout": 4, "row_threshold": 10, **kw})  # type: ignore[arg-type]
+    shape = Shape((key_type,), TYPES, cutoff)  # type: ignore[arg-type]
+    options = Options(key_types=(key_type,), **{"buckets": 8, "fanout": 4, "row_threshold": 10, **kw})  # type: ignore[arg-type]
     found: list[str] = []
     comparison = Comparison(
         ScanEndpoint("source", shape, lambda: source),
@@ -59,6 +62,51 @@ def compare(source: list[Record], target: list[Record], key_type: KeyType = KeyT
 def test_canonical_text_is_key_then_fields_with_separator_and_null_marker() -> None:
     text = canonical_text(42, ["a", None, "2024-03-01T14:00:00.5+02:00"], list(TYPES))
     assert text == f"42{SEPARATOR}a{SEPARATOR}{NULL}{SEPARATOR}2024-03-01T12:00:00.500"
+
+
+# -- escaping: a real value never passes for a separator or a NULL ---------------------------------
+
+TEXT2 = [FieldType.parse("text"), FieldType.parse("text")]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ([None, "x"], [NULL, "x"]),  # NULL on one side, the marker's own character on the other
+        ([None, "x"], ["", "x"]),  # NULL against the empty string
+        (["a\x1fb", "c"], ["a", "b\x1fc"]),  # where does the first value end?
+        ([ESCAPE + "1", "c"], [SEPARATOR, "c"]),  # the escape's own output, written by hand
+        (["a" + SEPARATOR, None], ["a", SEPARATOR + NULL]),
+    ],
+)
+def test_values_that_looked_alike_unescaped_are_different_rows(one: list[object], other: list[object]) -> None:
+    assert canonical_text(1, one, TEXT2) != canonical_text(1, other, TEXT2)
+    assert row_hash(canonical_text(1, one, TEXT2)) != row_hash(canonical_text(1, other, TEXT2))
+
+
+def test_canonical_text_is_injective_over_every_short_value_pair() -> None:
+    # Every pair of values (NULL or a text of up to 3 characters from the markers, the escape,
+    # its digits and a letter) gets its own text: no two rows can hash alike but by MD5 collision.
+    alphabet = [SEPARATOR, NULL, ESCAPE, "0", "1", "2", "a"]
+    values: list[object] = [None] + ["".join(t) for n in range(4) for t in itertools.product(alphabet, repeat=n)]
+    texts = {canonical_text(7, [a, b], TEXT2) for a in values for b in values}
+    assert len(texts) == len(values) ** 2
+
+
+def test_text_without_markers_is_left_alone() -> None:
+    # So the checksums of ordinary data did not change with escaping.
+    for value in ("plain", "été مرحبا 👍🏽 e\u0301", "tab\there", ""):
+        assert escape(value) == value
+    assert escape(f"x{ESCAPE}y{SEPARATOR}z{NULL}") == f"x{ESCAPE}0y{ESCAPE}1z{ESCAPE}2"
+    assert canonical_value(f"a{NULL}", FieldType.parse("text")) == f"a{ESCAPE}2"
+
+
+def test_unicode_is_hashed_as_its_utf8_bytes_without_normalization() -> None:
+    # é precomposed (U+00E9) and decomposed (e + U+0301) look alike and are different values.
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    assert canonical_text(1, [composed], TEXT2[:1]) != canonical_text(1, [decomposed], TEXT2[:1])
+    emoji = canonical_text(1, ["👍🏽"], TEXT2[:1])
+    assert emoji.encode() == b"1\x1f\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd"
 
 
 @pytest.mark.parametrize(
@@ -119,7 +167,7 @@ def test_splits_cover_the_range_contiguously() -> None:
     assert parts[0].lo is None and parts[-1].hi is None and len(parts) == 4
     assert all(a.hi == b.lo for a, b in itertools.pairwise(parts))
     assert split_int(Range(10, 12), 16, 1, 100) == [Range(10, 11), Range(11, 12)]
-    assert split_at(Range("b", "y"), ["a", "c", "c", "m", "z"]) == [Range("b", "c"), Range("c", "m"), Range("m", "y")]
+    assert split_at(Range("b", "y"), ["c", "c", "m"]) == [Range("b", "c"), Range("c", "m"), Range("m", "y")]
 
 
 def test_identical_data_reports_nothing() -> None:
@@ -184,7 +232,7 @@ def test_rows_inside_the_lag_window_are_not_compared() -> None:
 def test_rows_fetched_only_for_small_buckets_and_one_pass_per_level() -> None:
     source = records(5000)
     target = [r for r in source if r.key not in (4321, 17)]
-    shape = Shape(KeyType.int, TYPES)
+    shape = Shape((KeyType.int,), TYPES)
     fetched: list[int] = []
     passes = {"s": 0, "t": 0}
 
@@ -211,6 +259,59 @@ def test_rows_fetched_only_for_small_buckets_and_one_pass_per_level() -> None:
     assert passes == {"s": 4, "t": 4}
 
 
+def test_a_bucket_missing_many_rows_reads_its_childrens_rows_without_summarizing_them() -> None:
+    source = records(5000)
+    passes = {"s": 0, "t": 0}
+    shape = Shape((KeyType.int,), TYPES)
+
+    def scan(name: str, rows: list[Record]):  # type: ignore[no-untyped-def]
+        passes[name] += 1
+        return iter(rows)
+
+    def run(target: list[Record]) -> Tally:
+        passes.update(s=0, t=0)
+        comparison = Comparison(
+            ScanEndpoint("s", shape, lambda: scan("s", source)),
+            ScanEndpoint("t", shape, lambda: scan("t", target)),
+            Options(buckets=16, fanout=8, row_threshold=50),
+        )
+        try:
+            return comparison.run()
+        finally:
+            comparison.close()
+
+    # 40 rows missing from one bucket of ~312 (8 children): nearly every child differs.
+    gone = set(range(1001, 1241, 6))
+    tally = run([r for r in source if r.key not in gone])
+    assert tally.counts == {"missing": 40}
+    assert passes == {"s": 3, "t": 3}  # first pass, top level, rows: no pass summarizing children
+    # Two rows missing: the children are summarized, and only theirs read.
+    tally = run([r for r in source if r.key not in (1001, 1200)])
+    assert tally.counts == {"missing": 2} and passes == {"s": 4, "t": 4}
+
+
+def test_the_set_prefilter_finds_what_merging_every_row_finds() -> None:
+    # Random sides with changed, missing, extra, duplicated and recent rows, in any order.
+    chooser = random.Random(7)
+    for _ in range(300):
+        rows = [
+            Row(k, chooser.randrange(3), chooser.random() < 0.05)
+            for k in range(40)
+            for _ in range(chooser.choice((0, 1, 1, 1, 2)))
+        ]
+        other = [
+            Row(k, chooser.randrange(3), chooser.random() < 0.05)
+            for k in range(40)
+            for _ in range(chooser.choice((0, 1, 1, 1, 2)))
+        ]
+        other += chooser.sample(rows, len(rows) // 2)
+        chooser.shuffle(other)
+        everything = list(diff_sorted(sorted(rows, key=lambda r: r.key), sorted(other, key=lambda r: r.key)))
+        assert sorted(map(str, row_differences(rows, other))) == sorted(map(str, everything))
+        same = sorted(map(str, diff_sorted(sorted(rows, key=lambda r: r.key), sorted(rows, key=lambda r: r.key))))
+        assert sorted(map(str, row_differences(rows, rows[::-1]))) == same  # only duplicates, whatever the order
+
+
 def test_diff_sorted_skips_keys_touched_inside_the_lag_window() -> None:
     found = list(diff_sorted([Row(1, 5, recent=True), Row(2, 6)], [Row(2, 6), Row(3, 7, recent=True)]))
     assert found == []
@@ -221,3 +322,34 @@ def test_tallies_merge_as_map_results_do() -> None:
     b = Tally.from_json(a.to_json())
     b.merge(a)
     assert b.counts[DiffType.missing.value] == 2 and b.sample == ["missing: 50", "missing: 50"]
+
+
+class OneCore:
+    """A store like MySQL: no one-pass summaries, one core a query. Records each summarize call."""
+
+    one_core_a_query = True
+
+    def __init__(self, name: str, rows: list[Record]) -> None:
+        self.name = name
+        self.inner = ScanEndpoint(name, Shape((KeyType.int,), TYPES), lambda: iter(rows))
+        self.calls: list[int] = []
+
+    def summarize(self, ranges):  # type: ignore[no-untyped-def]
+        self.calls.append(len(ranges))
+        return self.inner.summarize(ranges)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if name in ("summarize_many", "rows_many", "count_many"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_a_one_core_store_gets_the_top_level_as_contiguous_slices_at_once() -> None:
+    source, target = OneCore("s", records(2000)), OneCore("t", [r for r in records(2000) if r.key != 777])
+    comparison = Comparison(source, target, Options(buckets=16, fanout=4, row_threshold=50, workers=4))  # type: ignore[arg-type]
+    try:
+        tally = comparison.run()
+    finally:
+        comparison.close()
+    assert tally.counts == {"missing": 1} and tally.buckets == 16
+    assert source.calls[:4] == [4, 4, 4, 4]  # the top level: four queries of four buckets, not one of 16

@@ -42,7 +42,7 @@ def document(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def side(scan: Any) -> ScanEndpoint:
-    return ScanEndpoint("target", Shape(KeyType.int, TYPES, NOW - LAG), scan)
+    return ScanEndpoint("target", Shape((KeyType.int,), TYPES, NOW - LAG), scan)
 
 
 def parquet_side(client: Any, in_memory: int = stores.IN_MEMORY, prefix: str = "pq/") -> ScanEndpoint:

@@ -22,7 +22,7 @@ from vigil.consistency.stores import SearchClient, SearchIndexEndpoint
 from vigil.consistency.stream import Record, ScanEndpoint, Shape
 
 CUTOFF = datetime(2024, 3, 1, 9, 15, 0, 123456, tzinfo=UTC)
-SHAPE = Shape(KeyType.int, (FieldType.parse("text"),), CUTOFF)
+SHAPE = Shape((KeyType.int,), (FieldType.parse("text"),), CUTOFF)
 MAPPING_PATH = "/campaigns/_mapping/field/id,updated_at"
 SHARDS = {"total": 5, "successful": 5, "skipped": 0, "failed": 0}
 
@@ -208,7 +208,7 @@ class CountedScan(ScanEndpoint):
     restricted to, as SearchIndexEndpoint does against an index."""
 
     def __init__(self, name: str, records: list[Record]) -> None:
-        super().__init__(name, Shape(KeyType.int, (FieldType.parse("text"),)), lambda: iter(records))
+        super().__init__(name, Shape((KeyType.int,), (FieldType.parse("text"),)), lambda: iter(records))
         self.records = records
         self.scanned: list[list[Range]] = []
         self.counted: list[list[Range]] = []
@@ -225,7 +225,7 @@ class CountedScan(ScanEndpoint):
 def test_a_bucket_whose_counts_differ_is_drilled_without_streaming_it_for_a_checksum() -> None:
     source_records = [Record(i, [f"row {i}"]) for i in range(1, 401)]
     target_records = [Record(i, ["edited" if i == 250 else f"row {i}"]) for i in range(1, 401) if i != 50]
-    source = ScanEndpoint("source", Shape(KeyType.int, (FieldType.parse("text"),)), lambda: iter(source_records))
+    source = ScanEndpoint("source", Shape((KeyType.int,), (FieldType.parse("text"),)), lambda: iter(source_records))
     target = CountedScan("target", target_records)
     found: list[str] = []
     comparison = Comparison(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -22,7 +22,7 @@ from typing import Any
 
 from vigil.checkers import runner
 from vigil.consistency.compare import Bucket, Comparison, Endpoint, Options, Tally
-from vigil.consistency.model import Difference, FieldType, KeyType, Range, Summary
+from vigil.consistency.model import Difference, FieldType, Key, Range, Summary, normalize_keys
 from vigil.consistency.stream import ScanEndpoint, Shape
 from vigil.result import CheckResult, Status
 from vigil.spec.consistency import (
@@ -133,15 +133,19 @@ def gather(event: Mapping[str, Any], spec: ConsistencyCheck, resolve: runner.Sec
 
 
 def bucket_json(bucket: Bucket) -> list[Any]:
-    """Compact (Step Functions input is at most 256 KB): lo, hi, then count and checksum per side;
-    checksums as text, since JSON numbers lose 64-bit precision in some readers."""
+    """Compact (Step Functions input is at most 256 KB): lo, hi (a composite key as a list), then
+    count and checksum per side; checksums as text, since JSON numbers lose 64-bit precision in
+    some readers."""
     s, t = bucket.source, bucket.target
-    return [bucket.range.lo, bucket.range.hi, s.count, str(s.checksum), t.count, str(t.checksum)]
+    lo, hi = (list(end) if isinstance(end, tuple) else end for end in (bucket.range.lo, bucket.range.hi))
+    return [lo, hi, s.count, str(s.checksum), t.count, str(t.checksum)]
 
 
 def bucket_from(data: list[Any], spec: ConsistencyCheck) -> Bucket:
-    cast: Callable[[Any], Any] = int if spec.key.type == "int" else str
-    lo, hi = (None if end is None else cast(end) for end in data[:2])
+    def key(end: Any) -> Key | None:
+        return None if end is None else normalize_keys(end, spec.key.types())
+
+    lo, hi = (key(end) for end in data[:2])
     return Bucket(Range(lo, hi), Summary(int(data[2]), int(data[3])), Summary(int(data[4]), int(data[5])))
 
 
@@ -168,6 +172,7 @@ def result(spec: ConsistencyCheck, tally: Tally, report: str | None) -> CheckRes
             "buckets": tally.buckets,
             "mismatched_buckets": tally.mismatched_buckets,
             "row_buckets": tally.row_buckets,
+            **({"key_order": tally.key_order} if tally.key_order else {}),
         },
         samples=tuple(tally.sample),
     )
@@ -207,7 +212,7 @@ class Report:
 def comparing(
     spec: ConsistencyCheck, resolve: runner.SecretsResolver, cutoff: datetime, report_key: str
 ) -> Iterator[tuple[Comparison, Report]]:
-    shape = Shape(KeyType(spec.key.type), tuple(FieldType.parse(t) for t in spec.fields.values()), cutoff)
+    shape = Shape(spec.key.types(), tuple(FieldType.parse(t) for t in spec.fields.values()), cutoff)
     same_engine = isinstance(spec.source, SqlEndpoint) and isinstance(spec.target, SqlEndpoint)
     fast = same_engine and spec.source.engine == spec.target.engine == "postgresql"  # type: ignore[union-attr]
     report = Report(report_key)
@@ -215,7 +220,7 @@ def comparing(
         source = endpoint("source", spec, resolve, shape, fast, stack)
         target = endpoint("target", spec, resolve, shape, fast, stack)
         options = Options(
-            key_type=shape.key_type,
+            key_types=shape.key_types,
             buckets=spec.buckets,
             fanout=spec.fanout,
             row_threshold=spec.row_threshold,
@@ -236,12 +241,12 @@ def endpoint(
 ) -> Endpoint:
     config = spec.source if side == "source" else spec.target
     secret_name = spec.source_secret if side == "source" else spec.target_secret
-    key = config.key or spec.key.column
+    key = config.key or spec.key.column  # a composite key: its columns, in order
     updated_at = config.updated_at or spec.updated_at
     columns = tuple(config.columns.get(name, name) for name in spec.fields)
     if isinstance(config, SqlEndpoint):
         from vigil.consistency.connect import engine_from_secret
-        from vigil.consistency.sql import Source, key_is_text
+        from vigil.consistency.sql import Source
         from vigil.consistency.sql import SqlEndpoint as SqlSide
 
         assert secret_name is not None  # the spec requires it
@@ -249,8 +254,7 @@ def endpoint(
         engine, on_error = engine_from_secret(config.engine, resolve(secret_name), spec.timeout)
         stack.callback(engine.dispose)
         source = Source(key=key, columns=columns, table=config.table, query=config.query, updated_at=updated_at)
-        if shape.key_type is KeyType.int and key_is_text(engine, source, on_error):
-            source = Source(**{**source.__dict__, "key_is_text": True})
+        # Reads what the key columns hold (uuid, text and its collation) from one row.
         return SqlSide(side, engine, source, shape, fast_hash=fast, on_error=on_error)
     import boto3
 

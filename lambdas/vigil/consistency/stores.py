@@ -34,7 +34,7 @@ from typing import Any
 
 from vigil.checkers.runner import CannotMeasure
 from vigil.consistency.model import Range
-from vigil.consistency.stream import Record, ScanEndpoint, Shape
+from vigil.consistency.stream import Record, ScanEndpoint, Shape, range_start
 
 logger = logging.getLogger(__name__)
 PAGE = 1000
@@ -46,20 +46,29 @@ IN_MEMORY = 64 * 2**20
 PARQUET_BUFFER = 2**20
 
 
-def _record(item: dict[str, Any], key: str, fields: Sequence[str], updated_at: str | None) -> Record:
-    return Record(item.get(key), [item.get(f) for f in fields], item.get(updated_at) if updated_at else None)
+# A key's name, or the names of a composite key's parts (the record's key is then their values' tuple).
+KeyNames = str | tuple[str, ...]
+
+
+def key_names(key: KeyNames) -> tuple[str, ...]:
+    return (key,) if isinstance(key, str) else key
+
+
+def _record(item: dict[str, Any], key: KeyNames, fields: Sequence[str], updated_at: str | None) -> Record:
+    value = item.get(key) if isinstance(key, str) else tuple(item.get(k) for k in key)
+    return Record(value, [item.get(f) for f in fields], item.get(updated_at) if updated_at else None)
 
 
 # -- DynamoDB -------------------------------------------------------------------------------------
 
 
 def dynamodb_scan(
-    client: Any, table: str, key: str, fields: Sequence[str], updated_at: str | None = None, segments: int = 4
+    client: Any, table: str, key: KeyNames, fields: Sequence[str], updated_at: str | None = None, segments: int = 4
 ) -> Callable[[], Iterator[Record]]:
     """A parallel scan: `segments` workers, at most two pages per worker waiting in memory."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    names = [key, *fields, *([updated_at] if updated_at else [])]
+    names = [*key_names(key), *fields, *([updated_at] if updated_at else [])]
     aliases = {f"#a{i}": name for i, name in enumerate(names)}
     deserialize = TypeDeserializer().deserialize
 
@@ -120,7 +129,7 @@ def s3_scan(
     bucket: str,
     prefix: str,
     fmt: str,
-    key: str,
+    key: KeyNames,
     fields: Sequence[str],
     updated_at: str | None = None,
     in_memory: int = IN_MEMORY,
@@ -197,7 +206,7 @@ def _seekable(client: Any, bucket: str, name: str, size: int, in_memory: int) ->
 
 
 def _parquet_records(
-    source: Any, where: str, key: str, fields: Sequence[str], updated_at: str | None
+    source: Any, where: str, key: KeyNames, fields: Sequence[str], updated_at: str | None
 ) -> Iterator[Record]:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -209,7 +218,8 @@ def _parquet_records(
         raise CannotMeasure("export", f"{where}: not a readable Parquet file ({exc})") from None
     present = set(parquet.schema_arrow.names)
     # A column the file lacks reads as NULL, as a missing JSON member does.
-    wanted = [c for c in dict.fromkeys([key, *fields, *([updated_at] if updated_at else [])]) if c in present]
+    names = [*key_names(key), *fields, *([updated_at] if updated_at else [])]
+    wanted = [c for c in dict.fromkeys(names) if c in present]
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH, columns=wanted, use_threads=False):
         if any(pa.types.is_timestamp(c.type) for c in batch.columns):
             # Timestamps become naive UTC microseconds in Arrow, which canonical_timestamp reads as
@@ -375,14 +385,14 @@ def whole(answer: Any, where: str) -> None:
 def search_scan(
     client: SearchClient,
     index: str,
-    key: str,
+    key: KeyNames,
     fields: Sequence[str],
     updated_at: str | None = None,
     keep_alive: str = "2m",
 ) -> Callable[..., Iterator[Record]]:
     """Every document of the index through one point in time (a consistent view), PAGE at a time;
     scan(query) only the documents the query matches. The key may be `_id` or a field of _source."""
-    source_fields = [f for f in (key, *fields, *([updated_at] if updated_at else [])) if f != "_id"]
+    source_fields = [f for f in (*key_names(key), *fields, *([updated_at] if updated_at else [])) if f != "_id"]
 
     def scan(query: dict[str, Any] | None = None) -> Iterator[Record]:
         pit = client.open_pit(index, keep_alive)
@@ -437,7 +447,7 @@ class SearchIndexEndpoint(ScanEndpoint):
         shape: Shape,
         client: SearchClient,
         index: str,
-        key: str,
+        key: KeyNames,
         fields: Sequence[str],
         updated_at: str | None = None,
         keep_alive: str = "2m",
@@ -456,8 +466,14 @@ class SearchIndexEndpoint(ScanEndpoint):
             return self._ranged
 
     def _check_mapping(self) -> bool:
+        if not isinstance(self.key, str):
+            return self._not_ranged("a composite key: one range query cannot select a range of tuples")
         if self.key == "_id":
             return self._not_ranged("the key is _id")
+        key_types = RANGED_TYPES.get(self.shape.key_types[0].value)
+        if key_types is None:
+            # A keyword orders uuids by their text, which the index may hold in either case.
+            return self._not_ranged(f"a {self.shape.key_types[0].value} key")
         lagged = self.shape.cutoff is not None and self.updated_at is not None
         names = [self.key, *([self.updated_at] if lagged and self.updated_at else [])]
         try:
@@ -467,7 +483,6 @@ class SearchIndexEndpoint(ScanEndpoint):
                 raise
             # Reading mappings takes view_index_metadata, which a read-only role may lack.
             return self._not_ranged("the mapping may not be read (403)")
-        key_types = RANGED_TYPES[self.shape.key_type.value]
         found = mappings[self.key]
         if not found or any(m.get("type") not in key_types or m.get("normalizer") for m in found):
             return self._not_ranged(f"{self.key} is mapped as {sorted({str(m.get('type')) for m in found})}")
@@ -504,7 +519,7 @@ class SearchIndexEndpoint(ScanEndpoint):
         index could not index (`_ignored`: malformed, or over ignore_above), which only the scan
         can place. None: every document (an unbounded range, or too many clauses)."""
         merged: list[Range] = []
-        for rng in sorted(ranges, key=_range_start):
+        for rng in sorted(ranges, key=range_start):
             if merged and merged[-1].hi is not None and merged[-1].hi == rng.lo:
                 merged[-1] = Range(merged[-1].lo, rng.hi)
             else:
@@ -529,7 +544,3 @@ class SearchIndexEndpoint(ScanEndpoint):
     def _scan_in(self, ranges: Sequence[Range]) -> Iterable[Record]:
         query = self.scan_query(ranges) if self.ranged() else None
         return self._search(query)
-
-
-def _range_start(rng: Range) -> tuple[int, Any]:
-    return (0, 0) if rng.lo is None else (1, rng.lo)

@@ -9,13 +9,13 @@ from the same first pass.
 from __future__ import annotations
 
 import bisect
-import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from vigil.consistency.keyorder import CANONICAL
 from vigil.consistency.model import (
     MASK64,
     FieldType,
@@ -28,7 +28,7 @@ from vigil.consistency.model import (
     Summary,
     canonical_text,
     canonical_timestamp,
-    normalize_key,
+    normalize_keys,
     row_hash,
 )
 
@@ -38,16 +38,17 @@ QUANTILE_SAMPLE = 200  # keys sampled per quantile asked for
 
 @dataclass(frozen=True)
 class Record:
-    key: Any
+    key: Any  # a composite key: the tuple of its columns' values
     values: list[Any]
     updated_at: Any = None
 
 
 @dataclass(frozen=True)
 class Shape:
-    """What both sides share: the key type, the compared fields' types, and the lag cutoff."""
+    """What both sides share: the key's type (one per part of a composite key), the compared
+    fields' types, and the lag cutoff."""
 
-    key_type: KeyType
+    key_types: tuple[KeyType, ...]
     types: tuple[FieldType, ...]
     cutoff: datetime | None = None  # rows updated after it are inside the lag window
 
@@ -65,7 +66,7 @@ class ScanEndpoint:
         rows in them (the caller still places each key)."""
         for record in self._scan() if ranges is None else self._scan_in(ranges):
             try:
-                key = normalize_key(record.key, self.shape.key_type)
+                key = normalize_keys(record.key, self.shape.key_types)
             except InvalidKey:
                 continue
             if key is not None:
@@ -93,7 +94,7 @@ class ScanEndpoint:
             hi: Key | None = None
             for record in self._scan():
                 try:
-                    key = normalize_key(record.key, self.shape.key_type)
+                    key = normalize_keys(record.key, self.shape.key_types)
                 except InvalidKey:
                     invalid += 1
                     if len(sample) < INVALID_SAMPLE:
@@ -111,11 +112,15 @@ class ScanEndpoint:
     def anomalies(self) -> KeyAnomalies:
         return self._first_pass()[0]
 
+    def key_orders(self) -> tuple[str, ...]:
+        """Keys are placed here, in Python: every part in its type's canonical order."""
+        return tuple(CANONICAL[t] for t in self.shape.key_types)
+
     def key_bounds(self) -> tuple[Key, Key] | None:
         return self._first_pass()[1]
 
-    def quantiles(self, rng: Range, n: int) -> list[Key]:
-        # Reservoir sample of the range's keys: bounded memory, about equal parts.
+    def quantiles(self, rng: Range, n: int, size: int | None = None) -> list[Key]:
+        # Reservoir sample of the range's keys: bounded memory, about equal parts (size unused: one pass anyway).
         size = QUANTILE_SAMPLE * n
         sample: list[Key] = []
         seen = 0
@@ -166,14 +171,18 @@ class ScanEndpoint:
 
     def _locator(self, ranges: list[tuple[int, int, Range]]) -> Callable[[Key], tuple[int, int] | None]:
         """key → (group, index) of the disjoint range holding it, by binary search."""
-        lowest: Key | float = -math.inf if self.shape.key_type is KeyType.int else ""
-        ordered = sorted(ranges, key=lambda t: lowest if t[2].lo is None else t[2].lo)  # type: ignore[arg-type,return-value]
-        los = [lowest if r.lo is None else r.lo for _, _, r in ordered]
+        ordered = sorted(ranges, key=lambda t: range_start(t[2]))
+        starts = [range_start(r) for _, _, r in ordered]
 
         def find(key: Key) -> tuple[int, int] | None:
-            at = bisect.bisect_right(los, key) - 1  # type: ignore[arg-type]
+            at = bisect.bisect_right(starts, (1, key)) - 1
             if at < 0 or key not in ordered[at][2]:
                 return None
             return ordered[at][0], ordered[at][1]
 
         return find
+
+
+def range_start(rng: Range) -> tuple[int, Any]:
+    """Sorts an unbounded start first, whatever the key's type."""
+    return (0, 0) if rng.lo is None else (1, rng.lo)

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.consistency.model import FieldType
+from vigil.consistency.model import FieldType, KeyType
 from vigil.spec.common import (
     CHECKER_MISSING_DATA,
     DYNAMODB_TABLE_NAME,
@@ -43,6 +43,8 @@ Column = Annotated[
         max_length=128,
     ),
 ]
+# A composite key's columns, in order (a row value compares them left to right).
+KeyColumns = Annotated[tuple[Column, ...], Field(min_length=2, max_length=8)]
 # Per difference type: the metric the checker writes (the total is what the alarm reads).
 DIFF_METRICS = {
     "missing": "Missing",
@@ -84,7 +86,9 @@ def select_columns(query: str) -> list[str] | None:
 class _Side(StrictModel):
     """What every endpoint may say about its own names: columns that differ from the comparison's."""
 
-    key: Column | None = Field(default=None, description="this side's key column, when not the check's key.column")
+    key: Column | KeyColumns | None = Field(
+        default=None, description="this side's key column (or columns), when not the check's key.column"
+    )
     updated_at: Column | None = Field(default=None, description="this side's updated-at column, when it differs")
     columns: dict[Column, Column] = Field(
         default_factory=dict, description="compared field → this side's column, for fields named differently here"
@@ -170,11 +174,36 @@ class SearchEndpoint(_Side):
 Endpoint = Annotated[SqlEndpoint | DynamoDbEndpoint | S3Endpoint | SearchEndpoint, Field(discriminator="type")]
 
 
+KeyTypeName = Literal["int", "str", "uuid"]
+
+
 class KeySpec(StrictModel):
-    column: Column
-    type: Literal["int", "str"] = Field(
-        default="int", description="int: 42 and '42' are the same key, a key that is not a number is reported"
+    column: Column | KeyColumns = Field(description="the key column, or a composite key's columns in order")
+    type: KeyTypeName | tuple[KeyTypeName, ...] = Field(
+        default="int",
+        description="int: 42 and '42' are the same key, a key that is not a number is reported; str: text; "
+        "uuid: a uuid (native, 16 bytes or its hyphenated text); a composite key: one per column, or one for all",
     )
+
+    @model_validator(mode="after")
+    def _one_type_per_column(self) -> KeySpec:
+        columns = self.columns()
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"column: {', '.join(columns)} names a column twice")
+        if isinstance(self.type, tuple) and len(self.type) != len(columns):
+            raise ValueError(
+                f"type: {len(self.type)} types for {len(columns)} key columns ({', '.join(columns)}): "
+                "give one per column, or one for all"
+            )
+        return self
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) if isinstance(self.column, str) else self.column
+
+    def types(self) -> tuple[KeyType, ...]:
+        if isinstance(self.type, tuple):
+            return tuple(KeyType(t) for t in self.type)
+        return (KeyType(self.type),) * len(self.columns())
 
 
 class ConsistencyCheck(CheckBase):
@@ -276,6 +305,15 @@ class ConsistencyCheck(CheckBase):
                 "without it every row is compared and lag would do nothing"
             )
 
+    @model_validator(mode="after")
+    def _side_keys_match_key(self) -> ConsistencyCheck:
+        parts = len(self.key.columns())
+        for side, endpoint in (("source", self.source), ("target", self.target)):
+            named = endpoint.key
+            if named is not None and (1 if isinstance(named, str) else len(named)) != parts:
+                raise ValueError(f"{side}.key: {named!r} must name {parts} column(s), as key.column does")
+        return self
+
     def _query_selects_what_is_compared(self, side: str, endpoint: SqlEndpoint, query: str) -> None:
         """A simple column list must hold the key, the compared fields and the updated-at column.
 
@@ -285,7 +323,8 @@ class ConsistencyCheck(CheckBase):
         selected = select_columns(query)
         if selected is None:
             return
-        wanted = [(endpoint.key or self.key.column, "the key column {!r}")]
+        keys = endpoint.key or self.key.columns()
+        wanted = [(column, "the key column {!r}") for column in ((keys,) if isinstance(keys, str) else keys)]
         wanted += [(endpoint.columns.get(name, name), f"column {{!r}} (field {name})") for name in self.fields]
         if (updated_at := endpoint.updated_at or self.updated_at) is not None:
             wanted.append((updated_at, "the updated-at column {!r}"))
