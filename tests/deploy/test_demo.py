@@ -37,7 +37,8 @@ def test_demo_alarms_recovers_and_cleans_up():
     assert "checkout-health down" not in text.split("what on-call received")[1]
     assert_ecs_tasks_oom_killed_page_with_reason_and_exit_code(text)
     assert_a_missed_heartbeat_pages_did_not_run(text)
-    assert _moto_processes() == before
+    # Nothing of the demo's is left running (others' moto servers may come and go meanwhile).
+    assert set(_moto_processes()) <= set(before)
 
 
 def email(text: str, heading: str) -> str:
