@@ -32,6 +32,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
+from infra import ecs_events
 from infra.catalog import Catalog
 from infra.placement import check_log_group
 from vigil.alarm_meta import AlarmMeta, alarm_name, encode_description
@@ -167,6 +168,7 @@ class AlarmFactory:
             kind=check.kind,
             inhibited_by=alarm_name(self.env, *suppressor) if suppressor else None,
             logs=check_log_group(self.env, check),
+            ecs=ecs_events.alarm_ref(self.env, check),
         )
         description = encode_description(check.description, meta)
         alarm = self._alarm(

@@ -18,6 +18,11 @@
    moto does not evaluate metric filters either: the log lines are read back from moto and counted
    per pattern with vigil.filter_pattern, the implementation the catalog validates patterns with.
 4. The failing service, the queues' consumers and the database come back: the recoveries follow.
+
+Issue 12's newcomer failures have their own steps (start_runtime, runtime_minute): an ECS service in
+moto ECS whose tasks are OOM-killed (exit 137) and replaced, its stopped-task events written to the
+stack's log group as EventBridge would (infra.demo_ecs), and a job that pings its heartbeat check
+through the real ping endpoint, then misses a run (infra.demo_heartbeat).
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from typing import Any
 
 import yaml
 
-from infra import local_aws
+from infra import demo_ecs, local_aws
 from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
+from infra.demo_ecs import CrashingService
+from infra.demo_heartbeat import PingingJob, simulated_clock
 from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
 from infra.local_checker import run_checker, visible_messages
 from infra.notifier_state import table_name
@@ -46,6 +53,8 @@ from infra.signal_alarms import checker_alarms
 from vigil import filter_pattern
 from vigil.alarm_meta import alarm_name
 from vigil.spec.common import CheckBase
+from vigil.spec.ecs import EcsCheck
+from vigil.spec.heartbeat import HeartbeatCheck
 from vigil.spec.log_pattern import PRESET_PATTERNS, LogPatternCheck
 from vigil.spec.rabbitmq import NO_CONSUMERS
 from vigil.spec.sqs import SqsCheck
@@ -67,6 +76,10 @@ BROKER_CHECK = "campaign-events-broker"
 BROKER_QUEUE_PREFIX = "demo-campaign-events-"
 BROKER_SECRET = "vigil/demo/rabbitmq"
 EVENTS_WAITING = 25
+ECS_CHECK = "campaign-worker-ecs"
+OOM_MINUTES = {2: 2, 3: 2}  # minute: tasks OOM-killed (and replaced by ECS) in it
+JOB_CHECK = "report-export"
+JOB_RUNS = {1, 3, 7, 9}  # it should run every 2 minutes: the run due at minute 5 never happens
 
 
 def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None = None) -> Path:
@@ -119,6 +132,7 @@ def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None 
             "alarms": {p.name: {"period": "1m"} for p in PRESET_PATTERNS["sqlserver"]},
         },
     ]
+    checks += runtime_checks()
     if broker is not None:
         settings["secrets"] = {"demo-rabbitmq": BROKER_SECRET}
         checks.append(
@@ -140,6 +154,34 @@ def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None 
         yaml.safe_dump({"service": "campaigns", "team": "campaigns", "checks": checks}, sort_keys=False)
     )
     return root
+
+
+def runtime_checks() -> list[dict[str, Any]]:
+    """Issue 12's newcomer failures the demo shows: an ECS service whose tasks are OOM-killed, a job that
+    does not run."""
+    return [
+        {
+            "id": ECS_CHECK,
+            "kind": "ecs",
+            "severity": "critical",
+            "cluster": demo_ecs.CLUSTER,
+            "ecs_service": demo_ecs.SERVICE,
+            "description": "The campaign worker's ECS service.",
+            "runbook": "https://wiki.example.com/runbooks/campaign-worker#ecs",
+            # The default rule (>= 2 crashed tasks) on one-minute periods, so the demo's minutes show it.
+            "alarms": {"tasks_crashed": {"period": "1m"}},
+        },
+        {
+            "id": JOB_CHECK,
+            "kind": "heartbeat",
+            "severity": "warning",
+            "period": "2m",
+            "grace": "1m",
+            "cadence": "1m",
+            "token_secret_name": f"vigil/heartbeat/demo-{JOB_CHECK}",
+            "description": "The campaign report export (every 2 minutes in the demo, nightly in production).",
+        },
+    ]
 
 
 @dataclass
@@ -270,6 +312,8 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
         broker.publish(EVENTS_WAITING)
         broker.wait_until(lambda queue: queue.get("messages", 0) >= EVENTS_WAITING)
 
+    service, job = start_runtime(catalog, session, endpoint, out)
+
     tracks = [Track(check, signal) for check in catalog.checks for signal in check.active_signals()]
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     delivered: list[Delivered] = []
@@ -313,7 +357,9 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
             logStreamName=DB_LOG_STREAM,
             logEvents=[{"timestamp": _ms(now) + i, "message": m} for i, m in enumerate(written)],
         )
-        values, emf = measure_all(catalog, sqs, logs, queue, dlq, now, minute)
+        for line in runtime_minute(service, job, minute, now):
+            out(f"-- minute {minute}: {line}")
+        values, emf = measure_all(catalog, sqs, logs, queue, dlq, now, minute, service)
         emf_sample = emf_sample or emf
         for track in tracks:
             value = values.get((track.check.id, track.signal))
@@ -351,6 +397,8 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     print_first_alarm_email(delivered, DB_CHECK, out)
     if broker is not None:
         print_first_alarm_email(delivered, f"{BROKER_CHECK} {NO_CONSUMERS}", out)
+    print_first_alarm_email(delivered, f"{ECS_CHECK} tasks_crashed", out)
+    print_first_alarm_email(delivered, f"{JOB_CHECK} missed", out)
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
@@ -363,13 +411,24 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
 
 
 def measure_all(
-    catalog: Catalog, sqs: Any, logs: Any, queue: str, dlq: str, now: datetime, minute: int
+    catalog: Catalog,
+    sqs: Any,
+    logs: Any,
+    queue: str,
+    dlq: str,
+    now: datetime,
+    minute: int,
+    service: CrashingService,
 ) -> tuple[dict[tuple[str, str], float | None], str]:
     values: dict[tuple[str, str], float | None] = {}
     emf = ""
     for check in catalog.checks:
         if isinstance(check, LogPatternCheck):
             values.update({(check.id, name): n for name, n in count_matches(logs, check, now).items()})
+            continue
+        if isinstance(check, EcsCheck):
+            measured = service.measure(check, lambda group: minute_messages(logs, group, now))
+            values.update({(check.id, signal): value for signal, value in measured.items()})
             continue
         if isinstance(check, SqsCheck):
             # moto publishes no SQS metrics: read the same quantities from the queues themselves.
@@ -378,7 +437,8 @@ def measure_all(
             values[(check.id, "age")] = 60.0 * minute if backlog and minute < FIX_AT else 0.0
             values[(check.id, "dlq")] = visible_messages(sqs, dlq)
             continue
-        run = run_checker(check, catalog)
+        with simulated_clock(check, now):
+            run = run_checker(check, catalog)
         emf = emf or next(iter(run.emf_lines), "")
         log_run(logs, check, run.emf_lines, now)
         # The series each deployed alarm watches, as `python -m infra run` reads them.
@@ -403,19 +463,64 @@ def log_run(logs: Any, check: CheckBase, lines: list[str], at: datetime) -> None
 
 def count_matches(logs: Any, check: LogPatternCheck, minute: datetime) -> dict[str, float]:
     """Per pattern, the lines of this minute that match: what the metric filter would publish (0 if none)."""
+    messages = minute_messages(logs, check.log_group, minute)
+    parsed = {p.name: filter_pattern.parse(p.pattern) for p in check.all_patterns()}
+    return {name: float(sum(1 for m in messages if pattern.matches(m))) for name, pattern in parsed.items()}
+
+
+def minute_messages(logs: Any, log_group: str, minute: datetime) -> list[str]:
+    """The log events of one minute in a log group, all its streams: what its metric filters see."""
     start = _ms(minute)
     messages: list[str] = []
-    for stream in logs.describe_log_streams(logGroupName=check.log_group)["logStreams"]:
+    for stream in logs.describe_log_streams(logGroupName=log_group)["logStreams"]:
         events = logs.get_log_events(
-            logGroupName=check.log_group,
+            logGroupName=log_group,
             logStreamName=stream["logStreamName"],
             startTime=start,
             endTime=start + 60_000,
             startFromHead=True,
         )["events"]
         messages += [e["message"] for e in events]
-    parsed = {p.name: filter_pattern.parse(p.pattern) for p in check.all_patterns()}
-    return {name: float(sum(1 for m in messages if pattern.matches(m))) for name, pattern in parsed.items()}
+    return messages
+
+
+def start_runtime(catalog: Catalog, session: Any, endpoint: str, out: Any) -> tuple[CrashingService, PingingJob]:
+    """The ECS service of the ecs check in moto, and the job of the heartbeat check with its token."""
+    service = CrashingService(
+        session.client("ecs", endpoint_url=endpoint),
+        session.client("logs", endpoint_url=endpoint),
+        ENV,
+        local_aws.REGION,
+        local_aws.ACCOUNT,
+    )
+    out(service.start())
+    check = catalog.by_id(JOB_CHECK)
+    assert isinstance(check, HeartbeatCheck)
+    job = PingingJob(check, JOB_RUNS)
+    out(
+        job.start(
+            session.client("cloudformation", endpoint_url=endpoint),
+            session.client("secretsmanager", endpoint_url=endpoint),
+            session.client("dynamodb", endpoint_url=endpoint),
+            STACK,
+        )
+    )
+    return service, job
+
+
+def runtime_minute(service: CrashingService, job: PingingJob, minute: int, now: datetime) -> list[str]:
+    """What happens to the ECS service and the job this minute, before the checks look."""
+    lines = []
+    if minute in OOM_MINUTES:
+        lines.append(service.oom_kill(now, OOM_MINUTES[minute]))
+    elif minute == max(OOM_MINUTES) + 1:
+        lines.append(f"{demo_ecs.SERVICE} redeployed with more memory: no more OOM kills")
+    pinged = job.minute(minute, now)
+    if pinged:
+        lines.append(pinged)
+    elif minute > min(job.runs_at) and minute % 2 == 1:
+        lines.append(f"job {job.check.id} did not run (its host was being patched): no ping")
+    return lines
 
 
 def _ms(at: datetime) -> int:

@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra import functions, nag
+from infra import ecs_events, functions, nag
 from infra.alarm_state_rule import AlarmStateRule
 from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
@@ -117,18 +117,24 @@ class Notifications(Construct):
         )
         # ALARM e-mails quote the checker's last run (vigil.notifier.evidence): read access to the
         # checkers' log groups, all under one prefix, so adding a check never changes this policy.
-        checker_logs = (
-            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{checker_log_group_prefix(env)}*"
-        )
+        # ecs alarms quote the service's stopped tasks and failed deployments from the two ECS event
+        # log groups, which share a prefix too (vigil.notifier.ecs_evidence).
+        prefixes = [checker_log_group_prefix(env), ecs_events.log_group_prefix(env)]
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["logs:FilterLogEvents"], resources=[checker_logs])
+            iam.PolicyStatement(
+                actions=["logs:FilterLogEvents"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{prefix}*" for prefix in prefixes
+                ],
+            )
         )
         nag.acknowledge(
             self.function.role,
             [
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{checker_log_group_prefix(env)}*]"
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{prefix}*]"
+                for prefix in prefixes
             ],
-            "Read-only access to vigil's own checker log groups, which share one prefix so new checks need no new grant.",
+            "Read-only access to vigil's own checker and ECS event log groups, each set under one prefix so new checks need no new grant.",
         )
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)

@@ -58,10 +58,15 @@ def alarm_signals(
 def watched(scope: Construct, check: CheckBase, ctx: CheckContext) -> list[tuple[Construct, CheckBase]]:
     """What a check watches: itself, or each resource its tag selector found under a scope named by
     the target's id, so a resource tagged later adds a scope and renames nothing."""
-    found = ctx.targets.get(check.id)
-    if found is None:
+    if check.id not in ctx.targets:
         return [(scope, check)]
-    return [(Construct(scope, target.id), target) for target in found]
+    return [(Construct(scope, target.id), target) for target in watched_targets(check, ctx)]
+
+
+def watched_targets(check: CheckBase, ctx: CheckContext) -> list[CheckBase]:
+    """The check itself, or each resource its tag selector found: what `watched` builds for."""
+    found = ctx.targets.get(check.id)
+    return [check] if found is None else list(found)
 
 
 def checker_timeout(checks: list[CheckBase]) -> int:

@@ -18,6 +18,17 @@ SELF_KIND = "self"  # AlarmMeta.kind of vigil's own alarms, which page the self-
 DESCRIPTION_LIMIT = 1024  # CloudWatch's AlarmDescription limit
 
 
+class EcsEventsRef(BaseModel):
+    """Where the notifier finds an ECS service's stopped tasks and failed deployments (kind `ecs`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    cluster: str
+    service: str
+    tasks: str  # the log group of the watched services' stopped-task events
+    deployments: str  # the log group of their failed deployments
+
+
 class AlarmMeta(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -35,6 +46,8 @@ class AlarmMeta(BaseModel):
     inhibited_by: str | None = None
     # The log group of the checker's runs, where the notifier finds the last run's reason and samples.
     logs: str | None = None
+    # An ECS service's events, which the notifier quotes instead (Lambda-free kind `ecs`).
+    ecs: EcsEventsRef | None = None
 
 
 def alarm_name(env: str, check_id: str, signal: str) -> str:

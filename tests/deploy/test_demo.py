@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -51,4 +52,55 @@ def test_demo_alarms_recovers_and_cleans_up():
     )
     # The healthy service never pages.
     assert "checkout-health down" not in text.split("what on-call received")[1]
+    assert_ecs_tasks_oom_killed_page_with_reason_and_exit_code(text)
+    assert_a_missed_heartbeat_pages_did_not_run(text)
     assert _moto_processes() == before
+
+
+def email(text: str, heading: str) -> str:
+    """The full e-mail the demo printed under '== the full e-mail of the first ALARM of <heading>'."""
+    after = text.split(f"== the full e-mail of the first ALARM of {heading} ")[1].splitlines()[1:]
+    return "\n".join(line.removeprefix("   | ") for line in itertools.takewhile(lambda x: x.startswith("   |"), after))
+
+
+def assert_ecs_tasks_oom_killed_page_with_reason_and_exit_code(text: str) -> None:
+    """Issue 12: a task that stops with exit code 137 (OOMKilled), through the documented event."""
+    assert "== ECS service demo-cluster/campaign-worker in moto ECS, 2 tasks" in text
+    assert re.search(
+        r"-- minute 2: 2 tasks of campaign-worker OOM-killed \(exit 137, OutOfMemoryError\), ECS started new ones: "
+        r"2 of 2 running",
+        text,
+    )
+    received = text.split("what on-call received")[1]
+    assert re.search(r"e-mail subject: \[ALARM\]\[critical\] campaign-worker-ecs tasks_crashed - campaigns", received)
+    assert re.search(
+        r"SMS \(\d+ chars\): ALARM crit campaign-worker-ecs tasks_crashed: 2 >=2 since \d\d:\d\dZ\. "
+        r"exit 137 OutOfMemoryError\.",
+        received,
+    )
+    assert re.search(r"e-mail subject: \[OK\]\[critical\] campaign-worker-ecs tasks_crashed recovered", received)
+    # ECS replaced every task at once: the task count never looked short, only the crashes page.
+    assert "campaign-worker-ecs tasks_short" not in received
+    crash = email(text, "campaign-worker-ecs tasks_crashed")
+    assert "Stopped tasks of campaign-worker, newest first (ECS task state change events):" in crash
+    assert crash.count("EssentialContainerExited: Essential container in task exited") == 2
+    assert crash.count("container worker: exit 137: OutOfMemoryError: Container killed due to memory usage") == 2
+
+
+def assert_a_missed_heartbeat_pages_did_not_run(text: str) -> None:
+    """Issue 12: a job pings on time through the real endpoint, misses a run, and the page says so."""
+    assert re.search(r"== heartbeat report-export: .* pings go to the deployed table Vigil-demo-\S*Pings", text)
+    for minute in (1, 3, 7, 9):
+        assert f"-- minute {minute}: job report-export ran and pinged POST /ping/report-export/0: 200 OK" in text
+    assert "-- minute 5: job report-export did not run" in text
+    received = text.split("what on-call received")[1]
+    assert re.search(
+        r"-- minute 6 → vigil-demo-oncall\n   e-mail subject: \[ALARM\]\[warning\] report-export missed", received
+    )
+    assert re.search(r"e-mail subject: \[OK\]\[warning\] report-export missed recovered", received)
+    assert "report-export failed" not in received
+    missed = email(text, "report-export missed")
+    assert re.search(
+        r"Last check run \(\S+\): measured: did not run: expected every 2m \+ 1m grace, so by \S+Z; last ping \S+Z",
+        missed,
+    )

@@ -1,5 +1,6 @@
 """Discovery at synth: a recorded listing with 3 tagged ECS services gets each its alarms; a listing
-with a 4th adds that service's alarms and changes no existing logical id, alarm or metric filter."""
+with a 4th adds that service's alarms and changes no existing logical id, alarm or metric filter (the
+stopped-task rule only gains the new service)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from vigil.alarm_meta import alarm_name
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SIGNALS = ["tasks_short", "cpu", "memory", "deployment_failed"]
+SIGNALS = ["tasks_short", "cpu", "memory", "deployment_failed", "tasks_crashed"]
 CHECKS = [
     {
         "id": "campaign-services",
@@ -32,6 +33,7 @@ CHECKS = [
     },
 ]
 UNCHANGED = {"AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter", "AWS::Events::Rule", "AWS::Logs::LogGroup"}
+STOPPED_TASKS_RULE = "CheckersEcsEventsTaskStopped63CFE4C4"
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +78,9 @@ def test_each_of_the_three_tagged_services_gets_the_service_defaults(three: Synt
     }
     filters = [f["Properties"]["FilterName"] for f in three.of_type("AWS::Logs::MetricFilter").values()]
     assert sorted(filters) == sorted(
-        alarm_name(ENV, f"campaign-services-prod-{s}", "deployment_failed")
+        alarm_name(ENV, f"campaign-services-prod-{s}", signal)
         for s in ("campaign-api", "campaign-scheduler", "campaign-worker")
+        for signal in ("deployment_failed", "tasks_crashed")
     )
 
 
@@ -86,8 +89,15 @@ def test_a_fourth_tagged_service_adds_its_alarms_and_renames_nothing(three: Synt
     for logical_id, resource in three.resources.items():
         assert logical_id in four.resources, f"{logical_id} vanished"
         assert four.resources[logical_id]["Type"] == resource["Type"]
-        if resource["Type"] in UNCHANGED:
+        if resource["Type"] in UNCHANGED and logical_id != STOPPED_TASKS_RULE:
             assert four.resources[logical_id]["Properties"] == resource["Properties"], logical_id
+    # The stopped-task rule names the watched services: it gains the new one, in place.
+    before, after = (s.resources[STOPPED_TASKS_RULE]["Properties"] for s in (three, four))
+    assert after["EventPattern"]["detail"]["group"] == sorted(
+        [*before["EventPattern"]["detail"]["group"], "service:campaign-reports"]
+    )
+    after["EventPattern"]["detail"]["group"] = before["EventPattern"]["detail"]["group"]
+    assert after == before
     added = set(four.resources) - set(three.resources)
     assert {four.resources[k]["Type"] for k in added} == {"AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter"}
-    assert len(added) == len(SIGNALS) + 1
+    assert len(added) == len(SIGNALS) + 2  # an alarm per signal, a metric filter per event signal

@@ -1,7 +1,8 @@
 """Kinds ecs, ec2, alb, lambda, dynamodb and metric as synthesized from tests/fixtures/kinds (tag selectors
 resolved against a recorded listing of 3 tagged services): every alarm's metric or expression,
-dimensions, statistic, rule and missing data; anomaly bands; the EC2 recover action; the ECS
-deployment-failure rule, log group, resource policy and metric filters; cfn-lint and cdk-nag."""
+dimensions, statistic, rule and missing data; anomaly bands; the EC2 recover action; the ECS event
+rules, log groups, resource policy and metric filters, checked against AWS's documented ECS events
+(tests/fixtures/ecs_events); cfn-lint and cdk-nag."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from pathlib import Path
 
 import pytest
 from conftest import ENV, Synth, synth
+from moto.events.models import EventPattern
 from test_lint_nag import lint_errors
 
+from infra import ecs_events
 from infra.catalog import load_catalog
-from infra.checks.ecs import DEPLOYMENT_FAILED_PATTERN
 from infra.discovery import RecordedListing
-from vigil.alarm_meta import alarm_name, decode_description
+from infra.ecs_events import DEPLOYMENT_FAILED_PATTERN
+from vigil import json_filter_pattern
+from vigil.alarm_meta import EcsEventsRef, alarm_name, decode_description
 from vigil.notifier.events import parse_alarm, split_event
 from vigil.notifier.render import LinkContext, render_email, render_sms, render_subject
 
@@ -71,7 +75,7 @@ def test_every_active_signal_of_every_check_and_target_has_one_alarm(built: Synt
         expected |= {alarm_name(ENV, i, s) for i in ids for s in check.active_signals()}
     names = {n for n in alarms(built) if not n.startswith(f"vigil-{ENV}-self-")}
     assert names == expected
-    assert len(expected) == 44  # 11 checks; the selector ones count once per target
+    assert len(expected) == 49  # 11 checks; the selector ones count once per target
 
 
 def test_ecs_tasks_short_is_desired_minus_running_from_container_insights(built: Synth) -> None:
@@ -128,63 +132,182 @@ def test_ecs_cpu_is_a_threshold_and_memory_alarms_above_its_anomaly_band(built: 
     assert meta is not None and meta.rule == "above the anomaly band (3 standard deviations) for 5 of 5 minutes"
 
 
-def test_ecs_deployment_failures_go_rule_to_log_group_to_metric_filter_to_alarm(built: Synth) -> None:
-    # One rule for the stack, however many services (the notifier's alarm-state rule is the other one).
-    (rule,) = [
-        r
-        for r in built.of_type("AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"]["source"] == ["aws.ecs"]
-    ]
-    props = rule["Properties"]
-    assert props["EventPattern"] == DEPLOYMENT_FAILED_PATTERN
-    (target,) = props["Targets"]
-    (log_id, log), *_ = [(k, v) for k, v in built.of_type("AWS::Logs::LogGroup").items() if "EcsEvents" in k]
-    assert log["Properties"]["LogGroupName"] == f"/aws/events/vigil-{ENV}-ecs"
-    assert {"Ref": log_id} in target["Arn"]["Fn::Join"][1] and ":log-group:" in target["Arn"]["Fn::Join"][1]
-    dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
-    assert dlq.startswith("CheckersSchedulerDlq")  # alarmed by self-monitoring on any message
-    assert set(rule.get("DependsOn", [])) & set(built.of_type("AWS::Logs::ResourcePolicy"))
+ECS_TARGETS = [
+    ("campaign-api-service", "prod", "campaign-api"),
+    ("campaign-worker-tasks", "batch", "campaign-worker"),
+    *((f"campaign-services-{s}", "prod", s.removeprefix("prod-")) for s in FOUND_SERVICES),
+]
+# The documented events' account and region, to resolve the template's pseudo parameters with.
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-west-2", "AWS::AccountId": "111122223333"}
 
-    (policy,) = built.of_type("AWS::Logs::ResourcePolicy").values()
+
+def resolved(value: object) -> str:
+    """A string property as CloudFormation resolves it in us-west-2, account 111122223333."""
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, dict) and "Fn::Join" in value, value
+    separator, parts = value["Fn::Join"]
+    return separator.join(p if isinstance(p, str) else PSEUDO[p["Ref"]] for p in parts)
+
+
+def documented(name: str, **detail: str) -> str:
+    """A documented ECS event (tests/fixtures/ecs_events), as EventBridge writes it to a log group."""
+    event = json.loads((FIXTURES / "ecs_events" / f"{name}.json").read_text())
+    event["detail"].update(detail)
+    return json.dumps(event)
+
+
+def ecs_rules(built: Synth) -> dict[str, dict]:
+    return {k: v for k, v in built.of_type("AWS::Events::Rule").items() if k.startswith("CheckersEcsEvents")}
+
+
+def ecs_log_group_ids(built: Synth) -> dict[str, str]:
+    """Log group name -> logical id of the ECS events log groups."""
+    groups = built.of_type("AWS::Logs::LogGroup").items()
+    return {v["Properties"]["LogGroupName"]: k for k, v in groups if k.startswith("CheckersEcsEvents")}
+
+
+def test_ecs_events_go_by_two_rules_to_two_log_groups_that_only_eventbridge_may_write(built: Synth) -> None:
+    groups = ecs_log_group_ids(built)
+    assert set(groups) == {f"/aws/events/vigil-{ENV}-ecs", f"/aws/events/vigil-{ENV}-ecs-tasks"}
+    rules = ecs_rules(built)
+    assert len(rules) == 2  # one pair for the stack, however many services
+    (policy_id, policy), *others = built.of_type("AWS::Logs::ResourcePolicy").items()
+    assert not others
+    targets: dict[str, str] = {}
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        (group,) = [g for g, ref in groups.items() if {"Ref": ref} in target["Arn"]["Fn::Join"][1]]
+        # arn:<partition>:logs:<region>:<account>:log-group:<the log group's name>
+        arn = resolved(
+            {"Fn::Join": ["", [p if p != {"Ref": groups[group]} else group for p in target["Arn"]["Fn::Join"][1]]]}
+        )
+        assert arn == f"arn:aws:logs:us-west-2:111122223333:log-group:{group}"
+        targets[rule["Properties"]["EventPattern"]["detail-type"][0]] = group
+        dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert dlq.startswith("CheckersSchedulerDlq")  # alarmed by self-monitoring on any message
+        assert policy_id in rule.get("DependsOn", [])  # no event dropped before the policy exists
+    assert targets == {
+        "ECS Deployment State Change": f"/aws/events/vigil-{ENV}-ecs",
+        "ECS Task State Change": f"/aws/events/vigil-{ENV}-ecs-tasks",
+    }
     document = json.loads(
         "".join(p if isinstance(p, str) else "ARN" for p in policy["Properties"]["PolicyDocument"]["Fn::Join"][1])
     )
     (statement,) = document["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    arns = [p for p in policy["Properties"]["PolicyDocument"]["Fn::Join"][1] if not isinstance(p, str)]
+    assert sorted(a["Fn::GetAtt"][0] for a in arns) == sorted(groups.values())
+    # Each rule may send what it could not deliver to the dead-letter queue, no other rule through it.
+    queue_policies = [
+        q["Properties"]["PolicyDocument"]["Statement"] for q in built.of_type("AWS::SQS::QueuePolicy").values()
+    ]
+    senders = [
+        s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0]
+        for statements in queue_policies
+        for s in statements
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert set(rules) <= set(senders)
 
+
+def test_the_stopped_task_rule_takes_the_documented_stops_of_the_watched_services_only(built: Synth) -> None:
+    (stopped,) = [
+        r["Properties"]["EventPattern"]
+        for r in ecs_rules(built).values()
+        if r["Properties"]["EventPattern"]["detail-type"] == ["ECS Task State Change"]
+    ]
+    assert stopped == ecs_events.task_stopped_pattern([(c, s) for _, c, s in ECS_TARGETS])
+    assert stopped["detail"]["group"] == [
+        "service:campaign-api",
+        "service:campaign-scheduler",
+        "service:campaign-worker",
+    ]
+    # moto's implementation of EventBridge's pattern matching, on the documented event of each service.
+    rule = EventPattern.load(json.dumps(stopped))
+    for _, cluster, service in ECS_TARGETS:
+        arn = f"arn:aws:ecs:us-west-2:111122223333:cluster/{cluster}"
+        assert rule.matches_event(
+            json.loads(documented("task_stopped_oom", clusterArn=arn, group=f"service:{service}"))
+        )
+        assert not rule.matches_event(
+            json.loads(documented("task_running", clusterArn=arn, group=f"service:{service}"))
+        )
+    prod = "arn:aws:ecs:us-west-2:111122223333:cluster/prod"
+    assert not rule.matches_event(
+        json.loads(documented("task_stopped_oom", clusterArn=prod, group="service:billing-api"))
+    )
+    assert not rule.matches_event(json.loads(documented("task_stopped_oom")))  # FargateCluster
+
+
+def test_every_ecs_alarm_tells_the_notifier_where_its_services_events_are(built: Synth) -> None:
+    for check, cluster, service in ECS_TARGETS:
+        signals = ["running" if check == "campaign-worker-tasks" else "tasks_short", "cpu", "memory"]
+        for signal in [*signals, "deployment_failed", "tasks_crashed"]:
+            _, meta = decode_description(alarm(built, check, signal)["AlarmDescription"])
+            assert meta is not None and meta.ecs == EcsEventsRef(
+                cluster=cluster,
+                service=service,
+                tasks=f"/aws/events/vigil-{ENV}-ecs-tasks",
+                deployments=f"/aws/events/vigil-{ENV}-ecs",
+            ), (check, signal)
+    _, other = decode_description(alarm(built, "campaign-mq-host", "system_status")["AlarmDescription"])
+    assert other is not None and other.ecs is None
+
+
+def test_ecs_deployment_failures_and_crashes_are_counted_per_service_and_alarmed(built: Synth) -> None:
+    patterns = [r["Properties"]["EventPattern"] for r in ecs_rules(built).values()]
+    assert DEPLOYMENT_FAILED_PATTERN in patterns
+    groups = ecs_log_group_ids(built)
     filters = {
         f["Properties"]["FilterName"]: f["Properties"] for f in built.of_type("AWS::Logs::MetricFilter").values()
     }
-    for check in ["campaign-api-service", "campaign-worker-tasks", *(f"campaign-services-{s}" for s in FOUND_SERVICES)]:
-        props = filters[alarm_name(ENV, check, "deployment_failed")]
-        pattern = "".join(p if isinstance(p, str) else "<token>" for p in props["FilterPattern"]["Fn::Join"][1])
-        assert '$.detail.eventName = "SERVICE_DEPLOYMENT_FAILED"' in pattern, check
-        assert props["LogGroupName"] == {"Ref": log_id}
-        (transform,) = props["MetricTransformations"]
-        assert (transform["MetricNamespace"], transform["MetricName"], transform["MetricValue"]) == (
-            "Vigil/Events",
-            f"{check}.deployment_failed",
-            "1",
+    for check, cluster, service in ECS_TARGETS:
+        for signal, group, statistic in [
+            ("deployment_failed", f"/aws/events/vigil-{ENV}-ecs", "Sum"),
+            ("tasks_crashed", f"/aws/events/vigil-{ENV}-ecs-tasks", "Sum"),
+        ]:
+            props = filters[alarm_name(ENV, check, signal)]
+            assert props["LogGroupName"] == {"Ref": groups[group]}, (check, signal)
+            (transform,) = props["MetricTransformations"]
+            assert (transform["MetricNamespace"], transform["MetricName"], transform["MetricValue"]) == (
+                "Vigil/Events",
+                f"{check}.{signal}",
+                "1",
+            )
+            alarmed = alarm(built, check, signal)
+            assert (alarmed["Namespace"], alarmed["MetricName"], alarmed["Statistic"]) == (
+                "Vigil/Events",
+                f"{check}.{signal}",
+                statistic,
+            )
+            assert (alarmed["ComparisonOperator"], alarmed["TreatMissingData"]) == (
+                "GreaterThanOrEqualToThreshold",
+                "notBreaching",
+            )
+        crashed = alarm(built, check, "tasks_crashed")
+        assert (crashed["Threshold"], crashed["Period"], crashed["EvaluationPeriods"]) == (2, 300, 1)
+        # The deployed patterns, resolved as CloudFormation would in the documented events' account and
+        # region, count the documented events of their own service only (CloudWatch's JSON filter rules).
+        deployment = json_filter_pattern.parse(
+            resolved(filters[alarm_name(ENV, check, "deployment_failed")]["FilterPattern"])
         )
-        failed = alarm(built, check, "deployment_failed")
-        assert (failed["Namespace"], failed["MetricName"], failed["Statistic"]) == (
-            "Vigil/Events",
-            f"{check}.deployment_failed",
-            "Sum",
+        mine = f"arn:aws:ecs:us-west-2:111122223333:service/{cluster}/{service}"
+        failed = json.loads(documented("deployment_failed"))
+        assert deployment.matches(json.dumps({**failed, "resources": [mine]}))
+        assert not deployment.matches(documented("deployment_failed"))  # default/servicetest
+        assert not deployment.matches(
+            json.dumps({**json.loads(documented("deployment_completed")), "resources": [mine]})
         )
-        assert (failed["Threshold"], failed["ComparisonOperator"], failed["TreatMissingData"]) == (
-            1,
-            "GreaterThanOrEqualToThreshold",
-            "notBreaching",
+        crashes = json_filter_pattern.parse(resolved(filters[alarm_name(ENV, check, "tasks_crashed")]["FilterPattern"]))
+        cluster_arn = f"arn:aws:ecs:us-west-2:111122223333:cluster/{cluster}"
+        assert crashes.matches(documented("task_stopped_oom", clusterArn=cluster_arn, group=f"service:{service}"))
+        assert not crashes.matches(documented("task_stopped_oom"))  # FargateCluster/sample-fargate
+        assert not crashes.matches(
+            documented("task_stopped_by_deployment", clusterArn=cluster_arn, group=f"service:{service}")
         )
-    worker = "".join(
-        p if isinstance(p, str) else "<token>"
-        for p in filters[alarm_name(ENV, "campaign-services-prod-campaign-worker", "deployment_failed")][
-            "FilterPattern"
-        ]["Fn::Join"][1]
-    )
-    assert worker.endswith(':service/prod/campaign-worker") }') and "$.resources[0] = " in worker
+        assert not crashes.matches(documented("task_running", clusterArn=cluster_arn, group=f"service:{service}"))
 
 
 def test_ec2_status_checks_and_the_recover_action_only_where_asked(built: Synth) -> None:

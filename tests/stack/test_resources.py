@@ -163,7 +163,11 @@ def test_alarms_say_where_their_checker_logs_and_the_notifier_may_read_only_ther
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Action"] == "logs:FilterLogEvents"
     ]
-    assert json.dumps(statement["Resource"]).endswith(f':log-group:/vigil/{ENV}/checkers/*"]]}}')
+    # The checkers' log groups and the ECS event log groups (vigil.notifier.ecs_evidence), each by its prefix.
+    granted = sorted(json.dumps(r) for r in statement["Resource"])
+    assert len(granted) == 2
+    assert granted[0].endswith(f':log-group:/aws/events/vigil-{ENV}-ecs*"]]}}')
+    assert granted[1].endswith(f':log-group:/vigil/{ENV}/checkers/*"]]}}')
 
 
 def test_checkers_read_only_the_referenced_secrets(sample: Synth) -> None:

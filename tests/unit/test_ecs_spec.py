@@ -28,6 +28,7 @@ def test_with_container_insights_tasks_short_compares_running_with_desired():
         "cpu": "> 90 % for 5 of 5 minutes",
         "memory": "> 90 % for 5 of 5 minutes",
         "deployment_failed": ">= 1 deployments for 1 of 1 minutes",
+        "tasks_crashed": ">= 2 tasks for 1 of 1 periods of 5m",
     }
     missing = {s: spec.rule(s).missing_data for s in spec.active_signals()}
     # No Container Insights data at all means nobody sees the service run: breaching.
@@ -36,15 +37,17 @@ def test_with_container_insights_tasks_short_compares_running_with_desired():
         "cpu": MissingData.not_breaching,
         "memory": MissingData.not_breaching,
         "deployment_failed": MissingData.not_breaching,
+        "tasks_crashed": MissingData.not_breaching,
     }
-    # desired - running reads two metrics; the deployment count is a metric filter's custom metric.
-    assert [alarm_metrics(spec, s) for s in spec.active_signals()] == [2, 1, 1, 1]
-    assert custom_metrics(spec) == 1
+    # desired - running reads two metrics; deployments and crashes are metric filters' custom metrics.
+    assert [alarm_metrics(spec, s) for s in spec.active_signals()] == [2, 1, 1, 1, 1]
+    assert custom_metrics(spec) == 2
+    assert spec.rule("tasks_crashed").statistic.value == "Sum"
 
 
 def test_without_container_insights_running_alarms_below_a_fixed_minimum(tmp_path):
     spec = check(container_insights=False, alarms={"running": {"threshold": 3}})
-    assert spec.active_signals() == ["running", "cpu", "memory", "deployment_failed"]
+    assert spec.active_signals() == ["running", "cpu", "memory", "deployment_failed", "tasks_crashed"]
     rule = spec.rule("running")
     assert rule.describe("tasks") == "< 3 tasks for 3 of 3 minutes"
     assert (rule.statistic.value, rule.period, rule.missing_data) == ("SampleCount", 60, MissingData.breaching)
@@ -84,6 +87,7 @@ def test_a_selector_check_stands_for_the_services_it_finds():
         ({"selector": {"tags": {}}, "cluster": None, "ecs_service": None}, ["selector.tags", "at least 1"]),
         ({"ecs_service": "has space"}, ["check api: ecs_service:", "allowed: an ECS cluster or service name"]),
         ({"alarms": {"tasks_short": {"statistic": "Average"}}}, ["alarms.tasks_short: statistic is fixed"]),
+        ({"alarms": {"tasks_crashed": {"statistic": "Maximum"}}}, ["alarms.tasks_crashed: statistic is fixed"]),
         (
             {"container_insights": False, "alarms": {"running": {"period": "5m"}}},
             ["alarms.running.period: fixed at 1m"],

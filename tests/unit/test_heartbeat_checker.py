@@ -4,20 +4,18 @@ EMF line reaches the ALARM e-mail through the real notifier."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 
 from infra.alarm_model import AlarmState, evaluate
 from infra.placement import check_log_group
+from tests.support.alarm_events import notifier_run, state_change
 from tests.support.emf import assert_vigil_emf, only_emf
 from tests.support.heartbeat import TABLE, aws, catalog, check, ping, run_checker  # noqa: F401 (fixture)
 from vigil.alarm_meta import AlarmMeta, alarm_name, encode_description
 from vigil.notifier import handler as notifier
 from vigil.notifier.events import parse_alarm
-from vigil.notifier.render import LinkContext
 from vigil.spec.heartbeat import FAILED_METRIC, MISSED_METRIC, HeartbeatCheck
 
 ENV = "demo"
@@ -25,7 +23,6 @@ MIN = timedelta(minutes=1)
 # 2026-11-27 02:30 in Europe/London is 02:30Z (GMT); nightly-export is due then, with 15m grace.
 DUE = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
 WATCHING = DUE - timedelta(hours=12)  # the checker's first run: the night before is not due
-ALARM_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "alarms" / "eventbridge_alarm.json"
 
 
 def cadence_runs(monkeypatch, c: HeartbeatCheck, start: datetime, end: datetime, pings: dict | None = None):
@@ -170,7 +167,7 @@ def test_the_alarm_email_quotes_the_exit_code_and_the_last_log_lines(aws, monkey
     monkeypatch.setattr(notifier, "_clients", {})
 
     payload = alarm_event(c, "failed", now + 1 * MIN)
-    outgoing = notifier.prepare(payload, parse_alarm(payload), None, notifier_run())
+    outgoing = notifier.prepare(payload, parse_alarm(payload), None, notifier_run(ENV))
 
     assert not outgoing.fallback and outgoing.routes == ("data-warning",)
     email = outgoing.notification.email
@@ -183,8 +180,6 @@ def test_the_alarm_email_quotes_the_exit_code_and_the_last_log_lines(aws, monkey
 
 def alarm_event(c: HeartbeatCheck, signal: str, at: datetime) -> dict:
     """The EventBridge alarm event for the check's alarm, described as infra.alarms describes it."""
-    event = json.loads(ALARM_FIXTURE.read_text())
-    name = alarm_name(ENV, c.id, signal)
     meta = AlarmMeta(
         check=c.id,
         signal=signal,
@@ -196,28 +191,5 @@ def alarm_event(c: HeartbeatCheck, signal: str, at: datetime) -> dict:
         kind=c.kind,
         logs=check_log_group(ENV, c),
     )
-    detail = event["detail"]
-    detail["alarmName"] = name
-    detail["configuration"]["description"] = encode_description(None, meta)
-    detail["configuration"]["metrics"][0]["metricStat"]["metric"] = {
-        "dimensions": {"Check": c.id},
-        "name": c.signals[signal].metric,
-        "namespace": "Vigil",
-    }
-    detail["state"]["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-    event["resources"] = [f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{name}"]
-    return event
-
-
-def notifier_run() -> notifier.Run:
-    """What one notifier invocation shares, without the state table (dedup is not under test here)."""
-    settings = notifier.Settings(
-        topic_arn_prefix="arn:aws:sns:eu-west-1:123456789012:vigil-demo-",
-        fallback_route="platform-critical",
-        dashboard_name=None,
-        env=ENV,
-        stack_region="eu-west-1",
-        state_table=None,
-    )
-    links = LinkContext(stack_region=settings.stack_region)
-    return notifier.Run(settings=settings, links=links, store=None, lease_seconds=60, tally=notifier.Tally())
+    metric = {"dimensions": {"Check": c.id}, "name": c.signals[signal].metric, "namespace": "Vigil"}
+    return state_change(alarm_name(ENV, c.id, signal), encode_description(None, meta), at, metric)

@@ -80,7 +80,9 @@ def fetch(
     end_ms = int(until.timestamp() * 1000) + 60_000  # the run that tipped the alarm may log just after it
     try:
         for lookback in LOOKBACKS_MS:
-            events = _events(logs, log_group, check_id, end_ms - lookback, end_ms, deadline)
+            # A quoted term finds the check's lines cheaply; from_log_line then matches the id exactly
+            # (the term also matches "api-health-eu" when looking for "api-health").
+            events = read_events(logs, log_group, check_id, end_ms - lookback, end_ms, deadline)
             found = newest(events, check_id)
             if found is not None:
                 return found
@@ -89,16 +91,16 @@ def fetch(
     return None
 
 
-def _events(
-    logs: Any, log_group: str, check_id: str, start_ms: int, end_ms: int, deadline: float
+def read_events(
+    logs: Any, log_group: str, term: str, start_ms: int, end_ms: int, deadline: float
 ) -> list[tuple[int, str]]:
+    """(timestamp ms, message) of the events holding `term`, at most MAX_PAGES pages; TimeoutError
+    once `deadline` (time.monotonic()) has passed."""
     request: dict[str, Any] = {
         "logGroupName": log_group,
         "startTime": start_ms,
         "endTime": end_ms,
-        # A quoted term finds the check's lines cheaply; from_log_line then matches the id exactly
-        # (the term also matches "api-health-eu" when looking for "api-health").
-        "filterPattern": f'"{check_id}"',
+        "filterPattern": f'"{term}"',
     }
     events: list[tuple[int, str]] = []
     for _ in range(MAX_PAGES):

@@ -15,7 +15,8 @@ Each payload, in order:
 2. skip what the alarm's own actions would not page (vigil.notifier.paging);
 3. drop a state change older than the last one paged, and one already delivered or being
    delivered by another invocation (vigil.notifier.state);
-4. render it (on failure, the plain fallback), with the checker's evidence on ALARM;
+4. render it (on failure, the plain fallback), with the evidence on ALARM: the checker's last run,
+   or an ECS service's stopped tasks and failed deployment;
 5. publish to each route not yet delivered. A route that refuses for good (no topic, no
    permission, unusable key, message refused) is rerouted to the fallback route, plainly when the
    message itself was refused. A failure a retry may fix raises once every route was tried, so
@@ -30,7 +31,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from vigil.notifier import evidence
+from vigil.notifier import ecs_evidence, evidence
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -233,7 +234,7 @@ def prepare(payload: Any, event: AlarmEvent | None, problem: Exception | None, r
     """Render one alarm payload; on any failure, the plain fallback. Never raises."""
     if event is not None:
         try:
-            notification = render(event, run.links, checker_evidence(event))
+            notification = render(event, run.links, alarm_evidence(event))
         except Exception as exc:
             return _fallback(payload, exc, event, run)
         routes = tuple(event.meta.routes) if event.meta else ()
@@ -246,12 +247,17 @@ def prepare(payload: Any, event: AlarmEvent | None, problem: Exception | None, r
     return _fallback(payload, problem, None, run)
 
 
-def checker_evidence(event: AlarmEvent) -> evidence.Evidence | None:
-    """On ALARM of a checker's signal, its last run's reason and samples; None otherwise or on any trouble."""
+def alarm_evidence(event: AlarmEvent) -> evidence.Evidence | ecs_evidence.EcsEvidence | None:
+    """On ALARM, what stands behind it: a checker's last run (reason, samples), or an ECS service's
+    stopped tasks and failed deployment; None otherwise or on any trouble."""
     meta = event.meta
-    if event.state != AlarmState.alarm or meta is None or not meta.logs or event.state_time is None:
+    if event.state != AlarmState.alarm or meta is None or event.state_time is None:
         return None
-    return evidence.fetch(_logs(), meta.logs, meta.check, event.state_time)
+    if meta.ecs is not None:
+        return ecs_evidence.fetch(_logs(), meta.ecs, meta.signal, event.state_time)
+    if meta.logs:
+        return evidence.fetch(_logs(), meta.logs, meta.check, event.state_time)
+    return None
 
 
 def _fallback(payload: Any, exc: Exception | None, event: AlarmEvent | None, run: Run) -> Outgoing:

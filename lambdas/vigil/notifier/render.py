@@ -22,6 +22,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from vigil.notifier import sms as gsm
+from vigil.notifier.ecs_evidence import EcsEvidence
 from vigil.notifier.events import AlarmEvent, AlarmState, Salvage, salvage
 from vigil.notifier.evidence import Evidence
 from vigil.notifier.sanitize import multi_line, single_line
@@ -243,13 +244,14 @@ def time_in_previous_state(event: AlarmEvent) -> float | None:
 # --- channels -------------------------------------------------------------------------------------
 
 
-def render(event: AlarmEvent, links: LinkContext, evidence: Evidence | None = None) -> Notification:
+def render(event: AlarmEvent, links: LinkContext, evidence: Evidence | EcsEvidence | None = None) -> Notification:
+    hint = evidence.sms_hint(event.meta.signal) if isinstance(evidence, EcsEvidence) and event.meta else None
     return Notification(
         alarm_name=event.alarm_name,
         state=event.state.value,
         subject=render_subject(event),
         email=render_email(event, links, evidence),
-        sms=render_sms(event),
+        sms=render_sms(event, hint),
     )
 
 
@@ -271,7 +273,7 @@ def fit_subject(head: str, name: str, tail: str = "") -> str:
     return head + shorten(name, SUBJECT_LIMIT - gsm.utf16_units(head), measure=gsm.utf16_units)
 
 
-def render_email(event: AlarmEvent, links: LinkContext, evidence: Evidence | None = None) -> str:
+def render_email(event: AlarmEvent, links: LinkContext, evidence: Evidence | EcsEvidence | None = None) -> str:
     meta = event.meta
     state = event.state
     lines: list[str] = []
@@ -309,7 +311,9 @@ def render_email(event: AlarmEvent, links: LinkContext, evidence: Evidence | Non
     width = max(len(label) for label, _ in facts) + 2
     # A fact is one line whatever its value holds: a newline in a name must not forge a line.
     lines += [f"{label + ':':<{width}}{single_line(value)}" for label, value in facts]
-    if evidence is not None:
+    if isinstance(evidence, EcsEvidence):
+        lines += ["", *evidence.email_lines()]
+    elif evidence is not None:
         lines += ["", *evidence_lines(evidence)]
 
     if event.description.strip():
@@ -376,8 +380,9 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in multi_line(text).splitlines())
 
 
-def render_sms(event: AlarmEvent) -> str:
-    """One segment: state, severity, what, value against threshold, when; runbook if it fits."""
+def render_sms(event: AlarmEvent, hint: str | None = None) -> str:
+    """One segment: state, severity, what, value against threshold, when; then, each only if it fits
+    whole, a hint of why (an ECS task's "exit 137 OutOfMemoryError") and the runbook."""
     meta = event.meta
     tag = _SMS_TAGS[event.state]
     severity = f" {_short_severity(meta.severity)}" if meta else ""
@@ -403,6 +408,8 @@ def render_sms(event: AlarmEvent) -> str:
     tail = (" " if tail.startswith(" ") else "") + gsm.fold(tail)
 
     extras: list[str] = []
+    if hint and event.state == AlarmState.alarm:
+        extras.append(" " + gsm.fold(single_line(hint)).rstrip(".") + ".")
     if meta and meta.runbook and event.state != AlarmState.ok:
         # A URL is useful whole or not at all: it is added only if it fits entire.
         extras.append(f" runbook: {sms_url(meta.runbook)}")

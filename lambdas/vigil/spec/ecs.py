@@ -24,10 +24,18 @@ with eventName SERVICE_DEPLOYMENT_FAILED (Amazon ECS Developer Guide, "Amazon EC
 deployment state change events"; resources[0] is the service's ARN). CloudWatch cannot alarm on an
 event, and no code of vigil's needs to run for it either: one EventBridge rule per stack writes
 those events to a log group, and a metric filter per service counts its failures
-(`deployment_failed`, Sum, missing data not breaching: no event is no failure). Stopped tasks
-("ECS Task State Change", lastStatus STOPPED, with stoppedReason and exit codes) are for the
-notifier's evidence in a later change; a rule for them needs what every ecs check and each of its
-targets already carries: the cluster and the service (`ecs_service`).
+(`deployment_failed`, Sum, missing data not breaching: no event is no failure).
+
+Crashed tasks: a second rule writes the watched services' "ECS Task State Change" events with
+lastStatus STOPPED ("Amazon ECS task state change events": detail.group is "service:<name>",
+detail.stopCode and detail.stoppedReason say why, detail.containers[].exitCode and .reason how each
+container ended) to a sibling log group. A metric filter per service counts the tasks that stopped
+on their own (`tasks_crashed`: stopCode EssentialContainerExited, a crash or an OOM kill, or
+TaskFailedToStart), which tasks_short cannot see when ECS restarts them within its 5 minutes. The
+stop code, not the exit code: a deployment or scale-in stops tasks with SIGTERM, and a sidecar then
+exits 143 (or 137) although nothing crashed; and a filter pattern cannot search every container of
+the array. The same events are the notifier's evidence: every ecs alarm names the two log groups and
+the service, and the ALARM e-mail quotes the newest stopped tasks (and the failed deployment).
 """
 
 from __future__ import annotations
@@ -43,8 +51,11 @@ NAME = worded(r"^[A-Za-z0-9_-]{1,255}$", "an ECS cluster or service name: 1 to 2
 SHORT = "tasks_short"
 RUNNING = "running"
 DEPLOYMENT = "deployment_failed"
+CRASHED = "tasks_crashed"
 # The task count is a computed or counted series: its statistic (and for `running` its period) is fixed.
-FIXED_STATISTIC = frozenset({SHORT, RUNNING, DEPLOYMENT})
+FIXED_STATISTIC = frozenset({SHORT, RUNNING, DEPLOYMENT, CRASHED})
+# The stop codes of a task that stopped on its own (ECS API reference, Task: stopCode).
+CRASH_STOP_CODES = ("EssentialContainerExited", "TaskFailedToStart")
 
 
 def _rule(
@@ -100,6 +111,17 @@ class EcsCheck(Selectable, CheckBase):
                 "a deployment failed and the circuit breaker stopped it (SERVICE_DEPLOYMENT_FAILED)",
                 AlarmRule.sustained(1, Comparison.ge, 1, MissingData.not_breaching, statistic=Statistic.sum),
             ),
+            Signal(
+                CRASHED,
+                "TasksCrashed",
+                "tasks",
+                "tasks that stopped on their own: an essential container exited (a crash, an OOM kill) "
+                "or the task failed to start",
+                # Two in 5 minutes is a crash loop, however fast ECS restarts; one stray OOM kill is not.
+                AlarmRule.sustained(
+                    2, Comparison.ge, 1, MissingData.not_breaching, statistic=Statistic.sum, period=300
+                ),
+            ),
         )
     }
     has_checker: ClassVar[bool] = False
@@ -146,8 +168,9 @@ class EcsCheck(Selectable, CheckBase):
         return 2 if signal == SHORT else 1
 
     def custom_metric_count(self) -> int:
-        """DeploymentFailed comes from a metric filter: a custom metric, billed in the months it is published."""
-        return 1
+        """DeploymentFailed and TasksCrashed come from metric filters: custom metrics, billed in the
+        months they are published."""
+        return 2
 
     def active_signals(self) -> list[str]:
         idle = RUNNING if self.container_insights else SHORT
