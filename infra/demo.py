@@ -39,11 +39,11 @@ from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
 from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
 from infra.local_checker import run_checker, visible_messages
-from infra.notifier_state import table_name
 from infra.placement import check_log_group
 from infra.signal_alarms import checker_alarms
 from vigil import filter_pattern
 from vigil.alarm_meta import alarm_name
+from vigil.notifier.state import table_name
 from vigil.spec.common import CheckBase
 from vigil.spec.log_pattern import PRESET_PATTERNS, LogPatternCheck
 from vigil.spec.rabbitmq import NO_CONSUMERS

@@ -18,8 +18,9 @@ from conftest import ENV, ROOT, Synth
 
 from infra.alarm_state_rule import MAX_EVENT_AGE, RETRY_ATTEMPTS, alarm_prefix
 from infra.notifications import NOTIFIER_HANDLER
-from infra.notifier_state import TABLE_ACTIONS, TTL_ATTRIBUTE, table_name
+from infra.notifier_state import TABLE_ACTIONS, TTL_ATTRIBUTE
 from vigil.alarm_meta import SELF_KIND, decode_description
+from vigil.notifier.state import table_name
 
 pytestmark = pytest.mark.slow
 
