@@ -21,26 +21,28 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from vigil import secrets
 from vigil.notifier.events import AlarmEvent
 from vigil.notifier.render import LinkContext, Notification
-from vigil.outputs import build_outputs
-from vigil.outputs.alert import Alert, build_alert
-from vigil.outputs.base import BaseOutput
-from vigil.outputs.config import OutputConfig
-from vigil.outputs.delivery import DEFAULT_BUDGET_SECONDS, DeliveryReport, deliver_all, down_notification
+
+# The outputs' models and clients cost a notifier's cold start ~15%: they are imported on first use,
+# so a stack whose routes have no output never pays for them.
+if TYPE_CHECKING:
+    from vigil.outputs.alert import Alert
+    from vigil.outputs.base import BaseOutput
+    from vigil.outputs.config import OutputConfig
+    from vigil.outputs.delivery import DeliveryReport
 
 ROUTE_OUTPUTS_ENV = "ROUTE_OUTPUTS"
 OUTPUT_SECRETS_ENV = "OUTPUT_SECRETS"
 # Kept back from the outputs' budget for the publishes that follow them (the down page, a reroute).
 PUBLISH_RESERVE_SECONDS = 5.0
 MIN_BUDGET_SECONDS = 1.0
+MAX_BUDGET_SECONDS = 20.0  # vigil.outputs.delivery.DEFAULT_BUDGET_SECONDS: the notifier runs for 30 s
 
-_ROUTE_OUTPUTS = TypeAdapter(dict[str, list[OutputConfig]])
 logger = logging.getLogger(__name__)
 
 
@@ -48,8 +50,14 @@ logger = logging.getLogger(__name__)
 def route_outputs(text: str) -> dict[str, list[OutputConfig]]:
     """Each route's outputs; {} without any, or (an error logged) when the stack wrote what this code
     cannot read: e-mail and SMS must still go out."""
+    if not text:
+        return {}
+    from pydantic import TypeAdapter
+
+    from vigil.outputs.config import OutputConfig
+
     try:
-        return _ROUTE_OUTPUTS.validate_json(text) if text else {}
+        return TypeAdapter(dict[str, list[OutputConfig]]).validate_json(text)
     except ValidationError as exc:
         logger.error("%s is not a map of route outputs: %s", ROUTE_OUTPUTS_ENV, str(exc)[:500])
         return {}
@@ -80,8 +88,8 @@ def down_mark(route: str, output: str) -> str:
 def budget(remaining_seconds: float | None) -> float:
     """The outputs' share of the invocation's remaining time."""
     if remaining_seconds is None:
-        return DEFAULT_BUDGET_SECONDS
-    return max(MIN_BUDGET_SECONDS, min(DEFAULT_BUDGET_SECONDS, remaining_seconds - PUBLISH_RESERVE_SECONDS))
+        return MAX_BUDGET_SECONDS
+    return max(MIN_BUDGET_SECONDS, min(MAX_BUDGET_SECONDS, remaining_seconds - PUBLISH_RESERVE_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,11 @@ def run_outputs(
     INSUFFICIENT_DATA). Never raises for an output's failure: that is in the report."""
     if not todo:
         return None
+    from vigil import secrets
+    from vigil.outputs import build_outputs
+    from vigil.outputs.alert import build_alert
+    from vigil.outputs.delivery import deliver_all
+
     alert = build_alert(event, notification, environment=environment, links=links)
     if alert is None:
         return None
@@ -142,14 +155,6 @@ def run_outputs(
         for (route, _), output in zip(todo, build_outputs([c for _, c in todo], resolve), strict=True)
     ]
     report = deliver_all([r.output for r in ran], alert, budget=budget_seconds)
-    for routed, result in zip(ran, report.deliveries, strict=True):
-        logger.log(
-            logging.INFO if result.ok else logging.WARNING,
-            "output %s/%s: %s",
-            routed.route,
-            result.output,
-            result.action if result.ok else result.error,
-        )
     return Outcome(alert=alert, report=report, ran=ran)
 
 
@@ -163,5 +168,7 @@ def down_page(outcome: Outcome, already: frozenset[str]) -> tuple[Notification |
     ]
     if not fresh:
         return None, []
+    from vigil.outputs.delivery import DeliveryReport, down_notification
+
     report = DeliveryReport(correlation_id=outcome.report.correlation_id, deliveries=[d for _, d in fresh])
     return down_notification(report, outcome.alert), [down_mark(*routed.key) for routed, _ in fresh]

@@ -34,8 +34,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from vigil.notifier.events import AlarmEvent, AlarmState
 from vigil.notifier.render import Notification, clip_utf8, title
@@ -43,11 +44,12 @@ from vigil.notifier.state import Key, Last, StateTable
 from vigil.silences.active import Silence, active_silence
 from vigil.silences.adhoc import PARTITION, AdhocSilence, is_adhoc
 from vigil.silences.held import HELD_TTL_SECONDS, Held, footer, is_held, span_text, to_report
-from vigil.silences.windows import Window
+
+if TYPE_CHECKING:
+    from vigil.silences.windows import Window
 
 WINDOWS_ENV = "SILENCE_WINDOWS"
 EMAIL_BYTES_LIMIT = 64 * 1024
-_WINDOWS = TypeAdapter(list[Window])
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +59,14 @@ def windows_from(text: str) -> tuple[Window, ...]:
     """The windows synth wrote into the environment; none (and an error logged) when unreadable."""
     if not text:
         return ()
+    # Imported here: the windows' models need the catalog's building blocks (vigil.spec.common),
+    # a cold-start cost only a stack with windows should pay.
+    from pydantic import TypeAdapter
+
+    from vigil.silences.windows import Window
+
     try:
-        return tuple(_WINDOWS.validate_json(text))
+        return tuple(TypeAdapter(list[Window]).validate_json(text))
     except ValidationError as exc:
         # A broken list must not stop pages: without it, windows mute only the alarm actions.
         logger.error("%s is not a list of windows: %s", WINDOWS_ENV, str(exc)[:500])

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from vigil.alarm_meta import SELF_KIND, AlarmMeta
 from vigil.silences.adhoc import AdhocSilence
-from vigil.silences.windows import Span, Window
+
+if TYPE_CHECKING:  # the windows' models come with the catalog's building blocks: only loaded when there are windows
+    from vigil.silences.windows import Window
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def active_silence(
     found: list[Silence] = []
     for window in windows:
         if window.covers(meta.check, meta.service):
-            span: Span | None = window.opening(at)
+            span = window.opening(at)
             if span is not None:
                 found.append(Silence("window", window.name, span.start, span.end))
     for silence in adhoc:
