@@ -132,6 +132,18 @@ def test_an_alarm_and_its_recovery_inside_the_window_are_summarized_in_the_next_
     assert "Silences:" not in published()[-1][1]
 
 
+def test_when_the_window_ends_the_muted_recovery_of_a_held_alarm_pages_nobody(window: Any) -> None:
+    assert notifier.handler(by_rule("ALARM", "14:03"), None) == summary(skipped=1)
+    assert notifier.handler(by_rule("OK", "14:40"), None) == summary(skipped=1)
+    # 16:00: the window ends with the alarm OK, and CloudWatch runs the OK action it muted at 14:40
+    # ("How alarm mute rules work"); that recovery is already summarized for the next page's footer.
+    assert notifier.handler(change("OK", "14:40"), None) == summary(skipped=1)
+    assert notifier.handler(change("OK", "14:40"), None) == summary(skipped=1)  # and a retry of it
+    assert published() == []
+    assert notifier.handler(change("ALARM", "16:30"), None) == summary(published=1)
+    assert "orders-queue backlog (ALARM 14:03, OK 14:40)" in published()[0][1]
+
+
 def test_the_footer_goes_only_to_the_routes_that_would_have_been_paged(window: Any) -> None:
     assert notifier.handler(by_rule("ALARM", "14:03"), None) == summary(skipped=1)
     # campaign-api-health pages campaigns-critical and platform-critical; only the first had the held alarm.

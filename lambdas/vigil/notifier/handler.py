@@ -245,14 +245,8 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
         )
         return None
     decision = run.silencing.decide(event, silence, advanced.previous)
-    if decision.hold and decision.silence is not None:
-        _skip(
-            run,
-            f"held by {decision.silence.label}",
-            alarm=event.alarm_name,
-            state=event.state.value,
-            until=decision.silence.end.isoformat(),
-        )
+    if decision.hold:
+        _skip(run, decision.hold, alarm=event.alarm_name, state=event.state.value)
         return None
     return decision
 

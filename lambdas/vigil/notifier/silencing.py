@@ -82,7 +82,7 @@ class Decision:
     """What the silence step says about one state change."""
 
     silence: Silence | None = None
-    hold: bool = False
+    hold: str | None = None  # why it is held back; None: it goes on
     note: str | None = None  # for the e-mail of a change delivered during a silence
 
 
@@ -118,9 +118,16 @@ class Silencing:
 
     def decide(self, event: AlarmEvent, silence: Silence | None, previous: Last | None) -> Decision:
         """Hold or deliver a change `silence` covers, given the alarm's `last` before it."""
+        same = previous is not None and previous.same_change(event)
         if silence is None:
-            return Decision()
-        if previous is not None and previous.same_change(event):
+            if same and previous is not None and previous.held and event.state == AlarmState.ok:
+                # CloudWatch runs a muted OK action when its window ends, the alarm still OK: that
+                # recovery's ALARM was held too, and both are in a footer already.
+                if self.store:
+                    self.store.mark_held(event)
+                return Decision(hold="a recovery summarized during a silence, sent again by its action")
+            return Decision()  # a held ALARM that CloudWatch sends when its window ends pages now
+        if same and previous is not None:
             held = previous.held  # another copy of one change: the first copy decided
         elif event.state == AlarmState.ok:
             held = previous is not None and previous.state == AlarmState.alarm.value and previous.held
@@ -130,7 +137,7 @@ class Silencing:
             if self.store:
                 self.store.mark_held(event)
             self._record(event, silence)
-            return Decision(silence, hold=True)
+            return Decision(silence, hold=f"held by {silence.label} until {silence.end.isoformat()}")
         if event.state != AlarmState.ok:
             return Decision(silence)  # a copy of a change paged already: the dedup claim drops it
         why = (
