@@ -134,7 +134,8 @@ def load_catalog(root: Path | str) -> Catalog:
         _check_references(settings, checks, origin, problems, str(root / SETTINGS_FILE))
         windows, found = resolve(str(root / SETTINGS_FILE), settings.windows, declared, checks, origin)
         problems += [Problem(p.file, p.message, field=p.field) for p in found]
-        too_big = environment_problem(notifier_environment(settings, windows, datetime.now(UTC)))
+        # Sized once the rest is sound: it reads the outputs' secret references, checked above.
+        too_big = None if problems else environment_problem(notifier_environment(settings, windows, datetime.now(UTC)))
         if too_big:
             problems.append(Problem(str(root / SETTINGS_FILE), too_big))
     if problems or settings is None:

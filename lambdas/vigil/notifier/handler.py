@@ -166,7 +166,7 @@ class Run:
     store: StateTable | None
     lease_seconds: float
     tally: Tally
-    silencing: Silencing
+    silencing: Silencing = field(default_factory=lambda: Silencing(None, ()))
     remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
 
 
