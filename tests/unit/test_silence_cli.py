@@ -15,6 +15,7 @@ from test_notifier_handler import REGION, Routes, summary
 
 from infra.__main__ import main
 from tests.support.catalogs import FIXTURE_CATALOG
+from tests.support.state_table import create_state_table
 from vigil.notifier import handler as notifier
 from vigil.notifier.state import table_name
 from vigil.silences.adhoc import PARTITION, AdhocSilence
@@ -33,15 +34,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(client, TABLE)
         yield client
 
 
