@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -67,7 +68,9 @@ DB_LOG_STREAM = "demo-sql.error"
 FAILED_LOGINS_PER_MINUTE = 12
 IO_ERROR_MINUTE = 3
 BROKER_CHECK = "campaign-events-broker"
-BROKER_QUEUE = "demo-campaign-events"
+# One queue per run, so that demos sharing one broker (two worktrees, CI beside a developer) never
+# empty or delete each other's queue.
+BROKER_QUEUE_PREFIX = "demo-campaign-events-"
 BROKER_SECRET = "vigil/demo/rabbitmq"
 EVENTS_WAITING = 25
 STORY_CHECK = "campaign-api-health"  # the alarm of the ServiceNow step's story
@@ -148,7 +151,7 @@ def demo_catalog(
                 "url": broker.url,
                 "credentials_secret": "demo-rabbitmq",
                 "vhost": "/",
-                "pattern": f"^{BROKER_QUEUE}$",
+                "pattern": f"^{broker.queue}$",  # letters, digits and '-': nothing to escape
                 "timeout": 10,
                 "description": "Campaign events for the notification service.",
                 "runbook": "https://wiki.example.com/runbooks/campaign-events#consumers",
@@ -195,7 +198,7 @@ class Publications:
 def run_demo(out: Any = print) -> int:
     started = time.monotonic()
     services = DemoServices(slow_seconds=SLOW_SECONDS)
-    local_broker = LocalBroker(BROKER_QUEUE)
+    local_broker = LocalBroker(BROKER_QUEUE_PREFIX + secrets.token_hex(3))
     broker = local_broker if local_broker.available() else None
     # The simulated clock: its minutes are the alarms' and the maintenance window's.
     start = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -209,7 +212,7 @@ def run_demo(out: Any = print) -> int:
         catalog = load_catalog(catalog_dir)
         out(f"== vigil demo: {len(catalog.checks)} checks, local targets on 127.0.0.1:{services.port}")
         out(
-            f"== RabbitMQ found at {broker.url}: queue {BROKER_QUEUE} fills with nobody consuming"
+            f"== RabbitMQ found at {broker.url}: queue {broker.queue} fills with nobody consuming"
             if broker
             else "== no RabbitMQ with its management API on 127.0.0.1:15672: the SQS queue shows a stopped consumer"
         )

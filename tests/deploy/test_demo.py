@@ -36,7 +36,8 @@ def test_demo_alarms_recovers_and_cleans_up():
     assert "checkout-health down" not in text.split("what on-call received")[1]
     assert_window_silences_an_alarm(text)
     assert_servicenow_incident_created_updated_resolved(text)
-    assert _moto_processes() == before
+    # Nothing of the demo's is left running (others' moto servers may come and go meanwhile).
+    assert set(_moto_processes()) <= set(before)
 
 
 def assert_window_silences_an_alarm(text: str) -> None:
@@ -49,7 +50,7 @@ def assert_window_silences_an_alarm(text: str) -> None:
         f"minute 5: window sqlserver-patching ended, {io_error} still OK: CloudWatch runs the muted action now" in step
     )
     # Nobody was paged for it, and a later page's footer says what the window held.
-    received = text.split("what on-call received")[1].split("\n== ")[1]
+    received = text.split("what on-call received")[1].split("\n== ")[0]
     assert "campaign-db-errors io-error-823" not in received
     held = re.findall(r"by maintenance window sqlserver-patching: \d+ alarms? held: [^\n]*", step)
     assert any(re.search(r"campaign-db-errors io-error-823 \(ALARM \d\d:\d\d", line) for line in held)

@@ -129,8 +129,12 @@ def test_ecs_cpu_is_a_threshold_and_memory_alarms_above_its_anomaly_band(built: 
 
 
 def test_ecs_deployment_failures_go_rule_to_log_group_to_metric_filter_to_alarm(built: Synth) -> None:
-    (_, rule), *others = built.of_type("AWS::Events::Rule").items()
-    assert not others  # one rule for the stack, however many services
+    # One rule for the stack, however many services (the notifier's alarm-state rule is the other one).
+    (rule,) = [
+        r
+        for r in built.of_type("AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.ecs"]
+    ]
     props = rule["Properties"]
     assert props["EventPattern"] == DEPLOYMENT_FAILED_PATTERN
     (target,) = props["Targets"]

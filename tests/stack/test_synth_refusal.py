@@ -71,7 +71,7 @@ def test_an_invalid_catalog_is_refused_with_one_line_per_problem(tmp_path: Path)
 
     lines = assert_refused_in_words(run)
     assert lines[0] == (
-        f"error: {catalog / 'orders.yaml'}: check orders-queue: severity: found 'urgent'; allowed: 'critical' or 'warning'"
+        f"error: {catalog / 'orders.yaml'}:8: check orders-queue: severity: found 'urgent'; allowed: 'critical' or 'warning'"
     )
     assert lines[-1] == f"1 problem(s) in {catalog}: fix the catalog and synth again"
 

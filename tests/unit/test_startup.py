@@ -1,4 +1,4 @@
-"""`validate`, `plan` and `test-alarms` start without the CDK; nothing vigil runs prints jsii's Node banner.
+"""`validate`, `plan`, `test-alarms` and `run` start without the CDK; nothing vigil runs prints jsii's Node banner.
 
 Importing aws_cdk costs ~1.5 s and starts a ~270 MB jsii Node process, which on Node 20 also
 prints an end-of-life banner (as Python bytes). Only synth needs it. Each command runs in a fresh
@@ -31,17 +31,27 @@ def _env_without_silencers() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("JSII_SILENCE_")}
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "test-alarms"])
-def test_command_does_not_load_the_cdk(command: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        (["validate", str(FIXTURE_CATALOG)], 0),
+        (["plan", str(FIXTURE_CATALOG)], 0),
+        (["test-alarms", str(FIXTURE_CATALOG)], 0),
+        # run's whole module graph (local checker, signal alarms), stopped before any network call.
+        (["run", "no-such-check", "--catalog", str(FIXTURE_CATALOG)], 2),
+    ],
+    ids=["validate", "plan", "test-alarms", "run"],
+)
+def test_command_does_not_load_the_cdk(command: list[str], code: int) -> None:
     run = subprocess.run(
-        [sys.executable, "-c", WRAPPER, command, str(FIXTURE_CATALOG)],
+        [sys.executable, "-c", WRAPPER, *command],
         cwd=REPO_ROOT,
         env=_env_without_silencers(),
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == code, run.stdout + run.stderr
     loaded = run.stdout.rsplit("LOADED:", 1)[1].strip()
     assert loaded == "", f"{command} imported {loaded}"
     assert BANNER not in run.stderr

@@ -27,16 +27,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import (
-    AlarmRule,
-    CheckBase,
-    Comparison,
-    MissingData,
-    Signal,
-    Statistic,
-    refuse_statistic,
-    worded,
-)
+from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, refuse_statistic, worded
 from vigil.spec.selector import Selectable, TagSelector, arn_resource, target
 
 # The LoadBalancer dimension (app/<name>/<id>) or the load balancer's ARN.

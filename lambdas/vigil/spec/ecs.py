@@ -36,16 +36,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import (
-    AlarmRule,
-    CheckBase,
-    Comparison,
-    MissingData,
-    Signal,
-    Statistic,
-    refuse_statistic,
-    worded,
-)
+from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, refuse_statistic, worded
 from vigil.spec.selector import Selectable, TagSelector, arn_resource, target
 
 NAME = worded(r"^[A-Za-z0-9_-]{1,255}$", "an ECS cluster or service name: 1 to 255 letters, digits, - and _")

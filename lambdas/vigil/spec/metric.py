@@ -18,16 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vigil.spec.common import (
-    AlarmRule,
-    CheckBase,
-    Comparison,
-    MissingData,
-    Signal,
-    Statistic,
-    StrictModel,
-    worded,
-)
+from vigil.spec.common import AlarmRule, CheckBase, Comparison, MissingData, Signal, Statistic, StrictModel, worded
 
 VALUE = "value"
 MAX_METRICS = 10  # PutMetricAlarm reads at most 10 metrics per alarm
