@@ -48,14 +48,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}")
         return FAILED
-    table = Table(_client(environment.region), table_name(environment.name))
+    table = Table(table_name(environment.name), environment.region)
     try:
         return _act(args, environment.catalog, table, datetime.now(UTC))
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "botocore":
             raise
         # botocore's messages name the operation, the table and the error code: enough to act on.
-        print(f"error: {table.name}: {exc} (is the stack deployed for this environment, in this account and region?)")
+        print(
+            f"error: {table.name}: {exc} (check the AWS credentials and region, and that the stack is "
+            "deployed for this environment there)"
+        )
         return FAILED
 
 
@@ -71,12 +74,6 @@ def _act(args: argparse.Namespace, default_catalog: Path, table: Table, now: dat
     if catalog is None:
         return FAILED
     return create(table, catalog, args, now)
-
-
-def _client(region: str | None) -> Any:
-    import boto3
-
-    return boto3.client("dynamodb", region_name=region) if region else boto3.client("dynamodb")
 
 
 def caller() -> str:
@@ -167,11 +164,23 @@ def expire(table: Table, silence_id: str, by: str, now: datetime) -> int:
 
 
 class Table:
-    """The silences partition of the environment's state table."""
+    """The silences partition of the environment's state table; the client is made on first use, so
+    that a missing region or credentials is an error the command reports, like any AWS error."""
 
-    def __init__(self, client: Any, name: str) -> None:
-        self.client = client
+    def __init__(self, name: str, region: str | None) -> None:
         self.name = name
+        self._region = region
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = (
+                boto3.client("dynamodb", region_name=self._region) if self._region else boto3.client("dynamodb")
+            )
+        return self._client
 
     def read(self) -> tuple[list[AdhocSilence], list[Held]]:
         items: list[dict[str, Any]] = []

@@ -122,7 +122,20 @@ def test_without_the_table_the_command_says_what_to_check(aws: Any, capsys: pyte
     aws.delete_table(TableName=TABLE)
     assert silence("list") == 1
     out = capsys.readouterr().out
-    assert TABLE in out and "ResourceNotFoundException" in out and "is the stack deployed" in out
+    assert TABLE in out and "ResourceNotFoundException" in out and "that the stack is deployed" in out
+
+
+def test_without_a_region_the_command_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert silence("list") == 1
+    out = capsys.readouterr().out
+    assert (
+        out.startswith(f"error: {TABLE}: You must specify a region.") and "check the AWS credentials and region" in out
+    )
 
 
 def test_the_notifier_holds_what_the_command_silenced_and_pages_once_it_is_expired(
