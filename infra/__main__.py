@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from infra.cli import demo_cmd, plan_cmd, run_cmd, schema_cmd, test_alarms_cmd, validate_cmd
+from infra.cli import demo_cmd, plan_cmd, run_cmd, schema_cmd, silence_cmd, test_alarms_cmd, validate_cmd
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check the catalog and list every problem", validate_cmd.add_arguments, validate_cmd.run),
@@ -17,6 +17,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "measure one check now and give its alarm verdict (exit 0 ok, 1 alarm, 2 failed)",
         run_cmd.add_arguments,
         run_cmd.run,
+    ),
+    "silence": (
+        "silence a check or service for a while (or: silence list, silence expire ID)",
+        silence_cmd.add_arguments,
+        silence_cmd.run,
     ),
     "demo": (
         "run vigil end to end on a local AWS and print what on-call receives",

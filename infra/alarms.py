@@ -132,6 +132,8 @@ class AlarmFactory:
         self.self_actions = self_actions
         self.alarms: list[cloudwatch.Alarm] = []
         self.pages: list[cloudwatch.CompositeAlarm] = []
+        # Each check's alarms, composites included, by check id: what a maintenance window mutes.
+        self.by_check: dict[str, list[cloudwatch.AlarmBase]] = {}
         self.pending: list[_Inhibited] = []
         self._by_signal: dict[tuple[str, str], cloudwatch.Alarm] = {}
         self._guarded = False
@@ -240,6 +242,7 @@ class AlarmFactory:
             extra.on_alarm(alarm)
             extra.on_ok(alarm)
         self.alarms.append(alarm)
+        self.by_check.setdefault(check_id, []).append(alarm)
         return alarm
 
     def _link_pages(self) -> None:
@@ -267,6 +270,7 @@ class AlarmFactory:
             actions_suppressor_extension_period=Duration.seconds(own.period * own.evaluation_periods),
         )
         self.check_actions.on_alarm(page)
+        self.by_check.setdefault(check.id, []).append(page)
         return page
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from infra.catalog_yaml import Document, Problem, entry_label, read_yaml, yaml_files
 from infra.kinds import KINDS
-from infra.settings import Settings
+from infra.notifier_config import environment_problem, notifier_environment
+from infra.settings import Settings, routing_problems
+from infra.windows import Declared, ServiceWindow, resolve
+from vigil.silences.windows import Window
 from vigil.spec.common import MEASURE_SIGNAL, PATTERN_WORDS, CheckBase, Severity, Slug, StrictModel
 
 SETTINGS_FILE = "_settings.yaml"
@@ -28,6 +32,7 @@ class ServiceFile(StrictModel):
 
     service: Slug
     team: Slug | None = None
+    windows: dict[Slug, ServiceWindow] = Field(default_factory=dict)
     checks: list[Any] = Field(default_factory=list)
 
 
@@ -39,6 +44,8 @@ class Catalog:
     files: dict[str, str] = field(default_factory=dict)  # check id → file it came from
     # Service files that say `checks: []`: valid, and listed by validate so that none goes unnoticed.
     without_checks: list[str] = field(default_factory=list)
+    # Maintenance windows, each with the checks and services it covers (infra/windows.py).
+    windows: list[Window] = field(default_factory=list)
 
     def by_id(self, check_id: str) -> CheckBase:
         for check in self.checks:
@@ -75,8 +82,7 @@ class Catalog:
 
 
 def _routes_for(settings: Settings, check: CheckBase, severity: Severity | None = None) -> list[str]:
-    severity = severity or check.severity
-    return [name for name, route in settings.routes.items() if route.matches(check.service, check.team, severity)]
+    return settings.routes_for(check.service, check.team, severity or check.severity)
 
 
 def _routes_for_signal(settings: Settings, check: CheckBase, signal: str) -> list[str]:
@@ -102,6 +108,7 @@ def load_catalog(root: Path | str) -> Catalog:
     checks: list[CheckBase] = []
     origin: dict[str, str] = {}
     without_checks: list[str] = []
+    declared: list[Declared] = []
     service_files = [
         p for p in yaml_files(root) if p.name != SETTINGS_FILE and p.relative_to(root).parts[0] != ALARM_TESTS_DIR
     ]
@@ -109,7 +116,7 @@ def load_catalog(root: Path | str) -> Catalog:
         problems.append(Problem(str(root), "no service files (*.yaml) found"))
     for path in service_files:
         file = str(path)
-        entries = _load_service_file(path, settings, problems, sources)
+        entries = _load_service_file(path, settings, problems, sources, declared)
         if entries == [] and not sources.documents[file].data.get("checks"):
             without_checks.append(file)
         for index, check in entries or []:
@@ -122,11 +129,20 @@ def load_catalog(root: Path | str) -> Catalog:
             origin[check.id] = file
             checks.append(check)
 
+    windows: list[Window] = []
     if settings is not None:
         _check_references(settings, checks, origin, problems, str(root / SETTINGS_FILE))
+        windows, found = resolve(str(root / SETTINGS_FILE), settings.windows, declared, checks, origin)
+        problems += [Problem(p.file, p.message, field=p.field) for p in found]
+        # Sized once the rest is sound: it reads the outputs' secret references, checked above.
+        too_big = None if problems else environment_problem(notifier_environment(settings, windows, datetime.now(UTC)))
+        if too_big:
+            problems.append(Problem(str(root / SETTINGS_FILE), too_big))
     if problems or settings is None:
         raise CatalogError([sources.place(p) for p in problems])
-    return Catalog(root=root, settings=settings, checks=checks, files=origin, without_checks=without_checks)
+    return Catalog(
+        root=root, settings=settings, checks=checks, files=origin, without_checks=without_checks, windows=windows
+    )
 
 
 @dataclass
@@ -172,7 +188,7 @@ def _load_settings(root: Path, problems: list[Problem], sources: _Sources) -> Se
 
 
 def _load_service_file(
-    path: Path, settings: Settings | None, problems: list[Problem], sources: _Sources
+    path: Path, settings: Settings | None, problems: list[Problem], sources: _Sources, declared: list[Declared]
 ) -> list[tuple[int, CheckBase]] | None:
     """(position in the file's list, check) for every valid check; None when the file itself is unusable."""
     file = str(path)
@@ -193,6 +209,7 @@ def _load_service_file(
     except ValidationError as exc:
         problems.extend(_problems_from(exc, file, None))
         return None
+    declared += [Declared(file, header.service, name, window) for name, window in header.windows.items()]
 
     checks = []
     for index, entry in enumerate(header.checks):
@@ -267,6 +284,7 @@ def _with_window(data: dict[str, Any], window: dict[str, Any], signals: set[str]
 def _check_references(
     settings: Settings, checks: list[CheckBase], origin: dict[str, str], problems: list[Problem], settings_path: str
 ) -> None:
+    problems.extend(Problem(settings_path, message, field=field) for field, message in routing_problems(settings))
     for route_name, route in settings.routes.items():
         for channel in ("email", "sms"):
             for contact in getattr(route, channel):
@@ -329,7 +347,7 @@ def _check_references(
                 Problem(
                     path,
                     f"no route matches service {check.service!r}, team {check.team!r}, severity "
-                    f"{severity!r}: add one under routes in {SETTINGS_FILE}",
+                    f"{severity!r}: add one under routes in {SETTINGS_FILE}, or set default_route",
                     check.id,
                     "severity",
                 )

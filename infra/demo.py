@@ -23,6 +23,10 @@ Issue 12's newcomer failures have their own steps (start_runtime, runtime_minute
 moto ECS whose tasks are OOM-killed (exit 137) and replaced, its stopped-task events written to the
 stack's log group as EventBridge would (infra.demo_ecs), and a job that pings its heartbeat check
 through the real ping endpoint, then misses a run (infra.demo_heartbeat).
+
+5. Alert-life steps, each in its own module: a maintenance window silences an alarm
+   (infra/demo_silences.py), and a ServiceNow incident is created, updated and resolved on a fake
+   instance (infra/demo_servicenow.py).
 """
 
 from __future__ import annotations
@@ -32,26 +36,29 @@ import json
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from infra import demo_ecs, local_aws
+from infra import demo_ecs, demo_servicenow, demo_silences, local_aws
 from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
 from infra.demo_ecs import CrashingService
 from infra.demo_heartbeat import PingingJob, simulated_clock
 from infra.demo_targets import DemoServices, LocalBroker, SqlServerErrorLog
+from infra.fake_servicenow import FakeServiceNow, fake_servicenow
 from infra.local_checker import run_checker, visible_messages
-from infra.notifier_state import table_name
 from infra.placement import check_log_group
 from infra.signal_alarms import checker_alarms
 from vigil import filter_pattern
 from vigil.alarm_meta import alarm_name
+from vigil.notifier.route_outputs import OUTPUT_SECRETS_ENV, ROUTE_OUTPUTS_ENV
+from vigil.notifier.silencing import WINDOWS_ENV
+from vigil.notifier.state import table_name
 from vigil.spec.common import CheckBase
 from vigil.spec.ecs import EcsCheck
 from vigil.spec.heartbeat import HeartbeatCheck
@@ -80,17 +87,33 @@ ECS_CHECK = "campaign-worker-ecs"
 OOM_MINUTES = {2: 2, 3: 2}  # minute: tasks OOM-killed (and replaced by ECS) in it
 JOB_CHECK = "report-export"
 JOB_RUNS = {1, 3, 7, 9}  # it should run every 2 minutes: the run due at minute 5 never happens
+STORY_CHECK = "campaign-api-health"  # the alarm of the ServiceNow step's story
 
 
-def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None = None) -> Path:
-    """The demo's catalog: the sample settings, and checks pointing at the local targets."""
+def demo_catalog(
+    root: Path,
+    services: DemoServices,
+    broker: LocalBroker | None = None,
+    *,
+    start: datetime | None = None,
+    servicenow: str | None = None,
+) -> Path:
+    """The demo's catalog: the sample settings, and checks pointing at the local targets.
+
+    `start`: the simulation's first minute, for the maintenance window; `servicenow`: the fake
+    instance's base URL, for the route's ServiceNow output.
+    """
     root.mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {
         "defaults": {"cadence": "1m"},
         "contacts": {"oncall": {"email": "oncall@example.com", "sms": "+447700900123"}},
         "routes": {"oncall": {"email": ["oncall"], "sms": ["oncall"]}},
+        "secrets": {},
         "self_monitoring_route": "oncall",
     }
+    if servicenow is not None:
+        settings["routes"]["oncall"]["outputs"] = [demo_servicenow.output_spec(servicenow)]
+        settings["secrets"][demo_servicenow.SECRET_NAME] = demo_servicenow.SECRET_ID
     # The demo's services listen on loopback, which a check may call only with allow_private.
     http = {"kind": "http", "severity": "critical", "timeout": 2, "max_latency_ms": 1500, "allow_private": True}
     checks = [
@@ -134,7 +157,7 @@ def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None 
     ]
     checks += runtime_checks()
     if broker is not None:
-        settings["secrets"] = {"demo-rabbitmq": BROKER_SECRET}
+        settings["secrets"]["demo-rabbitmq"] = BROKER_SECRET
         checks.append(
             {
                 "id": BROKER_CHECK,
@@ -150,9 +173,10 @@ def demo_catalog(root: Path, services: DemoServices, broker: LocalBroker | None 
             }
         )
     (root / "_settings.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
-    (root / "demo.yaml").write_text(
-        yaml.safe_dump({"service": "campaigns", "team": "campaigns", "checks": checks}, sort_keys=False)
-    )
+    service: dict[str, Any] = {"service": "campaigns", "team": "campaigns", "checks": checks}
+    if start is not None:
+        service["windows"] = {demo_silences.WINDOW: demo_silences.window_spec(start, DB_CHECK)}
+    (root / "demo.yaml").write_text(yaml.safe_dump(service, sort_keys=False))
     return root
 
 
@@ -219,12 +243,15 @@ def run_demo(out: Any = print) -> int:
     services = DemoServices(slow_seconds=SLOW_SECONDS)
     local_broker = LocalBroker(BROKER_QUEUE_PREFIX + secrets.token_hex(3))
     broker = local_broker if local_broker.available() else None
+    # The simulated clock: its minutes are the alarms' and the maintenance window's.
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
     with (
         services.running(),
         tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp,
         contextlib.closing(broker) if broker else contextlib.nullcontext(),
+        fake_servicenow(demo_servicenow.authorization()) as servicenow,
     ):
-        catalog_dir = demo_catalog(Path(tmp) / "checks", services, broker)
+        catalog_dir = demo_catalog(Path(tmp) / "checks", services, broker, start=start, servicenow=servicenow.base_url)
         catalog = load_catalog(catalog_dir)
         out(f"== vigil demo: {len(catalog.checks)} checks, local targets on 127.0.0.1:{services.port}")
         out(
@@ -237,7 +264,7 @@ def run_demo(out: Any = print) -> int:
             deploy_stack(endpoint, catalog_dir, Path(tmp) / "cdk.out", out)
             setup_started = time.monotonic()
             with aws_environment(endpoint):
-                code = simulate(catalog, services, broker, endpoint, out)
+                code = simulate(catalog, services, broker, endpoint, out, start=start, servicenow=servicenow)
             out(
                 f"\n== done: simulation took {time.monotonic() - setup_started:.0f}s, whole demo {time.monotonic() - started:.0f}s"
             )
@@ -273,6 +300,8 @@ def aws_environment(endpoint: str):
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
     )
+    # What the stack hands the notifier from the catalog (windows, outputs, their secrets), as deployed.
+    os.environ.update(deployed_notifier_settings(endpoint))
     try:
         yield
     finally:
@@ -280,7 +309,29 @@ def aws_environment(endpoint: str):
         os.environ.update(saved)
 
 
-def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | None, endpoint: str, out: Any) -> int:
+def deployed_notifier_settings(endpoint: str) -> dict[str, str]:
+    """The deployed notifier's windows, route outputs and output secrets (the function with FALLBACK_ROUTE)."""
+    found = [
+        fn.get("Environment", {}).get("Variables", {})
+        for page in local_aws.client("lambda", endpoint).get_paginator("list_functions").paginate()
+        for fn in page["Functions"]
+        if "FALLBACK_ROUTE" in fn.get("Environment", {}).get("Variables", {})
+    ]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one deployed notifier function, found {len(found)}")
+    return {name: found[0][name] for name in (WINDOWS_ENV, ROUTE_OUTPUTS_ENV, OUTPUT_SECRETS_ENV) if name in found[0]}
+
+
+def simulate(
+    catalog: Catalog,
+    services: DemoServices,
+    broker: LocalBroker | None,
+    endpoint: str,
+    out: Any,
+    *,
+    start: datetime,
+    servicenow: FakeServiceNow,
+) -> int:
     import boto3
 
     from vigil.notifier import handler as notifier
@@ -304,6 +355,7 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     logs.create_log_group(logGroupName=DB_LOG_GROUP)
     logs.create_log_stream(logGroupName=DB_LOG_GROUP, logStreamName=DB_LOG_STREAM)
     error_log = SqlServerErrorLog(FAILED_LOGINS_PER_MINUTE, IO_ERROR_MINUTE)
+    demo_servicenow.create_secret(session.client("secretsmanager", endpoint_url=endpoint))
     if broker is not None:
         session.client("secretsmanager", endpoint_url=endpoint).create_secret(
             Name=BROKER_SECRET, SecretString=json.dumps({"username": broker.USER, "password": broker.PASSWORD})
@@ -315,7 +367,7 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     service, job = start_runtime(catalog, session, endpoint, out)
 
     tracks = [Track(check, signal) for check in catalog.checks for signal in check.active_signals()]
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    mutes = demo_silences.CloudWatchMutes(catalog.windows)
     delivered: list[Delivered] = []
     transitions = duplicates = 0
     emf_sample = ""
@@ -330,6 +382,11 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
     )
     for minute in range(MINUTES):
         now = start + timedelta(minutes=minute)
+        state_of = {alarm_name(ENV, t.check.id, t.signal): t.state.value for t in tracks}
+        for action in mutes.ended(state_of.__getitem__, minute, now):
+            before = len(publications.items)
+            notifier.handler(action, None)
+            delivered += [_delivered(minute, params) for params in publications.items[before:]]
         if minute == FIX_AT:
             services.fix()
             error_log.fix()
@@ -369,8 +426,14 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
             if new is not track.state:
                 before = len(publications.items)
                 by_action = sns_event(cloudwatch, track, new, now)
-                notifier.handler(by_action, None)
-                duplicates += notifier.handler(eventbridge_event(by_action), None)["skipped"]
+                name = alarm_name(ENV, track.check.id, track.signal)
+                acts = mutes.act(track.check, name, new.value, by_action, minute, now)
+                if acts:  # a mute rule in force runs no action (CloudWatch's part, played by the demo)
+                    notifier.handler(by_action, None)
+                copy = notifier.handler(eventbridge_event(by_action), None)["skipped"]
+                if copy and not acts:
+                    mutes.held(minute, name)
+                duplicates += copy
                 transitions += 1
                 for params in publications.items[before:]:
                     delivered.append(_delivered(minute, params))
@@ -390,6 +453,14 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
             + (", ".join(f"{t.signal}={_fmt(t.last_value)} {t.state.value}" for t in matched) or "none")
         )
 
+    story = demo_servicenow.run_story(
+        lambda new, old, minute: delivered.extend(
+            _notify_story(notifier, publications, cloudwatch, tracks, start, new, old, minute)
+        ),
+        servicenow,
+        MINUTES,
+    )
+
     out("\n== one checker's metrics line (Embedded Metric Format, as CloudWatch Logs receives it)")
     out("   " + emf_sample)
     print_summary(tracks, out)
@@ -399,6 +470,9 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
         print_first_alarm_email(delivered, f"{BROKER_CHECK} {NO_CONSUMERS}", out)
     print_first_alarm_email(delivered, f"{ECS_CHECK} tasks_crashed", out)
     print_first_alarm_email(delivered, f"{JOB_CHECK} missed", out)
+    footers = demo_silences.footers([(d.minute, d.email) for d in delivered])
+    window_shown = demo_silences.print_window_step(mutes, footers, out)
+    servicenow_shown = demo_servicenow.print_servicenow_step(servicenow, story, out)
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
@@ -407,7 +481,30 @@ def simulate(catalog: Catalog, services: DemoServices, broker: LocalBroker | Non
         f"EventBridge rule); second copies that paged again: {transitions - duplicates} "
         f"(state table {table_name(ENV)})"
     )
-    return 0 if alarms and oks and duplicates == transitions else 1
+    steps = window_shown and servicenow_shown
+    return 0 if alarms and oks and duplicates == transitions and steps else 1
+
+
+def _notify_story(
+    notifier: Any,
+    publications: Publications,
+    cloudwatch: Any,
+    tracks: list[Track],
+    start: datetime,
+    new: AlarmState,
+    old: AlarmState,
+    minute: int,
+) -> list[Delivered]:
+    """One change of the ServiceNow story's alarm (campaign-api-health down), through both paths."""
+    track = next(t for t in tracks if t.check.id == STORY_CHECK and t.signal == "down")
+    rule = track.check.rule(track.signal)
+    failing = new is AlarmState.ALARM
+    story = replace(track, state=old, series=[*track.series, *[0.0 if failing else 1.0] * rule.evaluation_periods])
+    before = len(publications.items)
+    by_action = sns_event(cloudwatch, story, new, start + timedelta(minutes=minute))
+    notifier.handler(by_action, None)
+    notifier.handler(eventbridge_event(by_action), None)
+    return [_delivered(minute, params) for params in publications.items[before:]]
 
 
 def measure_all(

@@ -7,6 +7,8 @@ environment variable per route.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,10 +19,13 @@ from constructs import Construct
 
 from infra import ecs_events, functions, nag
 from infra.alarm_state_rule import AlarmStateRule
+from infra.notifier_config import notifier_environment, output_secret_names
 from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
+from infra.secret_arns import secret_arns
 from infra.settings import Settings
 from infra.topic_policy import TopicPublishers
+from vigil.silences.windows import Window
 
 NOTIFIER_HANDLER = "vigil.notifier.handler.handler"
 
@@ -35,7 +40,14 @@ def dashboard_name(env: str) -> str:
 
 class Notifications(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, env: str, settings: Settings, code: lambda_.Code
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env: str,
+        settings: Settings,
+        windows: list[Window],
+        code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -97,6 +109,8 @@ class Notifications(Construct):
                 "STACK_REGION": Aws.REGION,
                 "VIGIL_ENV": env,
                 "POWERTOOLS_SERVICE_NAME": "vigil-notifier",
+                # Windows to mirror on the EventBridge path, the routes' outputs and their secrets' ids.
+                **notifier_environment(settings, windows, datetime.now(UTC)),
             },
             on_failure=self.failures,
             # SNS invokes asynchronously; two retries ride out a throttle without delaying a page long.
@@ -139,3 +153,12 @@ class Notifications(Construct):
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)
         )
+        # The outputs read their credentials at send time: those secrets, and no other.
+        secret_names = output_secret_names(settings)
+        if secret_names:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[arn for name in secret_names for arn in secret_arns(self, settings.secrets[name])],
+                )
+            )

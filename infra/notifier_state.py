@@ -14,13 +14,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from vigil.notifier.state import table_name
+from vigil.silences.adhoc import PARTITION as SILENCES_PARTITION
+
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; vigil.notifier.state sets it on every item
-# The calls vigil.notifier.state makes: every question is one conditional UpdateItem.
+# The calls vigil.notifier.state makes: every write is one (mostly conditional) UpdateItem; the one
+# read is a Query of the silences partition (ad-hoc silences and what they held back).
 TABLE_ACTIONS = ["dynamodb:UpdateItem"]
-
-
-def table_name(env: str) -> str:
-    return f"vigil-{env}-notifier-state"
+QUERY_ACTIONS = ["dynamodb:Query"]
 
 
 class NotifierState(Construct):
@@ -49,6 +50,14 @@ class NotifierState(Construct):
         """The function's only access to the table: its one action, and the key through DynamoDB alone."""
         function.add_environment("STATE_TABLE", self.table.table_name)
         self.table.grant(function, *TABLE_ACTIONS)
+        # Reads are for the silences partition only (IAM's dynamodb:LeadingKeys is the partition key).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=QUERY_ACTIONS,
+                resources=[self.table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SILENCES_PARTITION]}},
+            )
+        )
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],

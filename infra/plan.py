@@ -116,6 +116,21 @@ class CheckPlan:
 
 
 @dataclass(frozen=True)
+class RoutePlan:
+    """Who gets what: a route's matchers, its people and outputs, and the alarms that reach it."""
+
+    name: str
+    matches: str  # its matchers in words, and how the routing treats it
+    email: list[str]  # "l2-oncall <l2-oncall@example.com>"
+    sms: list[str]
+    outputs: list[str]  # "l2-servicenow (servicenow)"
+    signals: list[str]  # "campaign-api-health/down", each alarm that pages this route
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Totals:
     checks: int
     alarms: int
@@ -248,6 +263,32 @@ def plan_check(
         selector=None if selector is None else selector.describe(),
         found=found,
     )
+
+
+def plan_routes(catalog: Catalog, rows: list[CheckPlan]) -> list[RoutePlan]:
+    """Per route, in the settings' order: who receives what, and which alarms go there."""
+    settings = catalog.settings
+    plans = []
+    for name, route in settings.routes.items():
+        how = route.describe()
+        if settings.routing == "first_match":
+            how += ", then goes on (continue)" if route.continue_ else ", and stops there (first match)"
+        if name == settings.default_route:
+            how += "; catch-all for alarms no route matches"
+        if name == settings.self_monitoring_route:
+            how += "; vigil's own alarms"
+        contacts = settings.contacts
+        plans.append(
+            RoutePlan(
+                name=name,
+                matches=how,
+                email=[f"{c} <{contacts[c].email}>" for c in route.email],
+                sms=[f"{c} {contacts[c].sms}" for c in route.sms],
+                outputs=[f"{o.label} ({o.type})" for o in route.outputs],
+                signals=[f"{r.id}/{s.signal}" for r in rows for s in r.signals if name in s.routes],
+            )
+        )
+    return plans
 
 
 def plan_catalog(

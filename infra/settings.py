@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from infra.windows import TeamWindow
 from vigil.outputs.config import RouteOutputs
 from vigil.spec.common import Duration, Severity, Slug, StrictModel, worded
 
@@ -44,6 +45,11 @@ class Route(StrictModel):
     outputs: RouteOutputs = Field(
         default=[], description="ServiceNow, PagerDuty, Slack, Teams or webhook outputs (docs/outputs.md)"
     )
+    continue_: bool = Field(
+        default=False,
+        alias="continue",
+        description="routing: first_match only: after this route matches, go on matching the routes below it",
+    )
 
     @model_validator(mode="after")
     def _someone(self) -> Route:
@@ -59,6 +65,20 @@ class Route(StrictModel):
             and (self.services is None or service in self.services)
             and (self.teams is None or (team is not None and team in self.teams))
         )
+
+    def covers(self, other: Route) -> bool:
+        """Whether every alarm `other` matches, this route matches too."""
+        return (
+            set(other.severities) <= set(self.severities)
+            and (self.services is None or (other.services is not None and set(other.services) <= set(self.services)))
+            and (self.teams is None or (other.teams is not None and set(other.teams) <= set(self.teams)))
+        )
+
+    def describe(self) -> str:
+        """Its matchers in words: 'teams campaigns, any service, severities critical'."""
+        teams = f"teams {', '.join(self.teams)}" if self.teams is not None else "any team"
+        services = f"services {', '.join(self.services)}" if self.services is not None else "any service"
+        return f"{teams}, {services}, severities {', '.join(s.value for s in self.severities)}"
 
 
 class AlarmDefaults(StrictModel):
@@ -79,3 +99,60 @@ class Settings(StrictModel):
         default_factory=dict, description="name → Secrets Manager secret name or ARN; values never live here"
     )
     self_monitoring_route: Slug = Field(description="route that receives vigil's own alarms (always critical)")
+    routing: Literal["additive", "first_match"] = Field(
+        default="additive",
+        description="additive: an alarm goes to every route that matches; first_match: to the first one, "
+        "and the ones after it while the matched routes say continue (Alertmanager's routing tree)",
+    )
+    default_route: Slug | None = Field(
+        default=None, description="catch-all: an alarm that no route matches goes to this route"
+    )
+    windows: dict[Slug, TeamWindow] = Field(
+        default_factory=dict, description="maintenance windows for teams or services (docs/catalog.md, Windows)"
+    )
+
+    def routes_for(self, service: str, team: str | None, severity: Severity) -> list[str]:
+        """The routes an alarm of this service, team and severity goes to, in the settings' order."""
+        matched: list[str] = []
+        for name, route in self.routes.items():
+            if route.matches(service, team, severity):
+                matched.append(name)
+                if self.routing == "first_match" and not route.continue_:
+                    break
+        if not matched and self.default_route is not None:
+            return [self.default_route]
+        return matched
+
+
+def routing_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(field, message) for each route that cannot work as written: unknown default, stray or useless
+    `continue`, and, with first_match, a route no alarm can reach because one above it takes them all."""
+    problems: list[tuple[str, str]] = []
+    if settings.default_route is not None and settings.default_route not in settings.routes:
+        problems.append(
+            ("default_route", f"unknown route {settings.default_route!r}; routes: {', '.join(settings.routes)}")
+        )
+    routes = list(settings.routes.items())
+    for index, (name, route) in enumerate(routes):
+        if route.continue_ and settings.routing != "first_match":
+            problems.append(
+                (
+                    f"routes.{name}.continue",
+                    "continue applies only with routing: first_match (with the default, additive routing, "
+                    "an alarm goes to every route that matches anyway)",
+                )
+            )
+        if settings.routing != "first_match":
+            continue
+        for earlier, before in routes[:index]:
+            if not before.continue_ and before.covers(route):
+                problems.append(
+                    (
+                        f"routes.{name}",
+                        f"unreachable: route {earlier!r} above it matches every alarm this one matches "
+                        f"({route.describe()}) and has no continue, so with routing: first_match nothing reaches "
+                        f"{name!r}; move it above {earlier!r}, or give {earlier!r} continue: true",
+                    )
+                )
+                break
+    return problems

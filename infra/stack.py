@@ -8,6 +8,7 @@ same inner ids; not built yet: the sample needs ~60 resources.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsii
@@ -24,8 +25,10 @@ from infra.dashboard import DashboardBuilder
 from infra.discovery import Source, Targets, resolve, selecting, source_for
 from infra.environments import Environment as VigilEnvironment
 from infra.kinds import KINDS
+from infra.mute_rules import MuteRules
 from infra.notifications import Notifications, dashboard_name
 from infra.selfmon import SelfMonitoring
+from infra.windows import in_force
 
 # CloudFormation's limit per stack. A template over it is refused at deploy; synth (and so the
 # pull request's CI) says so first, with what to do.
@@ -74,7 +77,9 @@ class VigilStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, description=f"vigil monitoring ({env_name})", **kwargs)
         settings = catalog.settings
-        notifications = Notifications(self, "Notifications", env=env_name, settings=settings, code=code)
+        notifications = Notifications(
+            self, "Notifications", env=env_name, settings=settings, windows=catalog.windows, code=code
+        )
         alarms = AlarmFactory(
             env_name,
             catalog,
@@ -101,6 +106,14 @@ class VigilStack(Stack):
         checks_scope = Construct(self, "Checks")
         for check in sorted(catalog.checks, key=lambda c: c.id):
             KINDS[check.kind].constructs().build(Construct(checks_scope, check.id), check, ctx)
+        MuteRules(
+            self,
+            "Windows",
+            env=env_name,
+            windows=in_force(catalog.windows, datetime.now(UTC)),
+            checks=catalog.checks,
+            alarms=alarms.by_check,
+        )
 
         SelfMonitoring(
             self,

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aws_cdk import Annotations, ArnFormat, Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -28,6 +28,7 @@ from infra.dashboard import DashboardBuilder
 from infra.discovery import Targets
 from infra.kinds import KINDS
 from infra.placement import checker_log_group, placement_key, placement_of
+from infra.secret_arns import secret_arns
 from vigil.checkers.runner import make_event
 from vigil.spec.common import CheckBase, VpcPlacement
 
@@ -174,7 +175,9 @@ class CheckContext:
             fn.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["secretsmanager:GetSecretValue"],
-                    resources=[arn for name in names for arn in self._secret_arns(name)],
+                    resources=[
+                        arn for name in names for arn in secret_arns(self.scope, self.catalog.settings.secrets[name])
+                    ],
                 )
             )
         # Our own scheduler role per function, so its one finding can be acknowledged right here.
@@ -186,15 +189,6 @@ class CheckContext:
             "The LambdaInvoke target grants invoke on this one function's versions; no other function matches.",
         )
         return Checker(function=fn, timeout=timeout, key=pkey, scheduler_role=role)
-
-    def _secret_arns(self, name: str) -> list[str]:
-        ref = self.catalog.settings.secrets[name]
-        if not ref.startswith("arn:"):
-            ref = Stack.of(self.scope).format_arn(
-                service="secretsmanager", resource="secret", resource_name=ref, arn_format=ArnFormat.COLON_RESOURCE_NAME
-            )
-        # A secret's ARN ends with a random 6-character suffix that a name (or partial ARN) lacks.
-        return [ref, f"{ref}-??????"]
 
 
 # Scheduler retries a failed invoke (throttle, service error); beyond two, the next run is due anyway.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from infra.cli.common import load_or_report
 from infra.discovery import DiscoveryError, RecordedListing, Targets, resolve
-from infra.plan import CheckPlan, Totals, load_prices, plan_catalog, price_info
+from infra.plan import CheckPlan, RoutePlan, Totals, load_prices, plan_catalog, plan_routes, price_info
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,15 +34,36 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}")
             return 1
     rows, totals = plan_catalog(catalog, load_prices(), targets=targets)
+    routes = plan_routes(catalog, rows)
     if args.json:
         print(
             json.dumps(
-                {"prices": price_info(), "checks": [r.as_dict() for r in rows], "totals": asdict(totals)}, indent=2
+                {
+                    "prices": price_info(),
+                    "checks": [r.as_dict() for r in rows],
+                    "totals": asdict(totals),
+                    "routes": [r.as_dict() for r in routes],
+                },
+                indent=2,
             )
         )
     else:
         print(render_table(rows, totals))
+        print()
+        print(render_routes(routes, catalog.settings.routing))
     return 0
+
+
+def render_routes(routes: list[RoutePlan], routing: str) -> str:
+    """Who gets what: per route, its people and outputs and the alarms that reach it."""
+    out = [f"who gets what (routing: {routing})"]
+    for r in routes:
+        out.append(f"  {r.name}: {r.matches}")
+        out.append(f"    e-mail:  {', '.join(r.email) or '-'}")
+        out.append(f"    SMS:     {', '.join(r.sms) or '-'}")
+        out.append(f"    outputs: {', '.join(r.outputs) or '-'}")
+        out.append(f"    alarms:  {len(r.signals)}" + (f" ({', '.join(r.signals)})" if r.signals else ""))
+    return "\n".join(out)
 
 
 def _found(found: list[str] | None) -> str:
@@ -95,7 +116,10 @@ def render_table(rows: list[CheckPlan], totals: Totals) -> str:
         if r.selector is not None:
             out.append(f"    selector {r.selector}: {_found(r.found)}")
         for s in r.signals:
-            out.append(f"    {s.signal}: {s.rule}  → alarm after {s.periods_to_alarm} period(s), {s.detect_seconds}s")
+            out.append(
+                f"    {s.signal}: {s.rule}  → alarm after {s.periods_to_alarm} period(s), {s.detect_seconds}s"
+                f"  → {', '.join(s.routes)}"
+            )
     out.append(line(["-" * w for w in widths]))
     out.append(line(total))
     out.append(

@@ -16,6 +16,7 @@ from pydantic import Field, TypeAdapter
 
 from infra.kinds import KINDS
 from infra.settings import Settings
+from infra.windows import ServiceWindow
 from vigil.check_schema import SCHEMA_DIR as CHECKER_SCHEMA_DIR
 from vigil.outputs.webhook import WebhookBody
 from vigil.spec.common import Slug, StrictModel
@@ -34,6 +35,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     class ServiceFile(StrictModel):
         service: Slug
         team: Slug | None = None
+        windows: dict[Slug, ServiceWindow] = {}
         checks: list[check] = []  # type: ignore[valid-type]
 
     service = ServiceFile.model_json_schema()

@@ -54,6 +54,8 @@ def test_demo_alarms_recovers_and_cleans_up():
     assert "checkout-health down" not in text.split("what on-call received")[1]
     assert_ecs_tasks_oom_killed_page_with_reason_and_exit_code(text)
     assert_a_missed_heartbeat_pages_did_not_run(text)
+    assert_window_silences_an_alarm(text)
+    assert_servicenow_incident_created_updated_resolved(text)
     assert _moto_processes() == before
 
 
@@ -104,3 +106,35 @@ def assert_a_missed_heartbeat_pages_did_not_run(text: str) -> None:
         r"Last check run \(\S+\): measured: did not run: expected every 2m \+ 1m grace, so by \S+Z; last ping \S+Z",
         missed,
     )
+
+
+def assert_window_silences_an_alarm(text: str) -> None:
+    step = text.split("\n== a maintenance window silences an alarm\n")[1].split("\n== ")[0]
+    io_error = "vigil-demo-campaign-db-errors-io-error-823"
+    assert f"minute 3: {io_error} ALARM: action muted by window sqlserver-patching" in step
+    assert f"minute 3: the notifier held back the EventBridge copy of {io_error}'s change" in step
+    assert f"minute 4: {io_error} OK: action muted by window sqlserver-patching" in step
+    assert (
+        f"minute 5: window sqlserver-patching ended, {io_error} still OK: CloudWatch runs the muted action now" in step
+    )
+    # Nobody was paged for it, and a later page's footer says what the window held.
+    received = text.split("what on-call received")[1].split("\n== ")[0]
+    assert "campaign-db-errors io-error-823" not in received
+    held = re.findall(r"by maintenance window sqlserver-patching: \d+ alarms? held: [^\n]*", step)
+    assert any(re.search(r"campaign-db-errors io-error-823 \(ALARM \d\d:\d\d", line) for line in held)
+    assert any(
+        re.search(r"campaign-db-errors io-error-823 \((ALARM \d\d:\d\d, )?OK \d\d:\d\d\)", line) for line in held
+    )
+
+
+def assert_servicenow_incident_created_updated_resolved(text: str) -> None:
+    step = text.split("\n== a ServiceNow incident is created, updated and resolved on the fake server")[1]
+    step = step.split("\n== ")[0]
+    created = re.search(r"minute \d+: OK -> ALARM: created (INC\d{7}) ", step)
+    assert created, step
+    number = created.group(1)
+    assert re.search(rf"INSUFFICIENT_DATA -> ALARM: work note on {number}: vigil: ALARM again at ", step)
+    assert re.search(rf"ALARM -> OK: resolved {number} \(Resolved by caller\)", step)
+    assert "problems the fake found in them: 0" in step
+    # The simulation's own alarms opened incidents too, and their recoveries resolved them.
+    assert re.search(r"INC\d{7} resolved: \[vigil demo\] orders-queue backlog", step)

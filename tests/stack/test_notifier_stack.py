@@ -18,8 +18,9 @@ from conftest import ENV, ROOT, Synth
 
 from infra.alarm_state_rule import MAX_EVENT_AGE, RETRY_ATTEMPTS, alarm_prefix
 from infra.notifications import NOTIFIER_HANDLER
-from infra.notifier_state import TABLE_ACTIONS, TTL_ATTRIBUTE, table_name
+from infra.notifier_state import QUERY_ACTIONS, TABLE_ACTIONS, TTL_ATTRIBUTE
 from vigil.alarm_meta import SELF_KIND, decode_description
+from vigil.notifier.state import table_name
 
 pytestmark = pytest.mark.slow
 
@@ -107,10 +108,20 @@ def test_only_the_notifier_may_touch_the_table_and_only_as_the_notifier_needs(sy
                 continue
             assert policy["Properties"]["Roles"] == [{"Ref": notifier_role}], "only the notifier's role"
             if any(a.startswith("dynamodb:") for a in actions):
-                assert actions == TABLE_ACTIONS == ["dynamodb:UpdateItem"]
-                assert statement["Resource"] == [{"Fn::GetAtt": [table, "Arn"]}]  # no index, no other table
+                # No index, no other table.
+                assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": [table, "Arn"]}]
                 found.append(statement)
-    assert len(found) == 1
+    by_action = {tuple(_as_list(s["Action"])): s for s in found}
+    assert (
+        set(by_action)
+        == {tuple(TABLE_ACTIONS), tuple(QUERY_ACTIONS)}
+        == {("dynamodb:UpdateItem",), ("dynamodb:Query",)}
+    )
+    assert "Condition" not in by_action[("dynamodb:UpdateItem",)]
+    # Reads: the silences partition only (IAM's dynamodb:LeadingKeys is the partition key).
+    assert by_action[("dynamodb:Query",)]["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["silences"]}
+    }
 
 
 def test_the_notifier_uses_the_key_for_the_table_only_through_dynamodb(synth: Synth) -> None:

@@ -30,26 +30,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from infra.fake_http import Reply, SeenRequest
+
 HEALTHY_BODY = {"status": "up", "checks": [{"state": "ok"}], "ready": True}
-
-
-@dataclass
-class SeenRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # names in lower case: HTTP header names are case-insensitive
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A scripted answer: status, body, extra headers and, to test timeouts, a delay before the status line."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    delay: float = 0.0
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

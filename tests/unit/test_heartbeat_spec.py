@@ -108,12 +108,12 @@ def test_period_runs_per_month():
 def test_utc_needs_no_time_zone_database_and_others_say_what_is_missing(monkeypatch):
     from zoneinfo import ZoneInfoNotFoundError
 
-    import vigil.spec.heartbeat as spec
+    import vigil.heartbeat.cron as zones
 
     def no_database(key: str) -> None:
         raise ZoneInfoNotFoundError(key)
 
-    monkeypatch.setattr(spec, "ZoneInfo", no_database)
+    monkeypatch.setattr(zones, "ZoneInfo", no_database)
     assert model().schedule().zone.utcoffset(None).total_seconds() == 0
     with pytest.raises(ValidationError, match="the tzdata package provides one"):
         model(timezone="Europe/London")

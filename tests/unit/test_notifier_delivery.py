@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from test_notifier_handler import ACCOUNT, PREFIX, REGION, Routes, env, load, routes, summary  # noqa: F401
 
 from infra.alarm_events import eventbridge_event
+from tests.support.state_table import create_state_table
 from vigil.notifier import handler as notifier
 from vigil.notifier.aws_errors import Failure, classify
 from vigil.notifier.render import Notification
@@ -31,15 +32,7 @@ ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:vigil-prod-orders-queu
 def table(routes: Routes, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
     """The notifier's state table as the stack defines it: pk and sk strings, on demand."""
     client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(client, TABLE)
     monkeypatch.setenv("STATE_TABLE", TABLE)
     return client
 
@@ -341,6 +334,8 @@ class CountingBrokenDynamoDB:
 
         self.calls += 1
         raise EndpointConnectionError(endpoint_url="https://dynamodb")
+
+    query = update_item  # the silences partition, read first
 
 
 def test_an_unreachable_table_is_asked_once_per_invocation(

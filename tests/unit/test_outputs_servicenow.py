@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from infra.fake_servicenow import TABLE, FakeServiceNow, fake_servicenow
 from tests.support.http_server import Reply, closed_port
 from tests.support.outputs import ALARM_FIXTURE, OK_FIXTURE, Secrets, Sleeps, alert_from
-from tests.support.servicenow import TABLE, FakeServiceNow, fake_servicenow
 from vigil.outputs.alert import grouped
 from vigil.outputs.config import ServiceNowOutput
 from vigil.outputs.retry import Deadline, RetryPolicy

@@ -39,8 +39,10 @@ def _env_without_silencers() -> dict[str, str]:
         (["test-alarms", str(FIXTURE_CATALOG)], 0),
         # run's whole module graph (local checker, signal alarms), stopped before any network call.
         (["run", "no-such-check", "--catalog", str(FIXTURE_CATALOG)], 2),
+        # silence's whole module graph, stopped at the catalog's answer, before any AWS call.
+        (["silence", "no-such-thing", "--for", "1h", "--reason", "x", "--catalog", str(FIXTURE_CATALOG)], 1),
     ],
-    ids=["validate", "plan", "test-alarms", "run"],
+    ids=["validate", "plan", "test-alarms", "run", "silence"],
 )
 def test_command_does_not_load_the_cdk(command: list[str], code: int) -> None:
     run = subprocess.run(

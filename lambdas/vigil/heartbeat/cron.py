@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _MONTHS = {
     name: i + 1
@@ -149,6 +150,19 @@ def latest_due(cron: Cron, zone: tzinfo, grace: timedelta, now: datetime, since:
         if due.last + grace <= now:
             return due
     return None
+
+
+def time_zone(name: str) -> tzinfo:
+    """The IANA time zone, or ValueError saying what is allowed."""
+    if name == "UTC":
+        return UTC  # needs no time zone database, which a runtime may lack
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"timezone {name!r}: not an IANA time zone name (such as Europe/London or America/New_York), "
+            "or this Python has no time zone database (the tzdata package provides one)"
+        ) from None
 
 
 def _unsupported(expression: str, name: str, value: str) -> ValueError:

@@ -7,31 +7,38 @@ Environment:
     DASHBOARD_NAME    CloudWatch dashboard linked from emails (optional)
     STACK_REGION      the stack's region, where that dashboard is (optional: the function's region)
     STATE_TABLE       the notifier's state table (optional: without it no dedup, no stale check)
-    VIGIL_ENV         environment name, for the logs (optional)
+    VIGIL_ENV         environment name, for the logs and the outputs' correlation ids (optional)
+    SILENCE_WINDOWS   the catalog's maintenance windows (vigil.notifier.silencing; optional)
+    ROUTE_OUTPUTS, OUTPUT_SECRETS   the routes' outputs and their secrets (vigil.notifier.route_outputs; optional)
 
 Each payload, in order:
 1. parse it; CloudWatch's other events (an alarm created or updated) are ignored and logged; what
    cannot be read becomes the plain fallback;
 2. skip what the alarm's own actions would not page (vigil.notifier.paging);
-3. drop a state change older than the last one paged, and one already delivered or being
-   delivered by another invocation (vigil.notifier.state);
-4. render it (on failure, the plain fallback), with the evidence on ALARM: the checker's last run,
-   or an ECS service's stopped tasks and failed deployment;
+3. drop a state change older than the last one paged, hold back one a silence covers
+   (vigil.notifier.silencing), and drop one already delivered or being delivered by another
+   invocation (vigil.notifier.state);
+4. render it (on failure, the plain fallback), with the evidence on ALARM (the checker's last run,
+   or an ECS service's stopped tasks and failed deployment), and a footer naming what silences
+   held back since the routes' last page;
 5. publish to each route not yet delivered. A route that refuses for good (no topic, no
    permission, unusable key, message refused) is rerouted to the fallback route, plainly when the
    message itself was refused. A failure a retry may fix raises once every route was tried, so
-   Lambda retries and, in the end, the on-failure queue keeps the event.
+   Lambda retries and, in the end, the on-failure queue keeps the event;
+6. deliver it to the routes' outputs not yet delivered (vigil.notifier.route_outputs); an output
+   that fails pages the fallback route, which is the self-monitoring route.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from vigil.notifier import ecs_evidence, evidence
+from vigil.notifier import ecs_evidence, evidence, route_outputs
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -53,7 +60,8 @@ from vigil.notifier.render import (
     render_rerouted,
     sns_message,
 )
-from vigil.notifier.state import Claim, ClaimKind, Key, StateTable, delivery_key
+from vigil.notifier.silencing import Decision, Silencing, windows_from_env
+from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, delivery_key
 
 logger = Logger(service="vigil-notifier")
 
@@ -129,6 +137,8 @@ class Outgoing:
     notification: Notification
     fallback: bool
     alarm: Salvage  # name, state, region and metadata, for a plain form
+    event: AlarmEvent | None = None  # what the outputs are told about; None when it could not be read
+    note: str | None = None  # the silence step's word for the e-mail (a recovery sent during a silence)
 
 
 @dataclass
@@ -157,17 +167,23 @@ class Run:
     store: StateTable | None
     lease_seconds: float
     tally: Tally
+    silencing: Silencing = field(default_factory=lambda: Silencing(None, ()))
+    remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
 
 
 def handler(event: Any, context: Any) -> dict[str, int]:
     settings = Settings.from_env()
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
+    store = StateTable(_dynamodb(), settings.state_table) if settings.state_table else None
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
     run = Run(
         settings=settings,
         links=LinkContext(stack_region=settings.stack_region, dashboard_name=settings.dashboard_name),
-        store=StateTable(_dynamodb(), settings.state_table) if settings.state_table else None,
+        store=store,
         lease_seconds=_lease_seconds(context),
         tally=Tally(),
+        silencing=Silencing(store, windows_from_env()),
+        remaining_seconds=(lambda: remaining() / 1000) if callable(remaining) else (lambda: None),
     )
     for delivery in deliveries(event):
         handle(delivery, run)
@@ -192,23 +208,30 @@ def handle(delivery: Delivery, run: Run) -> None:
         return
     except Exception as exc:
         problem = exc
-    if event is not None and _silenced_or_stale(event, run):
-        return
+    decision = Decision()
+    if event is not None:
+        found = _silenced_or_stale(event, run)
+        if found is None:
+            return
+        decision = found
     key = delivery_key(event, delivery.transport_id)
     claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
     if not claim.pages:
         reason = "already delivered" if claim.kind is ClaimKind.done else "being delivered by another invocation"
         _skip(run, reason, alarm=event.alarm_name if event else None, key=f"{key.pk} {key.sk}" if key else None)
         return
-    deliver(prepare(delivery.payload, event, problem, run), key, claim, run)
+    deliver(replace(prepare(delivery.payload, event, problem, run), note=decision.note), key, claim, run)
 
 
-def _silenced_or_stale(event: AlarmEvent, run: Run) -> bool:
+def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
+    """The silence step's decision for a change that goes on; None for one that stops here."""
     silent = why_silent(event)
     if silent:
         _skip(run, silent, alarm=event.alarm_name, state=event.state.value, source=event.source)
-        return True
-    stale = run.store.advance(event) if run.store else None
+        return None
+    silence = run.silencing.silence_for(event)
+    advanced = run.store.advance(event) if run.store else Advance()
+    stale = advanced.stale
     if stale:
         # Sending it would leave on-call with an older state as the last word about this alarm.
         _skip(
@@ -221,8 +244,12 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> bool:
             last_state=stale.state,
             last_at=stale.at,
         )
-        return True
-    return False
+        return None
+    decision = run.silencing.decide(event, silence, advanced.previous)
+    if decision.hold:
+        _skip(run, decision.hold, alarm=event.alarm_name, state=event.state.value)
+        return None
+    return decision
 
 
 def _skip(run: Run, reason: str, level: str = "info", **extra: Any) -> None:
@@ -243,6 +270,7 @@ def prepare(payload: Any, event: AlarmEvent | None, problem: Exception | None, r
             notification=notification,
             fallback=False,
             alarm=Salvage(name=event.alarm_name, state=event.state.value, region=event.region, meta=event.meta),
+            event=event,
         )
     return _fallback(payload, problem, None, run)
 
@@ -276,7 +304,9 @@ def _fallback(payload: Any, exc: Exception | None, event: AlarmEvent | None, run
         },
     )
     routes = tuple(meta.routes) if meta else ()
-    return Outgoing(routes=_routes(routes, run.settings), notification=notification, fallback=True, alarm=found)
+    return Outgoing(
+        routes=_routes(routes, run.settings), notification=notification, fallback=True, alarm=found, event=event
+    )
 
 
 def _routes(routes: tuple[str, ...], settings: Settings) -> tuple[str, ...]:
@@ -294,6 +324,7 @@ def _rerouted_mark(route: str) -> str:
 
 
 def deliver(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> None:
+    """Publish to every route not delivered yet, then deliver to the routes' outputs."""
     tally = run.tally
     tally.fallbacks += outgoing.fallback
     refused: dict[str, tuple[Failure, str]] = {}
@@ -302,9 +333,12 @@ def deliver(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> None
         if route in claim.delivered:
             logger.info("route already has it", extra={"route": route, "alarm": outgoing.alarm.name})
             continue
-        error = _publish(run.settings, route, outgoing.notification)
+        # The silence footer: what silences held back since this route's last page.
+        notification, told = run.silencing.annotate(outgoing.notification, route, outgoing.note)
+        error = _publish(run.settings, route, notification)
         if error is None:
             tally.published += 1
+            run.silencing.reported(told, route)
             _mark(run, key, route)
             logger.info(
                 "notification published",
@@ -324,6 +358,8 @@ def deliver(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> None
             refused[route] = (kind, describe(error))
     unreported = {r: why for r, why in refused.items() if _rerouted_mark(r) not in claim.delivered}
     if unreported and not reroute(outgoing, unreported, key, run):
+        pending = True
+    if not deliver_outputs(outgoing, key, claim, run):
         pending = True
     if run.store and key:
         if pending:
@@ -374,6 +410,40 @@ def reroute(outgoing: Outgoing, refused: dict[str, tuple[Failure, str]], key: Ke
     # notifier's failure queue, whose alarm pages the self-monitoring route without the notifier.
     run.tally.failures.append(f"no route took the notification for {outgoing.alarm.name} ({refusals})")
     return False
+
+
+def deliver_outputs(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> bool:
+    """The routes' outputs not delivered yet; a failed one pages the fallback (self-monitoring) route
+    once. False when that page could not go out yet (a retry may send it)."""
+    if outgoing.event is None:
+        return True  # nothing readable to open an incident about; the plain fallback went by SNS
+    todo = route_outputs.pending(outgoing.routes, claim.delivered)
+    outcome = route_outputs.run_outputs(
+        outgoing.event,
+        outgoing.notification,
+        todo,
+        environment=run.settings.env or "",
+        links=run.links,
+        budget_seconds=route_outputs.budget(run.remaining_seconds()),
+    )
+    if outcome is None:
+        return True
+    for route, output in outcome.delivered():
+        _mark(run, key, route_outputs.delivered_mark(route, output))
+    page, marks = route_outputs.down_page(outcome, claim.delivered)
+    if page is None:
+        return True
+    error = _publish(run.settings, run.settings.fallback_route, page)
+    if error is None:
+        run.tally.published += 1
+        for mark in marks:
+            _mark(run, key, mark)
+        return True
+    if classify(error) is Failure.transient:
+        run.tally.failures.append(f"{run.settings.fallback_route} (output down): {describe(error)}")
+        return False
+    logger.error("the output-down page was refused", extra={"route": run.settings.fallback_route})
+    return True
 
 
 def _publish(settings: Settings, route: str, notification: Notification) -> Exception | None:

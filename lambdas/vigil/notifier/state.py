@@ -2,9 +2,11 @@
 
 Items, by key (pk, sk):
 
-    alarm#<alarm ARN>        last                       the last state change paged for the alarm
+    alarm#<alarm ARN>        last                       the newest state change taken (paged, or held by a silence)
     alarm#<alarm ARN>        sent#<STATE>#<timestamp>   one state change: routes delivered, done, lease
     delivery#<transport id>  sent                       a payload without a readable state change
+    silences                 adhoc#<id>                 an ad-hoc silence (vigil.silences.adhoc)
+    silences                 held#<timestamp>#<alarm>#<STATE>   a change a silence held back (vigil.silences.held)
 
 The `alarm#` partition keeps everything about one alarm together, so later records (issue 13's
 acknowledgements and repeats) sit beside it and one Query reads them all. Other partitions get
@@ -55,6 +57,11 @@ LAST_TTL_SECONDS = 14 * 86400
 
 LAST = "last"
 CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def table_name(env: str) -> str:
+    """The environment's table (the stack names it; the silence command finds it by this name)."""
+    return f"vigil-{env}-notifier-state"
 
 
 @dataclass(frozen=True)
@@ -115,11 +122,31 @@ def claim_of(old_item: dict[str, Any] | None, won: bool) -> Claim:
 
 
 @dataclass(frozen=True)
-class Stale:
-    """The newer state change already paged for the alarm."""
+class Last:
+    """An alarm's `last` item: its newest state change taken, and whether a silence held it back."""
 
     state: str
     at: str
+    held: bool = False
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> Last:
+        return cls(
+            state=item.get("state", {}).get("S", "?"),
+            at=item.get("at", {}).get("S", "?"),
+            held=bool(item.get("held", {}).get("BOOL", False)),
+        )
+
+    def same_change(self, event: AlarmEvent) -> bool:
+        return self.state == event.state.value and self.at == stamp(event)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What recording a state change as the alarm's last found."""
+
+    stale: Last | None = None  # a newer change was taken already: this one is dropped
+    previous: Last | None = None  # what `last` held before (None: nothing, or the table could not say)
 
 
 class _Unavailable(Exception):
@@ -137,10 +164,13 @@ class StateTable:
 
     def _update(self, key: Key, **request: Any) -> dict[str, Any]:
         """UpdateItem; ConditionalCheckFailedException passes through, anything else marks the table down."""
+        return self._call(self._client.update_item, Key=key.item(), **request)
+
+    def _call(self, operation: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any]:
         if not self.available:
             raise _Unavailable
         try:
-            return self._client.update_item(TableName=self._table, Key=key.item(), **request)
+            return operation(TableName=self._table, **request)
         except Exception as exc:
             if error_code(exc) == CONDITION_FAILED:
                 raise
@@ -153,16 +183,17 @@ class StateTable:
             )
             raise _Unavailable from exc
 
-    def advance(self, event: AlarmEvent) -> Stale | None:
-        """Record `event` as the alarm's last state change paged, unless a newer one is: then that one."""
+    def advance(self, event: AlarmEvent) -> Advance:
+        """Record `event` as the alarm's last state change, not held (the silence step marks it when it
+        holds it), unless a newer one is: then that one is the answer's `stale`."""
         at = stamp(event)
         if at is None or event.state_time is None:
-            return None  # nothing to order by: never call it stale
+            return Advance()  # nothing to order by: never call it stale
         at_ms = int(event.state_time.timestamp() * 1000)
         try:
-            self._update(
+            result = self._update(
                 Key(alarm_partition(event), LAST),
-                UpdateExpression="SET #state = :state, at_ms = :at_ms, #at = :at, expires_at = :expires",
+                UpdateExpression="SET #state = :state, at_ms = :at_ms, #at = :at, held = :held, expires_at = :expires",
                 # Equal is not stale: a redelivery of the same change goes on to the dedup claim.
                 ConditionExpression="attribute_not_exists(pk) OR at_ms <= :at_ms",
                 ExpressionAttributeNames={"#state": "state", "#at": "at"},
@@ -170,16 +201,76 @@ class StateTable:
                     ":state": {"S": event.state.value},
                     ":at_ms": {"N": str(at_ms)},
                     ":at": {"S": at},
+                    ":held": {"BOOL": False},
                     ":expires": {"N": str(int(self._clock()) + LAST_TTL_SECONDS)},
                 },
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except _Unavailable:
-            return None
-        except Exception as exc:  # the condition failed: a newer state change was paged
-            old = getattr(exc, "response", {}).get("Item", {})
-            return Stale(state=old.get("state", {}).get("S", "?"), at=old.get("at", {}).get("S", "?"))
-        return None
+            return Advance()
+        except Exception as exc:  # the condition failed: a newer state change was taken
+            return Advance(stale=Last.of(getattr(exc, "response", {}).get("Item", {})))
+        old = result.get("Attributes")
+        return Advance(previous=Last.of(old) if old else None)
+
+    def mark_held(self, event: AlarmEvent) -> None:
+        """The alarm's last change (this one) is held back by a silence, unless a newer one came meanwhile."""
+        at = stamp(event)
+        if at is None:
+            return
+        with contextlib.suppress(Exception):  # a newer change, or the table is down: nothing to mark
+            self._update(
+                Key(alarm_partition(event), LAST),
+                UpdateExpression="SET held = :held",
+                ConditionExpression="#at = :at AND #state = :state",
+                ExpressionAttributeNames={"#state": "state", "#at": "at"},
+                ExpressionAttributeValues={
+                    ":held": {"BOOL": True},
+                    ":at": {"S": at},
+                    ":state": {"S": event.state.value},
+                },
+            )
+
+    def partition(self, pk: str) -> list[dict[str, Any]]:
+        """Every item of one partition (few: the silences and what they held); [] when the table is down."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        try:
+            while True:
+                page = self._call(self._client.query, **request)
+                items += page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    return items
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except _Unavailable:
+            return items
+
+    def put_new(self, item: dict[str, dict[str, Any]]) -> None:
+        """Write an item unless one with its key exists (a second copy of the same change changes nothing)."""
+        key = Key(item["pk"]["S"], item["sk"]["S"])
+        fields = {name: value for name, value in item.items() if name not in ("pk", "sk")}
+        names = {f"#a{i}": name for i, name in enumerate(fields)}
+        with contextlib.suppress(Exception):  # exists already, or the table is down: nothing to add
+            self._update(
+                key,
+                UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(fields.values())},
+            )
+
+    def remove_from_set(self, key: Key, attribute: str, values: list[str]) -> None:
+        with contextlib.suppress(_Unavailable):
+            self._update(
+                key,
+                UpdateExpression="DELETE #set :values",
+                ExpressionAttributeNames={"#set": attribute},
+                ExpressionAttributeValues={":values": {"SS": values}},
+            )
 
     def claim(self, key: Key, lease_seconds: float) -> Claim:
         """Take the state change for delivery, unless it is done or another invocation holds it."""

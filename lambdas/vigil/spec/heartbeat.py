@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from typing import ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
 from vigil.heartbeat import cron as cron_expressions
+from vigil.heartbeat.cron import time_zone
 from vigil.heartbeat.state import Schedule
 from vigil.spec.common import (
     CHECKER_MISSING_DATA,
@@ -103,15 +103,7 @@ class HeartbeatCheck(CheckBase):
         return self
 
     def zone(self) -> tzinfo:
-        if self.timezone == "UTC":
-            return UTC  # needs no time zone database, which a runtime may lack
-        try:
-            return ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"timezone {self.timezone!r}: not an IANA time zone name (such as Europe/London or America/New_York), "
-                "or this Python has no time zone database (the tzdata package provides one)"
-            ) from None
+        return time_zone(self.timezone)
 
     def schedule(self) -> Schedule:
         return Schedule(

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.http_server import Reply, SeenRequest
+from infra.fake_http import Reply, SeenRequest
 
 TABLE = "/api/now/v2/table/incident"
 NOT_OPEN = {"6", "7", "8"}
