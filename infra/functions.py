@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag, packaging
+from infra.sizing import DEFAULT_MEMORY_MB
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 FAILURE_RETENTION = Duration.days(14)  # SQS's maximum: time to read what failed after a long weekend
@@ -47,7 +48,8 @@ def function(
     on_failure: sqs.IQueue,
     retry_attempts: int,
     max_event_age: Duration,
-    memory_size: int = 256,
+    memory_size: int = DEFAULT_MEMORY_MB,
+    reserved_concurrency: int | None = None,
     vpc: ec2.IVpc | None = None,
     subnets: list[ec2.ISubnet] | None = None,
     security_groups: list[ec2.ISecurityGroup] | None = None,
@@ -76,6 +78,7 @@ def function(
         description=description,
         timeout=timeout,
         memory_size=memory_size,
+        reserved_concurrent_executions=reserved_concurrency,
         environment=environment,
         role=role,
         log_group=log_group,

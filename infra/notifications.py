@@ -22,7 +22,7 @@ from infra.alarm_state_rule import AlarmStateRule
 from infra.notifier_config import notifier_environment, output_secret_names
 from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
-from infra.secret_arns import secret_arns
+from infra.secret_arns import grant_secret_reads
 from infra.settings import Settings
 from infra.topic_policy import TopicPublishers
 from vigil.silences.windows import Window
@@ -153,12 +153,5 @@ class Notifications(Construct):
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)
         )
-        # The outputs read their credentials at send time: those secrets, and no other.
-        secret_names = output_secret_names(settings)
-        if secret_names:
-            self.function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[arn for name in secret_names for arn in secret_arns(self, settings.secrets[name])],
-                )
-            )
+        # The outputs read their credentials at send time (infra.secret_convention: by prefix, or listed).
+        grant_secret_reads(self.function, {settings.secrets[name] for name in output_secret_names(settings)})
