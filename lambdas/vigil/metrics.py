@@ -7,7 +7,9 @@ CloudWatch alarm matches a metric only on its full dimension set: a stray `servi
 metric nobody writes.
 
 Every run writes MeasureFailed (1: the checker could not measure). A run that could not measure
-writes nothing else, so a failure never looks like a healthy value. The run's status and reason
+writes nothing else, so a failure never looks like a healthy value. A kind with a MetricBudget
+(vigil.result: http) writes only its budgeted metrics, its other values as plain log fields, and
+for a run that could not measure its breaching `failed` value instead of MeasureFailed. The run's status and reason
 ride along as plain log fields, so Logs Insights shows why a datapoint is what it is.
 
 POWERTOOLS_METRICS_DISABLED and POWERTOOLS_DEV are deliberately not honoured: these metrics are
@@ -23,7 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, METRIC_NAMESPACE, CheckResult, Status
+from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, METRIC_BUDGETS, METRIC_NAMESPACE, CheckResult, Status
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +49,22 @@ def render(result: CheckResult) -> dict[str, Any]:
     emf = EphemeralMetrics(namespace=METRIC_NAMESPACE, service="")
     emf.add_dimension(name=CHECK_DIMENSION, value=result.check_id)
     failed = result.status is Status.failed
-    emf.add_metric(name=MEASURE_FAILED, unit=MetricUnit.NoUnit, value=1 if failed else 0)
-    if not failed:
-        for name, value in result.values.items():
-            if name == MEASURE_FAILED:
-                continue  # the status decides it, never the checker
-            if not math.isfinite(value):
-                logger.warning("check %s: metric %s is %s; not emitted", result.check_id, name, value)
-                continue
-            emf.add_metric(name=name, unit=unit_for(name, result), value=value)
-    for key, value in _run_fields(result).items():
+    budget = METRIC_BUDGETS.get(result.kind)
+    log_only: dict[str, float] = {}
+    if budget is None:
+        emf.add_metric(name=MEASURE_FAILED, unit=MetricUnit.NoUnit, value=1 if failed else 0)
+        values = {} if failed else result.values
+    else:
+        values = budget.failed if failed else {k: v for k, v in result.values.items() if k in budget.metrics}
+        log_only = {} if failed else {k: v for k, v in result.values.items() if k not in budget.metrics}
+    for name, value in values.items():
+        if name == MEASURE_FAILED:
+            continue  # the status decides it, never the checker
+        if not math.isfinite(value):
+            logger.warning("check %s: metric %s is %s; not emitted", result.check_id, name, value)
+            continue
+        emf.add_metric(name=name, unit=unit_for(name, result), value=value)
+    for key, value in {**log_only, **_run_fields(result)}.items():
         emf.add_metadata(key=key, value=value)
     document = emf.serialize_metric_set()
     _keep_only_check_dimension(document)
