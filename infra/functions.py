@@ -50,6 +50,7 @@ def function(
     max_event_age: Duration,
     memory_size: int = DEFAULT_MEMORY_MB,
     reserved_concurrency: int | None = None,
+    traced: bool = True,
     vpc: ec2.IVpc | None = None,
     subnets: list[ec2.ISubnet] | None = None,
     security_groups: list[ec2.ISecurityGroup] | None = None,
@@ -82,7 +83,7 @@ def function(
         environment=environment,
         role=role,
         log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
+        tracing=lambda_.Tracing.ACTIVE if traced else lambda_.Tracing.DISABLED,
         retry_attempts=retry_attempts,
         max_event_age=max_event_age,
         on_failure=destinations.SqsDestination(on_failure),
@@ -106,6 +107,12 @@ def function(
         ["AwsSolutions-L1", "Serverless-LambdaLatestVersion"],
         "The runtime is pinned to python3.12 because packaging builds cp312 wheels; both move together.",
     )
+    if not traced:
+        nag.acknowledge(
+            fn,
+            ["Serverless-LambdaTracing"],
+            "Checkers run once per check and cadence (43,800 times a month for a 1-minute check), so a trace each would cost more than the check; each run's EMF line and log record are its trace.",
+        )
     nag.acknowledge(
         fn,
         ["Serverless-LambdaDLQ"],

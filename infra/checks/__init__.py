@@ -147,6 +147,7 @@ class CheckContext:
             max_event_age=Duration.seconds(max(60, fastest)),
             memory_size=checker_memory_mb(kind),
             reserved_concurrency=reserved_concurrency(peers, timeout),
+            traced=False,
             **vpc_args,  # type: ignore[arg-type]
         )
         secrets = self.catalog.settings.secrets

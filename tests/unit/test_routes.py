@@ -139,8 +139,8 @@ def test_plan_says_per_route_who_receives_what_and_which_alarms_go_there(tmp_pat
     assert plans["critical"].sms == ["oncall +447700900123"]
     assert "then goes on (continue)" in plans["api-team"].matches
     assert "and stops there (first match)" in plans["critical"].matches
-    assert plans["critical"].signals == ["api-health/down", "api-health/measure"]
-    assert plans["everything"].signals == ["api-slow/down", "api-slow/measure"]
+    assert plans["critical"].signals == ["api-health/down"]
+    assert plans["everything"].signals == ["api-slow/down"]
 
 
 def test_plan_lists_a_routes_outputs() -> None:
