@@ -16,8 +16,8 @@ Worst-case detection time, per alarm signal (the check's figure is its slowest s
                  + evaluation delay    CloudWatch evaluates alarms once a minute
                  + delivery            EventBridge → notifier Lambda → SNS → e-mail/SMS
 
-For the `measure` signal of a checker kind the slower of "the checker reports a failure" and "the
-checker goes silent" is used: with missing data treated as breaching, silence alarms only once no real
+For a signal of a checker kind (`measure`, and http's one signal `down`) the slower of "the checker
+reports a failure" and "the checker goes silent" is used: with missing data treated as breaching, silence alarms only once no real
 data point is left in CloudWatch's evaluation range (see infra.alarm_model), which takes longer.
 
 Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no free tier):
@@ -62,7 +62,7 @@ from infra.catalog import Catalog
 from infra.discovery import Targets, found_labels
 from infra.sizing import checker_memory_mb, typical_duration_s
 from vigil.result import METRIC_BUDGETS
-from vigil.spec.common import MEASURE_SIGNAL, CheckBase, format_duration
+from vigil.spec.common import CheckBase, format_duration
 from vigil.spec.selector import Selectable
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -73,6 +73,8 @@ SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 ANOMALY_ALARM_METRICS = 3
 # CloudWatch's always-free tier includes 3 dashboards (of up to 50 metrics) per account.
 FREE_DASHBOARDS = 3
+# What one environment's stack builds today (infra.dashboard: vigil-<env>).
+DASHBOARDS_PER_ENVIRONMENT = 1
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ def detect_seconds(check: CheckBase, signal: str, a: Assumptions) -> tuple[int, 
     """(periods until ALARM, worst-case seconds from fault to notification) for one signal."""
     rule = check.rule(signal)
     periods = periods_to_alarm(rule)
-    if signal == MEASURE_SIGNAL.name:
+    if check.has_checker:  # the checker may go silent: a signal whose missing data breaches then alarms too
         silent = periods_to_alarm_when_silent(rule)
         if silent is not None:
             periods = max(periods, silent)
@@ -246,11 +248,14 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
     gb_seconds = runs * typical_duration_s(check.kind) * checker_memory_mb(check.kind) / 1024
     log_bytes = a.log_bytes_per_run.get(check.kind, a.default_log_bytes_per_run)
     alarms = check.rules()
-    alarm_cost = sum(
-        (prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"])
-        * alarm_metrics(check, signal)
-        for signal, rule in alarms.items()
-    ) + composite_alarms(check, catalog) * prices["alarm_composite_month"]
+    alarm_cost = (
+        sum(
+            (prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"])
+            * alarm_metrics(check, signal)
+            for signal, rule in alarms.items()
+        )
+        + composite_alarms(check, catalog) * prices["alarm_composite_month"]
+    )
     # Each alarm's state changes reach the routes of its own signal's severity.
     notifications = 0.0
     for signal in alarms:
@@ -378,7 +383,7 @@ def dashboards_cost(dashboards: int, prices: dict[str, float]) -> float:
 def plan_total(
     name: str,
     catalog: Catalog,
-    dashboards: int = 1,
+    dashboards: int = DASHBOARDS_PER_ENVIRONMENT,
     prices: dict[str, float] | None = None,
     a: Assumptions | None = None,
     targets: Targets | None = None,

@@ -158,5 +158,5 @@ def test_plan_prints_who_gets_what(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "who gets what (routing: first_match)" in out
     assert "  critical: any team, any service, severities critical, and stops there (first match)" in out
     assert "    SMS:     oncall +447700900123" in out
-    assert "    down: < 1 for 2 of 2 periods of 5m  → alarm after 2 period(s)" in out
-    assert out.count("→ api-team, critical") == 2  # both signals of api-health
+    assert "    down: < 1 for 2 of 2 periods of 5m  → alarm after 4 period(s)" in out
+    assert out.count("→ api-team, critical") == 1  # api-health has one signal, down
