@@ -10,10 +10,13 @@ Load, per checker function (kind × VPC placement), with the schedules spread ov
     typical concurrency      = Σ typical run duration / cadence  what it usually holds
     worst concurrency        = Σ function timeout / cadence      every run takes its whole timeout
 
-The worst figure is the function's reserved concurrency: vigil can never hold more of the account's
-pool than that (production Lambdas keep the rest), and it can always hold that much, so a burst of
-slow targets in another team's checks never throttles these. Runs are invoked asynchronously: an
-invocation that is throttled anyway waits in Lambda's queue and is retried until it is one cadence old.
+Each checker function reserves the smaller of its worst concurrency and HEADROOM × its typical one.
+Reserved concurrency is both a cap and a guarantee: vigil can never hold more of the account's pool
+than that (production Lambdas keep the rest), and production can never starve vigil of it. Runs are
+invoked asynchronously, so a run throttled at the cap (a mass timeout) waits in Lambda's queue and is
+retried until it is one cadence old; only then does it fail (checker failure queue, self-monitoring).
+The reservations come out of the account's pool, which must keep ACCOUNT_UNRESERVED_MINIMUM
+unreserved: docs/operations.md shows the sum at 10,000 checks against the default quota.
 """
 
 from __future__ import annotations
@@ -35,8 +38,16 @@ CHECKER_MEMORY_MB: dict[str, int] = {
     "consistency": 1769,
 }
 # Typical checker run, seconds: an HTTP probe is mostly waiting on the network.
-TYPICAL_DURATION_S: dict[str, float] = {"http": 0.5}
+TYPICAL_DURATION_S: dict[str, float] = {
+    "http": 0.5,
+    # A comparison reads both sides' hashes of many rows: about a minute for a mid-sized table.
+    "consistency": 60.0,
+}
 DEFAULT_DURATION_S = 1.0
+# Reserved concurrency, as a multiple of a checker's typical use, when that is below its worst case:
+# room for slow targets without holding the account's pool for a mass timeout (those runs wait in
+# Lambda's async queue instead, up to one cadence).
+HEADROOM = 3
 # Lambda keeps at least this much of the account's concurrency unreserved; a deploy that would leave
 # less fails. Figures above it are reported (plan, docs/operations.md), never silently capped.
 ACCOUNT_UNRESERVED_MINIMUM = 100
@@ -80,9 +91,15 @@ def checker_groups(checks: Iterable[CheckBase]) -> dict[tuple[str, str], list[Ch
     return groups
 
 
-def reserved_concurrency(checks: Iterable[CheckBase], function_timeout_s: float) -> int:
-    """The worst concurrency of one checker function: every run of every check takes the whole timeout."""
+def worst_concurrency(checks: Iterable[CheckBase], function_timeout_s: float) -> int:
+    """Every run of every check takes the function's whole timeout."""
     return max(1, math.ceil(sum(function_timeout_s / c.cadence for c in checks) - 1e-9))
+
+
+def reserved_concurrency(checks: list[CheckBase], function_timeout_s: float) -> int:
+    """What a checker function reserves: its worst case, or HEADROOM × its typical use when that is less."""
+    typical = sum(typical_duration_s(c.kind) / c.cadence for c in checks)
+    return max(1, min(worst_concurrency(checks, function_timeout_s), math.ceil(HEADROOM * typical - 1e-9)))
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,7 @@ class Load:
     invocations_per_second: float
     typical_concurrency: float
     worst_concurrency: int
+    reserved: int
 
     def __add__(self, other: Load) -> Load:
         return Load(
@@ -102,6 +120,7 @@ class Load:
             self.invocations_per_second + other.invocations_per_second,
             self.typical_concurrency + other.typical_concurrency,
             self.worst_concurrency + other.worst_concurrency,
+            self.reserved + other.reserved,
         )
 
 
@@ -112,7 +131,8 @@ def function_load(name: str, checks: list[CheckBase]) -> Load:
         checks=len(checks),
         invocations_per_second=sum(1 / c.cadence for c in checks),
         typical_concurrency=sum(typical_duration_s(c.kind) / c.cadence for c in checks),
-        worst_concurrency=reserved_concurrency(checks, checker_timeout(checks)),
+        worst_concurrency=worst_concurrency(checks, checker_timeout(checks)),
+        reserved=reserved_concurrency(checks, checker_timeout(checks)),
     )
 
 
@@ -122,3 +142,8 @@ def catalog_load(checks: Iterable[CheckBase]) -> list[Load]:
         function_load(kind if key == PUBLIC else f"{kind}@{key}", peers)
         for (kind, key), peers in sorted(checker_groups(checks).items())
     ]
+
+
+def scaled(checks: list[CheckBase], n: int) -> list[CheckBase]:
+    """The catalog's mix repeated to `n` checks (ids suffixed): a large catalog on paper."""
+    return [checks[i % len(checks)].model_copy(update={"id": f"{checks[i % len(checks)].id}-{i}"}) for i in range(n)]

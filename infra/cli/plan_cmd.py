@@ -10,7 +10,7 @@ from pathlib import Path
 
 from infra.cli.common import load_or_report
 from infra.discovery import DiscoveryError, RecordedListing, Targets, resolve
-from infra.environments import load_environments
+from infra.environments import ENVIRONMENTS_FILE, load_environments
 from infra.plan import (
     DASHBOARDS_PER_ENVIRONMENT,
     CheckPlan,
@@ -31,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON: {checks: [...], totals: {...}}")
     parser.add_argument(
         "--environments",
-        action="store_true",
-        help="also plan every environment of environments.yaml (its catalog, its dashboard) and total them",
+        nargs="?",
+        const=ENVIRONMENTS_FILE,
+        type=Path,
+        metavar="FILE",
+        help="also plan every environment of FILE (default: environments.yaml), each with its catalog and dashboard",
     )
     parser.add_argument(
         "--listing",
@@ -55,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     rows, totals = plan_catalog(catalog, load_prices(), targets=targets)
     routes = plan_routes(catalog, rows)
     environments: list[EnvironmentPlan] = []
-    if getattr(args, "environments", False):
-        for env in load_environments().values():
+    if getattr(args, "environments", None) is not None:
+        for env in load_environments(args.environments).values():
             env_catalog = load_or_report(str(env.catalog))
             if env_catalog is None:
                 return 1

@@ -220,8 +220,13 @@ def test_plan_total_per_team_and_environment(sample):
     assert env.cost_usd_month == pytest.approx(totals.cost_usd_month + 6.0)
 
 
-def test_cli_prints_teams_and_environments(capsys):
-    assert main(["plan", str(CHECKS), "--environments"]) == 0
+def test_cli_prints_teams_and_environments(capsys, tmp_path):
+    environments = tmp_path / "environments.yaml"
+    environments.write_text(f"small:\n  catalog: {CHECKS}\nbig:\n  catalog: {SAMPLE}\n")
+    assert main(["plan", str(CHECKS), "--environments", str(environments)]) == 0
     out = capsys.readouterr().out
     assert "per team (USD/month): campaigns " in out
-    assert "per environment (USD/month)" in out and "  demo: " in out and "all environments: " in out
+    small = plan_total("small", load_catalog(CHECKS)).cost_usd_month
+    big = plan_total("big", load_catalog(SAMPLE)).cost_usd_month
+    assert f"  small: 3 checks {small:.2f} + 1 dashboard(s) 0.00 = {small:.2f}" in out
+    assert f"all environments: {small + big:.2f}" in out
