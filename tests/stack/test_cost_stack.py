@@ -82,6 +82,6 @@ def test_the_secret_policy_does_not_grow_with_the_catalog() -> None:
 
 def test_exceptions_are_listed_one_by_one() -> None:
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared/db"
-    allow, _, listed = _secret_statements(["vigil/api/token", arn])
+    _, _, listed = _secret_statements(["vigil/api/token", arn])
     assert listed["Resource"] == [arn, f"{arn}-??????"]
     assert _secret_statements([arn]) == [listed]  # no prefix grant when nothing is under the prefix
