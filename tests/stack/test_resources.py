@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match, Template
 from conftest import ENV, SAMPLE, Synth
 
 from infra.catalog import load_catalog, secret_refs
+from infra.jitter import schedule_expression
 from infra.kinds import KINDS
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
@@ -98,8 +99,8 @@ def test_a_schedule_per_checker_check_with_the_spec_as_input(sample: Synth) -> N
         assert set(event["secrets"]) == set(secret_refs(check).values())
         for name, ref in event["secrets"].items():
             assert CATALOG.settings.secrets[name] == ref
-        every = (check.cadence // 3600, "hour") if check.cadence % 3600 == 0 else (check.cadence // 60, "minute")
-        assert schedule["ScheduleExpression"] == f"rate({every[0]} {every[1]}{'s' if every[0] > 1 else ''})"
+        # every cadence, at the check's own minute (infra.jitter)
+        assert schedule["ScheduleExpression"] == schedule_expression(check.id, check.cadence)
         assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert "DeadLetterConfig" in schedule["Target"]
 
