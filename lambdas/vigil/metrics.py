@@ -50,13 +50,11 @@ def render(result: CheckResult) -> dict[str, Any]:
     emf.add_dimension(name=CHECK_DIMENSION, value=result.check_id)
     failed = result.status is Status.failed
     budget = METRIC_BUDGETS.get(result.kind)
-    log_only: dict[str, float] = {}
-    if budget is None:
+    if budget is None or budget.failed is None:
         emf.add_metric(name=MEASURE_FAILED, unit=MetricUnit.NoUnit, value=1 if failed else 0)
-        values = {} if failed else result.values
-    else:
-        values = budget.failed if failed else {k: v for k, v in result.values.items() if k in budget.metrics}
-        log_only = {} if failed else {k: v for k, v in result.values.items() if k not in budget.metrics}
+    values, log_only = ({}, {}) if failed else split_by_budget(result.kind, result.values)
+    if failed and budget is not None and budget.failed is not None:
+        values = budget.failed
     for name, value in values.items():
         if name == MEASURE_FAILED:
             continue  # the status decides it, never the checker
@@ -69,6 +67,17 @@ def render(result: CheckResult) -> dict[str, Any]:
     document = emf.serialize_metric_set()
     _keep_only_check_dimension(document)
     return document
+
+
+def split_by_budget(kind: str, values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """(what is written as metrics, what rides in the log line only) under the kind's MetricBudget."""
+    budget = METRIC_BUDGETS.get(kind)
+    if budget is None:
+        return values, {}
+    return (
+        {k: v for k, v in values.items() if k in budget.metrics},
+        {k: v for k, v in values.items() if k not in budget.metrics},
+    )
 
 
 def unit_for(name: str, result: CheckResult) -> str:

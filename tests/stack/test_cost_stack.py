@@ -8,13 +8,13 @@ import json
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
+from conftest import SAMPLE, Synth
 
 from infra.catalog import load_catalog
 from infra.jitter import schedule_expression
 from infra.plan import load_prices, plan_catalog
 from infra.secret_arns import grant_secret_reads
 from infra.sizing import checker_groups, checker_memory_mb, checker_timeout, reserved_concurrency
-from tests.stack.conftest import SAMPLE, Synth
 
 CATALOG = load_catalog(SAMPLE)
 
