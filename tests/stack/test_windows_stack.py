@@ -204,8 +204,11 @@ def test_only_the_notifier_reads_the_outputs_secrets_and_nothing_else_of_secrets
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if "secretsmanager:GetSecretValue" in actions:
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
                 for role in policy["Properties"]["Roles"]:
-                    granted.setdefault(role["Ref"], []).extend(statement["Resource"])
+                    granted.setdefault(role["Ref"], []).extend(resources)
     notifier = granted[notifier_role]
     text = json.dumps(notifier)
     # vigil/servicenow/api through the vigil/ prefix (the Deny keeps job tokens out); the ARN, maybe
