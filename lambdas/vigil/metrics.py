@@ -53,7 +53,8 @@ def render(result: CheckResult) -> dict[str, Any]:
     if budget is None or budget.failed is None:
         emf.add_metric(name=MEASURE_FAILED, unit=MetricUnit.NoUnit, value=1 if failed else 0)
     values, log_only = ({}, {}) if failed else split_by_budget(result.kind, result.values)
-    if failed and budget is not None and budget.failed is not None:
+    if budget is not None and budget.failed is not None and not values:
+        # Could not measure, or (a checker bug) measured without its one metric: never healthy.
         values = budget.failed
     for name, value in values.items():
         if name == MEASURE_FAILED:

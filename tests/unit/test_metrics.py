@@ -162,3 +162,9 @@ def test_http_that_cannot_measure_writes_a_breaching_healthy(capsys):
     assert_vigil_emf(document, "api-health", {"Healthy": 0})
     assert "LatencyMs" not in document
     assert (document["status"], document["reason_code"]) == ("failed", "secret")
+
+
+def test_http_measured_without_healthy_writes_healthy_zero(capsys):
+    # A checker bug (status ok, no Healthy) must not leave a line without metrics, nor look healthy.
+    document = json.loads(metrics.emit(CheckResult(check_id="api-health", kind="http", status=Status.ok)))
+    assert_vigil_emf(document, "api-health", {"Healthy": 0})
