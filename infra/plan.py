@@ -26,7 +26,7 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
                    infra.sizing; one invocation per check and run) + the run's log lines + one custom
                    metric per series the checker writes (per distinct metric of its signals, with its
                    dimensions: a RabbitMQ listed queue's own; plus what it writes without an alarm,
-                   such as an sqs prefix check's Queues; a kind with a MetricBudget writes only those)
+                   such as an sqs prefix check's Queues; exact for a kind with a MetricBudget)
     all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s),
                    times the metrics it reads when it is a metric math or Metrics Insights alarm;
                    an anomaly detection alarm counts 3 (the metric and the band's two bounds)
@@ -61,7 +61,6 @@ from infra.alarm_model import periods_to_alarm, periods_to_alarm_when_silent
 from infra.catalog import Catalog
 from infra.discovery import Targets, found_labels
 from infra.sizing import checker_memory_mb, typical_duration_s
-from vigil.result import METRIC_BUDGETS
 from vigil.spec.common import CheckBase, format_duration
 from vigil.spec.selector import Selectable
 
@@ -217,11 +216,10 @@ def custom_metrics(check: CheckBase) -> int:
     if not check.has_checker:
         count = getattr(check, "custom_metric_count", None)
         return count() if count is not None else 0
-    budget = METRIC_BUDGETS.get(check.kind)
-    if budget is not None:
-        return len(budget.metrics)
     # Each active signal's metric with the dimensions its alarm reads (a RabbitMQ listed queue has
     # its own), and what the checker writes for no alarm (`unalarmed_metrics`: sqs prefix's Queues).
+    # Exact for kinds with a MetricBudget (vigil.result: http, rabbitmq), which write nothing else;
+    # other kinds may write a few more values than their alarms read.
     series = {
         (check.signals[s].metric, tuple(sorted(check.alarm_dimensions(s).items()))) for s in check.active_signals()
     }
