@@ -57,7 +57,7 @@ def render_group(members: list[Member]) -> Notification:
 
     head = f"[{state.value}]" + (f"[{severity}]" if severity else "")
     subject = fit_subject(
-        subject_safe(head) + " ", subject_safe(count), subject_safe(f" - {service}") if service else ""
+        subject_safe(head) + " ", subject_safe(count), " - " + subject_safe(service) if service else ""
     )
 
     mixed = len({m.event.state for m in members}) > 1

@@ -372,7 +372,9 @@ def join_group(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> b
     joined = groups.join(Member.of(event, outgoing.notification, outgoing.routes))
     if joined.joined:
         run.tally.grouped += 1
-        logger.info("change joined its group", extra={"alarm": event.alarm_name, "group": joined.flush})
+        logger.info(
+            "change joined its group", extra={"alarm": event.alarm_name, "group": joined.flush and joined.flush.group}
+        )
         for route in outgoing.routes:
             _mark(run, key, route)  # the group's page covers them: a retry of this change skips them
         outputs_done = deliver_outputs(outgoing, key, claim, run)
