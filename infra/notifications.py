@@ -19,6 +19,7 @@ from constructs import Construct
 
 from infra import ecs_events, functions, nag
 from infra.alarm_state_rule import AlarmStateRule
+from infra.deferred_queue import DeferredQueue
 from infra.notifier_config import notifier_environment, output_secret_names
 from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
@@ -95,13 +96,14 @@ class Notifications(Construct):
         self.publishers.allow_alarms(self.alarm_events, self.routes[settings.self_monitoring_route])
 
         self.failures = functions.failure_queue(self, "NotifierFailures")
+        timeout = Duration.seconds(30)
         self.function = functions.function(
             self,
             "Notifier",
             code=code,
             handler=NOTIFIER_HANDLER,
             description=f"vigil {env}: renders alarm state changes and publishes them to route topics",
-            timeout=Duration.seconds(30),
+            timeout=timeout,
             environment={
                 "TOPIC_ARN_PREFIX": f"arn:{Aws.PARTITION}:sns:{Aws.REGION}:{Aws.ACCOUNT_ID}:vigil-{env}-",
                 "FALLBACK_ROUTE": settings.self_monitoring_route,
@@ -121,6 +123,16 @@ class Notifications(Construct):
         # the alarm actions (docs/architecture.md, Notifier).
         NotifierState(self, "State", env=env, key=self.key).attach(self.function)
         AlarmStateRule(self, "AlarmStateRule", env=env, function=self.function, dead_letter_queue=self.failures)
+        if settings.paging.group_wait:
+            # Each group's flush comes back through this queue (vigil.notifier.grouping).
+            DeferredQueue(
+                self,
+                "Deferred",
+                function=self.function,
+                function_timeout=timeout,
+                dead_letter_queue=self.failures,
+                group_wait=settings.paging.group_wait,
+            )
         for topic in self.routes.values():
             topic.grant_publish(self.function)
         assert self.function.role is not None
