@@ -11,18 +11,21 @@ SQS message (vigil.notifier.deferred). Items, in the partition `group#<env>#<ser
   the deadline.
 - A later change reads the open group's id from that same write's refusal and adds itself, unless
   the group was flushed already (closed) or is full.
-- The flush closes the group (later changes open a new one) and reads its members in the same
-  write, so a retried flush sees the same members; each route's page has its own dedup key.
+- The flush closes the group and reads its members in the same write, so a retried flush sees the
+  same members, then ends `open`'s deadline, so the next change opens a new group; each route's
+  page has its own dedup key.
 
 Never lose a change: whatever goes wrong before a change is safely in a group (the table or SQS
 cannot be reached, the group is closed or full), `join` says so and the caller pages it at once. If
-the flush message cannot be sent, the group is flushed at once by the change that opened it.
+the flush message cannot be sent, the group is flushed at once by the change that opened it. A
+change that finds its group closed (the flush came in between) pages at once.
 
 Pure pieces (collapse, pages) are separate from `Groups`, whose methods make the AWS calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -214,5 +217,17 @@ class Groups:
             if error_code(exc) == CONDITION_FAILED:
                 return []  # expired, or no member ever made it in: nothing to page
             raise
+        self._expire(flush)
         members = result.get("Attributes", {}).get("members", {}).get("L", [])
         return [Member.model_validate_json(item["S"]) for item in members]
+
+    def _expire(self, flush: Flush) -> None:
+        """The service's next change opens a new group, even if SQS brought the flush before the deadline."""
+        with contextlib.suppress(Exception):  # a newer group is open already, or the table is down
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": flush.group}, "sk": {"S": OPEN}},
+                UpdateExpression="SET deadline = :past",
+                ConditionExpression="group_id = :id",
+                ExpressionAttributeValues={":past": {"N": "0"}, ":id": {"S": flush.group_id}},
+            )
