@@ -480,9 +480,8 @@ def simulate(
     footers = demo_silences.footers([(d.minute, d.email) for d in delivered])
     window_shown = demo_silences.print_window_step(mutes, footers, out)
     servicenow_shown = demo_servicenow.print_servicenow_step(servicenow, story, out)
-    burst = [
-        t for t in tracks if t.check.kind in ("http", "sqs") and t.check.id != STORY_CHECK and t.state is AlarmState.OK
-    ][: demo_grouping.BURST]
+    # A failing disk: the database's error log matches four patterns within seconds.
+    burst = [t for t in tracks if t.check.id == DB_CHECK and t.state is AlarmState.OK][: demo_grouping.BURST]
     burst_start = start + timedelta(minutes=MINUTES + 1)
     grouped_shown = demo_grouping.run_grouping_step(
         notifier,

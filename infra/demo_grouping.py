@@ -1,6 +1,7 @@
 """`make demo`, step "a burst of 4 alarms becomes 1 grouped page".
 
-After the main story, four alarms of the demo's one service go to ALARM within seconds, each
+After the main story, four alarms of the demo's one service (the database error log's patterns, as
+a failing disk would match them) go to ALARM within seconds, each
 through both paths (alarm action and EventBridge rule), with grouping on as deployed
 (`paging.group_wait`, the deferred queue the stack built). The notifier pages nothing during the
 wait: each change joins the service's group, and the first one sends the flush message to the
@@ -89,7 +90,7 @@ def run_grouping_step(
         out(f"   group_wait {wait}s; deferred queue {deployed[QUEUE_ENV].rsplit('/', 1)[-1]}")
         at = 0
         for new in (AlarmState.ALARM, AlarmState.OK):
-            before, messages = len(publications), len(sent.items)
+            before, messages, opened = len(publications), len(sent.items), at
             for track, name in zip(burst, names, strict=True):
                 by_action = change(track, new, at)
                 notifier.handler(by_action, None)
@@ -102,7 +103,7 @@ def run_grouping_step(
                 f"   pages published during the wait: {during}; flush messages sent: {len(flushes)}"
                 + (f" (DelaySeconds {flushes[0].get('DelaySeconds')})" if flushes else "")
             )
-            at = max(at, wait)
+            at = max(at, opened + wait)
             out(f"   +{at}s: the wait is over: the deferred queue brings the flush to the notifier")
             for message in flushes:
                 notifier.handler(sqs_record(message), None)

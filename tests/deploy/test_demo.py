@@ -148,7 +148,7 @@ def assert_a_burst_of_four_alarms_becomes_one_grouped_page(text: str) -> None:
     assert step.count("(alarm action and EventBridge rule): joined the group") == 8
     assert step.count("pages published during the wait: 0; flush messages sent: 1 (DelaySeconds 30)") == 2
     assert re.search(r"e-mail subject: \[ALARM\]\[critical\] 4 alarms - campaigns", step)
-    assert re.search(r"SMS \(\d+ chars\): ALARM crit 4 alarms: ", step)
+    assert re.search(r"SMS \(\d+ chars\): ALARM crit 4 alarms: campaign-db-errors severity-17plus, ", step)
     assert re.search(r"e-mail subject: \[OK\]\[critical\] 4 alarms recovered - campaigns", step)
     assert step.count("grouped page → vigil-demo-oncall") == 2
     assert step.rstrip().endswith("4 alarms, 1 page")
