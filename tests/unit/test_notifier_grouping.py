@@ -259,3 +259,38 @@ def test_a_mixed_group_says_which_ones_recovered() -> None:
     notification = render_group(members)
     assert notification.subject == "[ALARM][critical] 2 alarm changes - orders"
     assert "orders-queue backlog, orders-queue age OK" in notification.sms
+
+
+# --- outputs: one per alarm, at once --------------------------------------------------------------
+
+
+def test_outputs_get_each_alarm_at_once_while_the_page_waits_for_the_group(
+    sqs: RecordingSqs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_notifier_outputs import BASIC, PASSWORD, USER, configure
+
+    from infra.fake_servicenow import fake_servicenow
+
+    with fake_servicenow(BASIC) as instance:
+        configure(
+            monkeypatch,
+            [
+                {
+                    "type": "servicenow",
+                    "name": "l2-servicenow",
+                    "instance": instance.base_url,
+                    "credentials_secret": "snow",
+                }
+            ],
+            {"snow": {"username": USER, "password": PASSWORD}},
+        )
+        for signal in SIGNALS[:2]:
+            notifier.handler(change(signal), None)
+        assert published() == []
+        assert sorted(i["correlation_id"] for i in instance.incidents.values()) == [
+            "vigil/prod/orders-queue/age",
+            "vigil/prod/orders-queue/backlog",
+        ]
+        notifier.handler(flush_record(sqs.sent[0]), None)
+        assert len(instance.incidents) == 2, "the group's page opens no incident of its own"
+        assert len(published()) == 1
