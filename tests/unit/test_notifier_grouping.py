@@ -15,7 +15,9 @@ import boto3
 import pytest
 from test_notifier_delivery import TABLE, eventbridge_twin, table  # noqa: F401
 from test_notifier_handler import ACCOUNT, REGION, Routes, env, load, routes  # noqa: F401
+from test_notifier_outputs import instance, servicenow  # noqa: F401
 
+from infra.fake_servicenow import FakeServiceNow
 from vigil.notifier import grouping
 from vigil.notifier import handler as notifier
 from vigil.notifier import sms as gsm
@@ -265,32 +267,16 @@ def test_a_mixed_group_says_which_ones_recovered() -> None:
 
 
 def test_outputs_get_each_alarm_at_once_while_the_page_waits_for_the_group(
-    sqs: RecordingSqs, monkeypatch: pytest.MonkeyPatch
+    sqs: RecordingSqs,
+    servicenow: FakeServiceNow,  # noqa: F811
 ) -> None:
-    from test_notifier_outputs import BASIC, PASSWORD, USER, configure
-
-    from infra.fake_servicenow import fake_servicenow
-
-    with fake_servicenow(BASIC) as instance:
-        configure(
-            monkeypatch,
-            [
-                {
-                    "type": "servicenow",
-                    "name": "l2-servicenow",
-                    "instance": instance.base_url,
-                    "credentials_secret": "snow",
-                }
-            ],
-            {"snow": {"username": USER, "password": PASSWORD}},
-        )
-        for signal in SIGNALS[:2]:
-            notifier.handler(change(signal), None)
-        assert published() == []
-        assert sorted(i["correlation_id"] for i in instance.incidents.values()) == [
-            "vigil/prod/orders-queue/age",
-            "vigil/prod/orders-queue/backlog",
-        ]
-        notifier.handler(flush_record(sqs.sent[0]), None)
-        assert len(instance.incidents) == 2, "the group's page opens no incident of its own"
-        assert len(published()) == 1
+    for signal in SIGNALS[:2]:
+        notifier.handler(change(signal), None)
+    assert published() == []
+    assert sorted(i["correlation_id"] for i in servicenow.incidents.values()) == [
+        "vigil/prod/orders-queue/age",
+        "vigil/prod/orders-queue/backlog",
+    ]
+    notifier.handler(flush_record(sqs.sent[0]), None)
+    assert len(servicenow.incidents) == 2, "the group's page opens no incident of its own"
+    assert len(published()) == 1
