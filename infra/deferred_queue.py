@@ -1,6 +1,7 @@
 """The notifier's deferred queue: messages it sends itself with a delay, which come back through an
-event source mapping (vigil.notifier.deferred). Today: each group's flush, `group_wait` after its
-first change (vigil.notifier.grouping).
+event source mapping (vigil.notifier.deferred): each group's flush, `group_wait` after its first
+change (vigil.notifier.grouping), and each ALARM held back for its inhibitor, at the end of its wait
+(vigil.notifier.inhibition). Built whatever `group_wait` is: inhibition needs it too.
 
 A message that fails three times goes to the notifier's failure queue, whose alarm pages the
 self-monitoring route: a group that cannot be flushed is never lost silently.

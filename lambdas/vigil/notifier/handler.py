@@ -11,14 +11,17 @@ Environment:
     SILENCE_WINDOWS   the catalog's maintenance windows (vigil.notifier.silencing; optional)
     ROUTE_OUTPUTS, OUTPUT_SECRETS   the routes' outputs and their secrets (vigil.notifier.route_outputs; optional)
     GROUP_WAIT_SECONDS  how long a service's first change waits for others (vigil.notifier.grouping; 0 or unset: no grouping)
-    DEFERRED_QUEUE_URL  the queue that brings a group's flush back (vigil.notifier.deferred; optional)
+    DEFERRED_QUEUE_URL  the queue that brings a group's flush, or an inhibited ALARM, back later
+                        (vigil.notifier.deferred; optional: without it nothing waits)
 
 Each payload, in order:
 1. parse it; CloudWatch's other events (an alarm created or updated) are ignored and logged; what
    cannot be read becomes the plain fallback;
 2. skip what the alarm's own actions would not page (vigil.notifier.paging);
-3. drop a state change older than the last one paged, hold back one a silence covers
-   (vigil.notifier.silencing), and drop one already delivered or being delivered by another
+3. drop a state change older than the last one paged, an OK that resolves nothing on-call heard of
+   (a new alarm's first evaluation, an inhibited ALARM never paged), hold back one a silence covers
+   (vigil.notifier.silencing) and an inhibited signal's ALARM for its inhibitor's wait
+   (vigil.notifier.inhibition), and drop one already delivered or being delivered by another
    invocation (vigil.notifier.state);
 4. render it (on failure, the plain fallback), with the evidence on ALARM (the checker's last run,
    or an ECS service's stopped tasks and failed deployment), and a footer naming what silences
@@ -43,7 +46,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from vigil.notifier import deferred, ecs_evidence, evidence, route_outputs
+from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, route_outputs
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -184,12 +187,14 @@ class Run:
     silencing: Silencing = field(default_factory=lambda: Silencing(None, ()))
     remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
     groups: Groups | None = None  # with the state table: groups to join (when on) and to flush
+    defer: deferred.Send | None = None  # sends a message to the deferred queue, when there is one
 
 
 def handler(event: Any, context: Any) -> dict[str, int]:
     settings = Settings.from_env()
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
     store = StateTable(_dynamodb(), settings.state_table) if settings.state_table else None
+    defer = deferred.sender(_client("sqs"), settings.deferred_queue_url) if settings.deferred_queue_url else None
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     run = Run(
         settings=settings,
@@ -199,7 +204,8 @@ def handler(event: Any, context: Any) -> dict[str, int]:
         tally=Tally(),
         silencing=Silencing(store, windows_from_env()),
         remaining_seconds=(lambda: remaining() / 1000) if callable(remaining) else (lambda: None),
-        groups=_groups(settings),
+        groups=_groups(settings, defer),
+        defer=defer,
     )
     for delivery in deliveries(event):
         handle(delivery, run)
@@ -208,16 +214,15 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     return run.tally.summary()
 
 
-def _groups(settings: Settings) -> Groups | None:
+def _groups(settings: Settings, defer: deferred.Send | None) -> Groups | None:
     if not settings.state_table:
         return None
-    queue = settings.deferred_queue_url
     return Groups(
         _dynamodb(),
         settings.state_table,
         settings.env or "",
-        settings.group_wait if queue else 0,
-        deferred.sender(_client("sqs"), queue) if queue else None,
+        settings.group_wait if defer else 0,
+        (lambda flush, delay: defer(deferred.flush_body(flush), delay)) if defer else None,
     )
 
 
@@ -228,9 +233,12 @@ def _lease_seconds(context: Any) -> float:
 
 
 def handle(delivery: Delivery, run: Run) -> None:
-    flush = deferred.flush_of(delivery.payload)
-    if flush is not None:
-        flush_group(flush, run)
+    message = deferred.message_of(delivery.payload)
+    if isinstance(message, Flush):
+        flush_group(message, run)
+        return
+    if message is not None:
+        inhibit_check(message.event, run)
         return
     event: AlarmEvent | None = None
     problem: Exception | None = None
@@ -281,17 +289,21 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
             last_at=stale.at,
         )
         return None
-    first = nothing_to_resolve(event, advanced)
-    if first and run.store:
+    unresolved = nothing_to_resolve(event, advanced) or (
+        None if silence else inhibition.never_paged(event, advanced.previous)
+    )
+    if unresolved and run.store:
         # Recorded as done, so its second copy (alarm action or rule) stops at the dedup claim.
         key = delivery_key(event, None)
         if key and run.store.claim(key, run.lease_seconds).pages:
             run.store.finish(key)
-        _skip(run, first, alarm=event.alarm_name, state=event.state.value)
+        _skip(run, unresolved, alarm=event.alarm_name, state=event.state.value)
         return None
     decision = run.silencing.decide(event, silence, advanced.previous)
     if decision.hold:
         _skip(run, decision.hold, alarm=event.alarm_name, state=event.state.value)
+        return None
+    if _held_for_inhibitor(event, run):
         return None
     return decision
 
@@ -409,6 +421,56 @@ def flush_group(flush: Flush, run: Run) -> None:
         first = mine[0].event
         alarm = Salvage(name=notification.alarm_name, state=notification.state, region=first.region, meta=first.meta)
         deliver(Outgoing(routes=(route,), notification=notification, fallback=False, alarm=alarm), key, claim, run)
+
+
+# --- inhibition (vigil.notifier.inhibition) -------------------------------------------------------
+
+
+def _held_for_inhibitor(event: AlarmEvent, run: Run, seconds: int | None = None) -> bool:
+    """Hold an inhibited signal's ALARM back: look at it again `seconds` (its wait) later. False when it
+    cannot be held (no deferred queue, SQS refused): it pages now."""
+    meta = event.meta
+    seconds = seconds or inhibition.hold_seconds(event)
+    if not seconds or run.defer is None or meta is None:
+        return False
+    try:
+        run.defer(deferred.check_body(event), seconds)
+    except Exception as exc:
+        logger.error("could not hold the ALARM back for its inhibitor: paging it now", extra={"error": describe(exc)})
+        return False
+    if run.store:
+        run.store.mark_held(event)
+    _skip(run, f"held back {seconds}s for {meta.inhibited_by}", alarm=event.alarm_name, state=event.state.value)
+    return True
+
+
+def inhibit_check(event: AlarmEvent, run: Run) -> None:
+    """A held ALARM's wait is over: page it, hold it again, or let it go (inhibition.verdict)."""
+    meta = event.meta
+    assert meta is not None and meta.inhibited_by
+    try:
+        seen = inhibition.describe(_cloudwatch(), [meta.inhibited_by, event.alarm_name])
+        verdict = inhibition.verdict(event, seen.get(event.alarm_name), seen.get(meta.inhibited_by))
+    except Exception as exc:  # CloudWatch cannot say: page rather than stay quiet
+        logger.warning("could not ask CloudWatch about a held ALARM: paging it", extra={"error": describe(exc)})
+        verdict = inhibition.Verdict.page
+    if verdict is inhibition.Verdict.drop:
+        _skip(run, "no longer in ALARM, or in ALARM again since (that change has its own wait)", alarm=event.alarm_name)
+        return
+    if verdict is inhibition.Verdict.hold and _held_for_inhibitor(event, run, meta.inhibit_extension):
+        return
+    if run.store:
+        run.store.mark_held(event, held=False)
+    key = delivery_key(event, None)
+    claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
+    if not claim.pages:
+        _skip(run, "already delivered", alarm=event.alarm_name)
+        return
+    deliver(prepare(None, event, None, run), key, claim, run)
+
+
+def _cloudwatch() -> Any:
+    return _client("cloudwatch", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
 
 
 # --- publishing -----------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ skip, so for EventBridge events the notifier pages exactly when the alarm's acti
 - a suppressed ALARM (`actionsSuppressedBy`: the suppressor is in ALARM, or its wait or extension
   period runs) takes no action; an OK always does, because the actions that carry recoveries are
   never suppressed in vigil's design;
-- an inhibited signal's metric alarm has no ALARM action: its page comes from its `-page`
-  composite, which in turn has no OK action: the recovery comes from the metric alarm;
 - vigil's own alarms (kind "self") page the self-monitoring route's topic directly, so that a
   broken notifier still pages: the notifier does not page them a second time.
 
@@ -40,10 +38,6 @@ def why_silent(event: AlarmEvent) -> str | None:
         return None
     if meta.kind == SELF_KIND:
         return "vigil's own alarm: its actions page the self-monitoring route directly"
-    if meta.inhibited_by and event.is_composite and event.state == AlarmState.ok:
-        return "a paging composite has no OK action: the recovery comes from its metric alarm"
-    if meta.inhibited_by and not event.is_composite and event.state == AlarmState.alarm:
-        return "an inhibited signal's metric alarm has no ALARM action: its page comes from its composite"
     return None
 
 

@@ -215,8 +215,9 @@ class StateTable:
         old = result.get("Attributes")
         return Advance(previous=Last.of(old) if old else None, recorded=True)
 
-    def mark_held(self, event: AlarmEvent) -> None:
-        """The alarm's last change (this one) is held back by a silence, unless a newer one came meanwhile."""
+    def mark_held(self, event: AlarmEvent, held: bool = True) -> None:
+        """The alarm's last change (this one) is held back (by a silence, or for an inhibitor), or no
+        longer (`held` False: it paged after all), unless a newer one came meanwhile."""
         at = stamp(event)
         if at is None:
             return
@@ -227,7 +228,7 @@ class StateTable:
                 ConditionExpression="#at = :at AND #state = :state",
                 ExpressionAttributeNames={"#state": "state", "#at": "at"},
                 ExpressionAttributeValues={
-                    ":held": {"BOOL": True},
+                    ":held": {"BOOL": held},
                     ":at": {"S": at},
                     ":state": {"S": event.state.value},
                 },
