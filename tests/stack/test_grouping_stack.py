@@ -1,5 +1,6 @@
 """Grouping's infrastructure in the template: the deferred queue that brings each group's flush back
-to the notifier, its dead-letter queue, and the notifier's few grants on it; none with group_wait 0.
+(and each ALARM held back for its inhibitor) to the notifier, its dead-letter queue, and the
+notifier's few grants on it.
 
 Event source mappings and redrive policies are not moto's to check, so these walk the template.
 """
@@ -78,13 +79,14 @@ def test_only_the_notifier_may_send_to_the_deferred_queue(synth: Synth) -> None:
     assert senders == [[{"Ref": role}]]
 
 
-def test_with_group_wait_zero_there_is_no_deferred_queue(synthesize: Callable[[Path], Synth], tmp_path: Path) -> None:
+def test_with_group_wait_zero_the_queue_stays_for_inhibition_and_nothing_is_grouped(
+    synthesize: Callable[[Path], Synth], tmp_path: Path
+) -> None:
     catalog = tmp_path / "catalog"
     shutil.copytree(CATALOG_DIR, catalog)
     settings = catalog / "_settings.yaml"
     settings.write_text(settings.read_text() + "paging:\n  group_wait: 0s\n")
     built = synthesize(catalog)
-    assert not [k for k in built.of_type("AWS::SQS::Queue") if "Deferred" in k]
-    assert built.of_type("AWS::Lambda::EventSourceMapping") == {}
+    assert len([k for k in built.of_type("AWS::SQS::Queue") if "Deferred" in k]) == 1
     _, notifier = _notifier(built)
-    assert GROUP_WAIT_ENV not in notifier["Properties"]["Environment"]["Variables"]
+    assert notifier["Properties"]["Environment"]["Variables"][GROUP_WAIT_ENV] == "0"
