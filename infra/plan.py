@@ -30,7 +30,6 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
     all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s),
                    times the metrics it reads when it is a metric math or Metrics Insights alarm;
                    an anomaly detection alarm counts 3 (the metric and the band's two bounds)
-                   + one composite alarm per signal whose page is held back by inhibition (`-page`)
                    + notifications: an assumed number of state changes per alarm per month, each
                    published once and delivered to every e-mail and SMS contact of the routes of
                    that signal's severity (its own, as a log pattern's, else the check's)
@@ -151,7 +150,6 @@ class Totals:
     runs_per_month: float
     cost_usd_month: float
     worst_detect_seconds: int
-    composite_alarms: int = 0
 
 
 @dataclass(frozen=True)
@@ -227,12 +225,6 @@ def custom_metrics(check: CheckBase) -> int:
     return len(series) + (len(unalarmed()) if unalarmed is not None else 0)
 
 
-def composite_alarms(check: CheckBase, catalog: Catalog) -> int:
-    """Signals whose page goes out through a `-page` composite alarm: those held back by inhibition
-    (infra.alarms; a stack test holds this count to the template's)."""
-    return sum(1 for signal in check.active_signals() if catalog.suppressor(check, signal) is not None)
-
-
 def alarm_metrics(check: CheckBase, signal: str) -> int:
     """Metrics one alarm reads: CloudWatch prices a metric math or Metrics Insights alarm per metric."""
     if check.rule(signal).band is not None:
@@ -246,13 +238,10 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
     gb_seconds = runs * typical_duration_s(check.kind) * checker_memory_mb(check.kind) / 1024
     log_bytes = a.log_bytes_per_run.get(check.kind, a.default_log_bytes_per_run)
     alarms = check.rules()
-    alarm_cost = (
-        sum(
-            (prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"])
-            * alarm_metrics(check, signal)
-            for signal, rule in alarms.items()
-        )
-        + composite_alarms(check, catalog) * prices["alarm_composite_month"]
+    alarm_cost = sum(
+        (prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"])
+        * alarm_metrics(check, signal)
+        for signal, rule in alarms.items()
     )
     # Each alarm's state changes reach the routes of its own signal's severity.
     notifications = 0.0
@@ -362,7 +351,6 @@ def totals_of(catalog: Catalog, rows: list[CheckPlan]) -> Totals:
         runs_per_month=round(sum(runs_per_month(c) * n for c, n in zip(checks, copies, strict=True)), 1),
         cost_usd_month=round(sum(r.cost_usd_month for r in rows), 4),
         worst_detect_seconds=max((r.detect_seconds for r in rows), default=0),
-        composite_alarms=sum(composite_alarms(c, catalog) * n for c, n in zip(checks, copies, strict=True)),
     )
 
 

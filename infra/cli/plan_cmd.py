@@ -147,7 +147,7 @@ def render_table(rows: list[CheckPlan], totals: Totals) -> str:
         "",
         "",
         "",
-        f"{totals.alarms} alarms" + (f" + {totals.composite_alarms} composite" if totals.composite_alarms else ""),
+        f"{totals.alarms} alarms",
         f"worst {_seconds(totals.worst_detect_seconds)}",
         f"{totals.cost_usd_month:.2f}",
     ]

@@ -11,7 +11,6 @@ from infra.__main__ import main
 from infra.catalog import load_catalog
 from infra.plan import (
     PRICES_FILE,
-    composite_alarms,
     custom_metrics,
     dashboards_cost,
     load_prices,
@@ -191,18 +190,6 @@ def test_sqs_prefix_counts_the_queues_metric(sample):
     assert prefix.queue_prefix is not None
     # its active signals' metrics (measure included) and Queues, written with no alarm
     assert custom_metrics(prefix) == len(prefix.active_signals()) + 1
-
-
-def test_composite_alarms_of_held_back_pages(sample):
-    catalog, rows, totals = sample
-    broker = catalog.by_id("campaign-events-broker")
-    held = [s for s in broker.active_signals() if catalog.suppressor(broker, s) is not None]
-    # every signal but unreachable (the inhibitor) and measure (never held back)
-    assert len(held) == len(broker.active_signals()) - 2
-    assert composite_alarms(broker, catalog) == len(held)
-    alarms = rows["campaign-events-broker"].cost_breakdown["alarms"]
-    assert alarms == pytest.approx(len(broker.active_signals()) * 0.10 + len(held) * 0.50)
-    assert totals.composite_alarms == sum(composite_alarms(c, catalog) for c in catalog.checks)
 
 
 def test_dashboards_cost_beyond_the_three_free():
