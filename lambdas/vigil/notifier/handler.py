@@ -27,6 +27,10 @@ Each payload, in order:
    Lambda retries and, in the end, the on-failure queue keeps the event;
 6. deliver it to the routes' outputs not yet delivered (vigil.notifier.route_outputs); an output
    that fails pages the fallback route, which is the self-monitoring route.
+
+A first ALARM page to routes that repeat or escalate also schedules its follow-ups and carries an
+acknowledgement link; an OK page says who acknowledged. A follow-up payload from Scheduler goes
+through `follow_up` instead (vigil.notifier.repeats; SCHEDULE_GROUP and the variables beside it).
 """
 
 from __future__ import annotations
@@ -34,11 +38,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from pydantic import ValidationError
 
-from vigil.notifier import ecs_evidence, evidence, route_outputs
+from vigil.notifier import ack_token, ecs_evidence, evidence, repeats, route_outputs
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -61,7 +67,7 @@ from vigil.notifier.render import (
     sns_message,
 )
 from vigil.notifier.silencing import Decision, Silencing, windows_from_env
-from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, delivery_key
+from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, alarm_partition, delivery_key, stamp
 
 logger = Logger(service="vigil-notifier")
 
@@ -139,6 +145,7 @@ class Outgoing:
     alarm: Salvage  # name, state, region and metadata, for a plain form
     event: AlarmEvent | None = None  # what the outputs are told about; None when it could not be read
     note: str | None = None  # the silence step's word for the e-mail (a recovery sent during a silence)
+    repeat: bool = False  # a repeat or escalation of an ALARM paged before (a ServiceNow work note)
 
 
 @dataclass
@@ -169,6 +176,8 @@ class Run:
     tally: Tally
     silencing: Silencing = field(default_factory=lambda: Silencing(None, ()))
     remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
+    paging: repeats.Paging = field(default_factory=lambda: repeats.Paging(repeats.Policy(), None, None, None, None))
+    function_arn: str | None = None  # this function, which the follow-up schedules invoke
 
 
 def handler(event: Any, context: Any) -> dict[str, int]:
@@ -184,9 +193,14 @@ def handler(event: Any, context: Any) -> dict[str, int]:
         tally=Tally(),
         silencing=Silencing(store, windows_from_env()),
         remaining_seconds=(lambda: remaining() / 1000) if callable(remaining) else (lambda: None),
+        paging=repeats.Paging.from_env(),
+        function_arn=getattr(context, "invoked_function_arn", None),
     )
-    for delivery in deliveries(event):
-        handle(delivery, run)
+    if repeats.is_followup(event):
+        follow_up(event, run)
+    else:
+        for delivery in deliveries(event):
+            handle(delivery, run)
     if run.tally.failures:
         raise PublishError(f"{len(run.tally.failures)} publish(es) failed: " + "; ".join(run.tally.failures))
     return run.tally.summary()
@@ -220,7 +234,94 @@ def handle(delivery: Delivery, run: Run) -> None:
         reason = "already delivered" if claim.kind is ClaimKind.done else "being delivered by another invocation"
         _skip(run, reason, alarm=event.alarm_name if event else None, key=f"{key.pk} {key.sk}" if key else None)
         return
-    deliver(replace(prepare(delivery.payload, event, problem, run), note=decision.note), key, claim, run)
+    outgoing = replace(prepare(delivery.payload, event, problem, run), note=decision.note)
+    if event is not None and not outgoing.fallback and claim.kind is ClaimKind.new:
+        outgoing = begin_paging(outgoing, event, run)
+    deliver(outgoing, key, claim, run)
+
+
+# --- repeats, escalation, acknowledgement (vigil.notifier.repeats) --------------------------------
+
+
+def begin_paging(outgoing: Outgoing, event: AlarmEvent, run: Run) -> Outgoing:
+    """An ALARM's first page: record it, schedule its follow-ups, add the acknowledgement link. An OK:
+    who acknowledged the ALARM it ends."""
+    paging = run.paging
+    if not paging.enabled or run.store is None or event.alarm_arn is None:
+        return outgoing
+    if event.state is AlarmState.ok:
+        record = repeats.Record.of(run.store.get(repeats.record_key(event.alarm_arn)))
+        line = repeats.acknowledged_line(record, event)
+        return replace(outgoing, notification=repeats.with_line(outgoing.notification, line)) if line else outgoing
+    now = repeats.clock()
+    planned = repeats.first_followups(paging.policy, event, datetime.fromtimestamp(now, UTC))
+    if not planned or run.function_arn is None:
+        return outgoing
+    run.store.renew(repeats.record_item(event, now), same="at", remove=["acked_by", "acked_at"])
+    for when, follow in planned:
+        _schedule(follow, when, run)
+    return _with_ack_link(outgoing, event, run)
+
+
+def follow_up(payload: dict[str, Any], run: Run) -> None:
+    """A repeat or escalation fires: page again if the same ALARM stands unacknowledged and unsilenced;
+    a repeat then schedules the next one."""
+    try:
+        follow = repeats.FollowUp.model_validate(payload)
+    except ValidationError as exc:
+        _skip(run, "unreadable follow-up payload", level="error", error=str(exc)[:500])
+        return
+    record = repeats.Record.of(run.store.get(repeats.record_key(follow.alarm_arn))) if run.store else None
+    # A failure here raises: Scheduler retries the invocation (repeats.SCHEDULE_RETRIES).
+    alarm = repeats.describe(_client("cloudwatch"), follow.alarm_arn)
+    stop = repeats.why_stop(follow, alarm, record)
+    if stop or alarm is None:
+        _skip(run, f"{follow.vigil} {follow.count} stops: {stop}", alarm=follow.alarm_arn)
+        return
+    if run.silencing.silence_for(alarm) is not None:
+        _skip(run, f"{follow.vigil} {follow.count} held back by a silence", alarm=alarm.alarm_name)
+    else:
+        key = Key(alarm_partition(alarm), f"repeat#{repeats.schedule_name(follow)}")
+        claim = run.store.claim(key, run.lease_seconds) if run.store else Claim(ClaimKind.new)
+        if claim.pages:
+            outgoing = prepare(None, alarm, None, run)
+            notification = repeats.follow_up_form(outgoing.notification, follow, run.paging.policy)
+            outgoing = replace(outgoing, routes=tuple(follow.routes), notification=notification, repeat=True)
+            deliver(_with_ack_link(outgoing, alarm, run, follow.at), key, claim, run)
+    if alarm.meta is not None:
+        following = repeats.next_repeat(
+            run.paging.policy, follow, alarm.meta.severity, datetime.fromtimestamp(repeats.clock(), UTC)
+        )
+        if following is not None:
+            _schedule(following[1], following[0], run)
+
+
+def _schedule(follow: repeats.FollowUp, when: datetime, run: Run) -> None:
+    paging = run.paging
+    assert paging.group and paging.role_arn and run.function_arn
+    request = repeats.schedule_request(follow, when, run.function_arn, paging.role_arn, paging.group)
+    if repeats.schedule(_client("scheduler"), request):
+        logger.info(
+            "follow-up scheduled",
+            extra={"kind": follow.vigil, "count": follow.count, "at": request["ScheduleExpression"]},
+        )
+
+
+def _with_ack_link(outgoing: Outgoing, event: AlarmEvent, run: Run, at: str | None = None) -> Outgoing:
+    """The e-mail with its acknowledgement link (not the SMS: it would take most of the segment)."""
+    paging = run.paging
+    at = at or stamp(event)
+    if not (paging.ack_url and paging.ack_secret and event.alarm_arn and at):
+        return outgoing
+    try:
+        key = ack_token.key(paging.ack_secret)
+    except Exception as exc:  # the page matters more than its link
+        logger.error("no acknowledgement link: the key could not be read", extra={"error": str(exc)[:300]})
+        return outgoing
+    by = ",".join(outgoing.routes)
+    url = ack_token.link(paging.ack_url, key, event.alarm_arn, at, by, repeats.clock())
+    line = f"Acknowledge (stops the repeats and escalation; says who in the OK page):\n{url}"
+    return replace(outgoing, notification=repeats.with_line(outgoing.notification, line))
 
 
 def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
@@ -424,6 +525,7 @@ def deliver_outputs(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run)
         todo,
         environment=run.settings.env or "",
         links=run.links,
+        repeat=outgoing.repeat,
         budget_seconds=route_outputs.budget(run.remaining_seconds()),
     )
     if outcome is None:
