@@ -288,6 +288,8 @@ def follow_up(payload: dict[str, Any], run: Run) -> None:
             notification = repeats.follow_up_form(outgoing.notification, follow, run.paging.policy)
             outgoing = replace(outgoing, routes=tuple(follow.routes), notification=notification, repeat=True)
             deliver(_with_ack_link(outgoing, alarm, run, follow.at), key, claim, run)
+        else:
+            _skip(run, f"{follow.vigil} {follow.count} paged already", alarm=alarm.alarm_name)
     if alarm.meta is not None:
         following = repeats.next_repeat(
             run.paging.policy, follow, alarm.meta.severity, datetime.fromtimestamp(repeats.clock(), UTC)
