@@ -21,6 +21,8 @@ from infra import ecs_events, functions, nag
 from infra.alarm_state_rule import AlarmStateRule
 from infra.notifier_config import notifier_environment, output_secret_names
 from infra.notifier_state import NotifierState
+from infra.paging import Paging
+from infra.paging_config import paging_policy
 from infra.placement import checker_log_group_prefix
 from infra.secret_arns import secret_arns
 from infra.settings import Settings
@@ -119,7 +121,8 @@ class Notifications(Construct):
         )
         # What the notifier paged (dedup, retries, stale events), and the EventBridge path beside
         # the alarm actions (docs/architecture.md, Notifier).
-        NotifierState(self, "State", env=env, key=self.key).attach(self.function)
+        state = NotifierState(self, "State", env=env, key=self.key)
+        state.attach(self.function)
         AlarmStateRule(self, "AlarmStateRule", env=env, function=self.function, dead_letter_queue=self.failures)
         for topic in self.routes.values():
             topic.grant_publish(self.function)
@@ -153,6 +156,19 @@ class Notifications(Construct):
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)
         )
+        # Repeats and escalation of an unacknowledged ALARM, when a route asks for them.
+        policy = paging_policy(settings)
+        if policy.routes:
+            Paging(
+                self,
+                "Paging",
+                env=env,
+                policy=policy,
+                notifier=self.function,
+                state=state,
+                code=code,
+                failures=self.failures,
+            )
         # The outputs read their credentials at send time: those secrets, and no other.
         secret_names = output_secret_names(settings)
         if secret_names:

@@ -45,6 +45,14 @@ class Route(StrictModel):
     outputs: RouteOutputs = Field(
         default=[], description="ServiceNow, PagerDuty, Slack, Teams or webhook outputs (docs/outputs.md)"
     )
+    repeat_every: dict[Severity, Duration | None] = Field(
+        default_factory=dict,
+        description="per severity, overrides paging.repeat_every for this route's alarms; null: no repeats",
+    )
+    escalate_to: Slug | None = Field(
+        default=None, description="route paged when an ALARM sent here is not acknowledged within escalate_after"
+    )
+    escalate_after: Duration = Field(default=900, description="how long an ALARM may go unacknowledged (default 15m)")
     continue_: bool = Field(
         default=False,
         alias="continue",
@@ -91,8 +99,19 @@ class Defaults(StrictModel):
     alarm: AlarmDefaults = AlarmDefaults()
 
 
+class Paging(StrictModel):
+    """Repeats of an ALARM still standing, until OK or acknowledged (docs/operations.md, Repeats)."""
+
+    repeat_every: dict[Severity, Duration | None] = Field(
+        default_factory=lambda: {Severity.critical: 1800},
+        description="per severity, how often an unacknowledged ALARM pages again; default critical 30m, warning never",
+    )
+    max_repeats: int = Field(default=6, ge=1, le=48, description="repeats after the first page, at most")
+
+
 class Settings(StrictModel):
     defaults: Defaults = Defaults()
+    paging: Paging = Paging()
     contacts: dict[Slug, Contact] = Field(min_length=1)
     routes: dict[Slug, Route] = Field(min_length=1)
     secrets: dict[Slug, Annotated[str, Field(pattern=SECRET_REF)]] = Field(
@@ -122,6 +141,22 @@ class Settings(StrictModel):
         if not matched and self.default_route is not None:
             return [self.default_route]
         return matched
+
+
+def paging_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(field, message) for each escalation that cannot work: to an unknown route, or to itself."""
+    problems: list[tuple[str, str]] = []
+    for name, route in settings.routes.items():
+        if route.escalate_to is not None and route.escalate_to not in settings.routes:
+            problems.append(
+                (
+                    f"routes.{name}.escalate_to",
+                    f"unknown route {route.escalate_to!r}; routes: {', '.join(settings.routes)}",
+                )
+            )
+        elif route.escalate_to == name:
+            problems.append((f"routes.{name}.escalate_to", "a route cannot escalate to itself; name another route"))
+    return problems
 
 
 def routing_problems(settings: Settings) -> list[tuple[str, str]]:
