@@ -29,7 +29,9 @@ def synth(synthesize: Callable[[Path], Synth]) -> Synth:
 
 
 def _function(synth: Synth, handler: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in synth.of_type("AWS::Lambda::Function").items() if r["Properties"]["Handler"] == handler]
+    (found,) = [
+        (k, r) for k, r in synth.of_type("AWS::Lambda::Function").items() if r["Properties"]["Handler"] == handler
+    ]
     return found
 
 

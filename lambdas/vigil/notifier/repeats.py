@@ -44,12 +44,17 @@ SCHEDULE_GROUP_ENV = "SCHEDULE_GROUP"
 SCHEDULER_ROLE_ENV = "SCHEDULER_ROLE_ARN"
 ACK_URL_ENV = "ACK_URL"
 ACK_SECRET_ENV = "ACK_SECRET_ARN"
+ENVIRONMENT = (PAGING_ENV, SCHEDULE_GROUP_ENV, SCHEDULER_ROLE_ENV, ACK_URL_ENV, ACK_SECRET_ENV)
 
 RECORD = "paging"  # the sort key of an alarm's paging record, beside its `last` and `sent#` items
 RECORD_TTL_SECONDS = 14 * 86400  # vigil.notifier.state.LAST_TTL_SECONDS: an OK still finds who acknowledged
 # Scheduler retries a failed invocation; after an hour a repeat is late enough to be noise.
 SCHEDULE_RETRIES = 3
 SCHEDULE_MAX_AGE_SECONDS = 3600
+# DescribeAlarms and the state change event may word the same moment to different precision (an
+# SNS notification to the second, the API to the millisecond); no alarm leaves ALARM and comes back
+# within a second (its period is at least 10 s).
+SAME_CHANGE_TOLERANCE = timedelta(seconds=1)
 
 logger = logging.getLogger(__name__)
 
@@ -309,12 +314,15 @@ def why_stop(f: FollowUp, now: AlarmEvent | None, record: Record | None) -> str 
         return "the alarm no longer exists"
     if now.state is not AlarmState.alarm:
         return f"the alarm is {now.state.value} now"
-    current = stamp(now)
-    if current is not None and current > f.at:
-        return f"the alarm entered a newer ALARM at {current}, which has its own repeats"
+    if now.state_time is not None and now.state_time - _moment(f.at) > SAME_CHANGE_TOLERANCE:
+        return f"the alarm entered a newer ALARM at {stamp(now)}, which has its own repeats"
     if record is not None and record.at == f.at and record.acked_by:
         return f"acknowledged by {record.acked_by} at {record.acked_at}"
     return None
+
+
+def _moment(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def follow_up_form(notification: Notification, f: FollowUp, p: Policy) -> Notification:
