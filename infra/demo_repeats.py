@@ -24,7 +24,6 @@ from urllib.parse import parse_qsl, urlparse
 
 from infra.alarm_events import eventbridge_event
 from vigil.notifier import ack, repeats
-from vigil.notifier import handler as notifier
 
 ACKNOWLEDGER = "alice (on call)"
 
@@ -85,6 +84,10 @@ def run_story(
     `event_for(state, at)`: CloudWatch's SNS notification of the alarm entering `state` at `at`;
     `published`: every SNS Publish the notifier made so far (grows as it publishes).
     """
+    # Imported here, as the demo's simulation does: the notifier's logger reads its level
+    # (POWERTOOLS_LOG_LEVEL, set by the demo's AWS environment) when the module is imported.
+    from vigil.notifier import handler as notifier
+
     story = Story()
     context = SimpleNamespace(invoked_function_arn=function_arn, aws_request_id="demo-repeats")
     group = repeats.Paging.from_env().group
