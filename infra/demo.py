@@ -490,6 +490,7 @@ def simulate(
         lambda state, at: _story_event(cloudwatch, tracks, AlarmState(state), at),
         publications.items,
         deployed_notifier(endpoint)["FunctionArn"],
+        start + timedelta(minutes=MINUTES + len(demo_servicenow.STORY) + 1),  # after the ServiceNow story
     )
     repeats_shown = demo_repeats.print_repeats_step(repeats_story, out)
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)

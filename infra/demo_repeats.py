@@ -78,11 +78,14 @@ def run_story(
     event_for: Callable[[str, datetime], dict[str, Any]],
     published: list[dict[str, Any]],
     function_arn: str,
+    start: datetime,
 ) -> Story:
-    """Page `alarm`'s ALARM, fire its repeats, acknowledge, fire the next, recover.
+    """Page `alarm`'s ALARM at simulated time `start`, fire its repeats, acknowledge, fire the next, recover.
 
     `event_for(state, at)`: CloudWatch's SNS notification of the alarm entering `state` at `at`;
-    `published`: every SNS Publish the notifier made so far (grows as it publishes).
+    `published`: every SNS Publish the notifier made so far (grows as it publishes). The alarm's
+    state in moto follows the story (moto stamps it with the real time, before the simulated one,
+    so it never looks like a newer ALARM to the repeats).
     """
     # Imported here, as the demo's simulation does: the notifier's logger reads its level
     # (POWERTOOLS_LOG_LEVEL, set by the demo's AWS environment) when the module is imported.
@@ -91,52 +94,59 @@ def run_story(
     story = Story()
     context = SimpleNamespace(invoked_function_arn=function_arn, aws_request_id="demo-repeats")
     group = repeats.Paging.from_env().group
-    clock = Clock(datetime.now(UTC).timestamp())
-    start = clock.now
+    clock = Clock(start.timestamp())
+    began = clock.now
     with simulated(clock):
-        at = _set_state(cloudwatch, alarm, "ALARM")
-        first = event_for("ALARM", at)
+        _set_state(cloudwatch, alarm, "ALARM")
+        first = event_for("ALARM", start)
         before = len(published)
         notifier.handler(first, context)
         notifier.handler(eventbridge_event(first), context)  # the EventBridge twin: deduplicated
         made = _schedules(scheduler, group)
         story.log(
             clock,
-            start,
+            began,
             f"{_subjects(published[before:])}; schedules created in {group}: "
             + ", ".join(f"{name[:16]}… {s['ScheduleExpression']}" for name, s in made.items()),
         )
         for count in (2, 3, 4):
-            schedule = next(s for name, s in _schedules(scheduler, group).items() if name.endswith(f"-{count}"))
+            schedule = next((s for name, s in _schedules(scheduler, group).items() if name.endswith(f"-{count}")), None)
+            if schedule is None:
+                story.log(clock, began, f"no schedule for repeat {count}: the notifier scheduled nothing more")
+                break
             clock.now = _when(schedule)
             before = len(published)
             result = notifier.handler(json.loads(schedule["Target"]["Input"]), context)
             fired = f"schedule repeat …-{count} fired ({schedule['ActionAfterCompletion']} after completion)"
             if result["published"]:
                 story.repeats_paged += 1
-                story.log(clock, start, f"{fired}: {_subjects(published[before:])}")
+                story.log(clock, began, f"{fired}: {_subjects(published[before:])}")
             else:
                 story.stopped_on_ack = result["skipped"] == 1 and not published[before:]
-                story.log(clock, start, f"{fired}: nothing paged, the alarm was acknowledged; no repeat {count + 1}")
+                story.log(clock, began, f"{fired}: nothing paged, the alarm was acknowledged; no repeat {count + 1}")
             if count == 3:
                 clock.now += 60
                 link = _ack_link(published[-1])
+                if link is None:
+                    story.log(clock, began, "the last page's e-mail has no acknowledgement link")
+                    break
                 opened = ack.handler(function_url_event(link, "GET"), None)
                 confirmed = ack.handler(function_url_event(link, "POST", f"by={ACKNOWLEDGER}"), None)
                 story.log(
                     clock,
-                    start,
+                    began,
                     f"ack link opened (GET {opened['statusCode']}: a confirmation page, nothing written), "
                     f"confirmed by {ACKNOWLEDGER} (POST {confirmed['statusCode']}: {_title(confirmed['body'])})",
                 )
         clock.now += 300
-        recovered = event_for("OK", _set_state(cloudwatch, alarm, "OK"))
+        _set_state(cloudwatch, alarm, "OK")
+        recovered = event_for("OK", datetime.fromtimestamp(clock.now, UTC))
         before = len(published)
         notifier.handler(recovered, context)
         said = [line for p in published[before:] for line in _email(p).splitlines() if "Acknowledged by" in line]
         story.ok_names_acknowledger = any(ACKNOWLEDGER in line for line in said)
         story.log(
-            clock, start, f"{_subjects(published[before:])}; its e-mail: {' '.join(said) or 'no acknowledgement'}"
+            clock, began, f"{_subjects(published[before:])}; its e-mail: {' '.join(said) or 'no acknowledgement'}"
         )
     return story
 
@@ -155,12 +165,9 @@ def print_repeats_step(story: Story, out: Any) -> bool:
     return shown
 
 
-def _set_state(cloudwatch: Any, alarm: str, state: str) -> datetime:
-    """Put the deployed alarm in `state` (as its evaluation would) and return when, as CloudWatch says."""
+def _set_state(cloudwatch: Any, alarm: str, state: str) -> None:
+    """Put the deployed alarm in `state`, as its evaluation would: what DescribeAlarms tells the repeats."""
     cloudwatch.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="demo: repeat story")
-    (found,) = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
-    changed: datetime = found["StateUpdatedTimestamp"]
-    return changed
 
 
 def _schedules(scheduler: Any, group: str | None) -> dict[str, dict[str, Any]]:
@@ -182,8 +189,8 @@ def _subjects(published: list[dict[str, Any]]) -> str:
     return "; ".join(f"{p['TopicArn'].rsplit(':', 1)[-1]} got {p.get('Subject', '')!r}" for p in published) or "no page"
 
 
-def _ack_link(params: dict[str, Any]) -> str:
-    return next(line for line in _email(params).splitlines() if ".lambda-url." in line and "?a=" in line)
+def _ack_link(params: dict[str, Any]) -> str | None:
+    return next((line for line in _email(params).splitlines() if ".lambda-url." in line and "?a=" in line), None)
 
 
 def _title(body: str) -> str:
