@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -186,7 +187,11 @@ def _email(params: dict[str, Any]) -> str:
 
 
 def _subjects(published: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{p['TopicArn'].rsplit(':', 1)[-1]} got {p.get('Subject', '')!r}" for p in published) or "no page"
+    """Which route got which subject (the route is the topic's name after the stack's prefix)."""
+    prefix = os.environ.get("TOPIC_ARN_PREFIX", "")
+    return (
+        "; ".join(f"{p['TopicArn'].removeprefix(prefix)} got {p.get('Subject', '')!r}" for p in published) or "no page"
+    )
 
 
 def _ack_link(params: dict[str, Any]) -> str | None:

@@ -144,7 +144,7 @@ def assert_servicenow_incident_created_updated_resolved(text: str) -> None:
 def assert_a_repeat_fires_twice_then_stops_on_acknowledgement(text: str) -> None:
     step = text.split("\n== a repeat fires twice, then stops on acknowledgement\n")[1].split("\n== ")[0]
     alarm = "campaign-api-health down"
-    assert re.search(rf"\+  0 min: oncall got '\[ALARM\]\[critical\] {alarm} - campaign-api'", step), step
+    assert re.search(rf"\+  0 min: oncall got '\[ALARM\]\[critical\] {alarm} - campaigns'", step), step
     assert re.search(r"schedules created in vigil-demo-paging: repeat-\S+ at\(\S+\)", step)
     assert re.search(
         rf"\+ 30 min: schedule repeat …-2 fired .*: oncall got 'REPEAT 2: \[ALARM\]\[critical\] {alarm}", step
