@@ -44,7 +44,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from vigil.notifier import ack_token, ecs_evidence, evidence, repeats, route_outputs
+from vigil.notifier import ecs_evidence, evidence, repeats, route_outputs
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -67,7 +67,7 @@ from vigil.notifier.render import (
     sns_message,
 )
 from vigil.notifier.silencing import Decision, Silencing, windows_from_env
-from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, alarm_partition, delivery_key, stamp
+from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, alarm_partition, delivery_key
 
 logger = Logger(service="vigil-notifier")
 
@@ -244,23 +244,11 @@ def handle(delivery: Delivery, run: Run) -> None:
 
 
 def begin_paging(outgoing: Outgoing, event: AlarmEvent, run: Run) -> Outgoing:
-    """An ALARM's first page: record it, schedule its follow-ups, add the acknowledgement link. An OK:
-    who acknowledged the ALARM it ends."""
-    paging = run.paging
-    if not paging.enabled or run.store is None or event.alarm_arn is None:
+    """An ALARM's first page: its follow-ups scheduled and its acknowledgement link; an OK: who acknowledged."""
+    if run.store is None:
         return outgoing
-    if event.state is AlarmState.ok:
-        record = repeats.Record.of(run.store.get(repeats.record_key(event.alarm_arn)))
-        line = repeats.acknowledged_line(record, event)
-        return replace(outgoing, notification=repeats.with_line(outgoing.notification, line)) if line else outgoing
-    now = repeats.clock()
-    planned = repeats.first_followups(paging.policy, event, datetime.fromtimestamp(now, UTC))
-    if not planned or run.function_arn is None:
-        return outgoing
-    run.store.renew(repeats.record_item(event, now), same="at", remove=["acked_by", "acked_at"])
-    for when, follow in planned:
-        _schedule(follow, when, run)
-    return _with_ack_link(outgoing, event, run)
+    line = repeats.begin(run.paging, run.store, _scheduler, event, run.function_arn, outgoing.routes)
+    return _with_line(outgoing, line)
 
 
 def follow_up(payload: dict[str, Any], run: Run) -> None:
@@ -287,43 +275,21 @@ def follow_up(payload: dict[str, Any], run: Run) -> None:
             outgoing = prepare(None, alarm, None, run)
             notification = repeats.follow_up_form(outgoing.notification, follow, run.paging.policy)
             outgoing = replace(outgoing, routes=tuple(follow.routes), notification=notification, repeat=True)
-            deliver(_with_ack_link(outgoing, alarm, run, follow.at), key, claim, run)
+            link = run.paging.ack_paragraph(follow.alarm_arn, follow.at, outgoing.routes)
+            deliver(_with_line(outgoing, link), key, claim, run)
         else:
             _skip(run, f"{follow.vigil} {follow.count} paged already", alarm=alarm.alarm_name)
-    if alarm.meta is not None:
-        following = repeats.next_repeat(
-            run.paging.policy, follow, alarm.meta.severity, datetime.fromtimestamp(repeats.clock(), UTC)
-        )
-        if following is not None:
-            _schedule(following[1], following[0], run)
+    following = repeats.next_repeat(run.paging.policy, follow, alarm, datetime.fromtimestamp(repeats.clock(), UTC))
+    if following is not None and run.function_arn:
+        run.paging.schedule(_scheduler(), following, run.function_arn)
 
 
-def _schedule(follow: repeats.FollowUp, when: datetime, run: Run) -> None:
-    paging = run.paging
-    assert paging.group and paging.role_arn and run.function_arn
-    request = repeats.schedule_request(follow, when, run.function_arn, paging.role_arn, paging.group)
-    if repeats.schedule(_client("scheduler"), request):
-        logger.info(
-            "follow-up scheduled",
-            extra={"kind": follow.vigil, "count": follow.count, "at": request["ScheduleExpression"]},
-        )
+def _scheduler() -> Any:
+    return _client("scheduler")
 
 
-def _with_ack_link(outgoing: Outgoing, event: AlarmEvent, run: Run, at: str | None = None) -> Outgoing:
-    """The e-mail with its acknowledgement link (not the SMS: it would take most of the segment)."""
-    paging = run.paging
-    at = at or stamp(event)
-    if not (paging.ack_url and paging.ack_secret and event.alarm_arn and at):
-        return outgoing
-    try:
-        key = ack_token.key(paging.ack_secret)
-    except Exception as exc:  # the page matters more than its link
-        logger.error("no acknowledgement link: the key could not be read", extra={"error": str(exc)[:300]})
-        return outgoing
-    by = ",".join(outgoing.routes)
-    url = ack_token.link(paging.ack_url, key, event.alarm_arn, at, by, repeats.clock())
-    line = f"Acknowledge (stops the repeats and escalation; says who in the OK page):\n{url}"
-    return replace(outgoing, notification=repeats.with_line(outgoing.notification, line))
+def _with_line(outgoing: Outgoing, line: str | None) -> Outgoing:
+    return replace(outgoing, notification=repeats.with_line(outgoing.notification, line)) if line else outgoing
 
 
 def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:

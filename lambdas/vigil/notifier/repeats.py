@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -34,10 +35,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.alarm_meta import decode_description
+from vigil.notifier import ack_token
 from vigil.notifier.aws_errors import error_code
 from vigil.notifier.events import AlarmEvent, AlarmState
 from vigil.notifier.render import Notification, fit_sms, fit_subject
-from vigil.notifier.state import Key, alarm_partition, stamp
+from vigil.notifier.state import Key, StateTable, alarm_partition, stamp
 
 PAGING_ENV = "PAGING"
 SCHEDULE_GROUP_ENV = "SCHEDULE_GROUP"
@@ -130,6 +132,54 @@ class Paging:
     def enabled(self) -> bool:
         return bool(self.group and self.role_arn and self.policy.routes)
 
+    def schedule(self, client: Any, planned: tuple[datetime, FollowUp], target_arn: str) -> None:
+        """Create one follow-up's schedule; never raises (see `schedule`)."""
+        when, follow = planned
+        assert self.group and self.role_arn
+        request = schedule_request(follow, when, target_arn, self.role_arn, self.group)
+        if schedule(client, request):
+            logger.info("follow-up %s %d scheduled %s", follow.vigil, follow.count, request["ScheduleExpression"])
+
+    def ack_paragraph(self, alarm_arn: str, at: str, routes: Sequence[str]) -> str | None:
+        """The e-mail's acknowledgement link, `by` the routes paged (not in the SMS: the link would take
+        most of its segment); None without the function or its key, which costs the link, not the page."""
+        if not (self.ack_url and self.ack_secret):
+            return None
+        try:
+            key = ack_token.key(self.ack_secret)
+        except Exception as exc:
+            logger.error("no acknowledgement link: the key could not be read (%s)", str(exc)[:300])
+            return None
+        url = ack_token.link(self.ack_url, key, alarm_arn, at, ",".join(routes), clock())
+        return f"Acknowledge (stops the repeats and escalation; the OK page says who):\n{url}"
+
+
+def begin(
+    paging: Paging,
+    store: StateTable,
+    scheduler: Callable[[], Any],
+    event: AlarmEvent,
+    target_arn: str | None,
+    routes: Sequence[str],
+) -> str | None:
+    """A page about to go out: for an ALARM's first page to routes that repeat or escalate, record it,
+    schedule its follow-ups and answer the acknowledgement link's paragraph; for an OK, who acknowledged
+    the ALARM it ends. None: nothing to add to the e-mail."""
+    at = stamp(event)
+    if not paging.enabled or event.alarm_arn is None or at is None:
+        return None
+    if event.state is AlarmState.ok:
+        return acknowledged_line(Record.of(store.get(record_key(event.alarm_arn))), event)
+    now = clock()
+    planned = first_followups(paging.policy, event, datetime.fromtimestamp(now, UTC))
+    if not planned or target_arn is None:
+        return None
+    store.renew(record_item(event, now), same="at", remove=["acked_by", "acked_at"])
+    client = scheduler()
+    for each in planned:
+        paging.schedule(client, each, target_arn)
+    return paging.ack_paragraph(event.alarm_arn, at, routes)
+
 
 class FollowUp(BaseModel):
     """The payload a one-shot schedule invokes the notifier with."""
@@ -169,9 +219,9 @@ def first_followups(p: Policy, event: AlarmEvent, now: datetime) -> list[tuple[d
     return planned
 
 
-def next_repeat(p: Policy, done: FollowUp, severity: str, now: datetime) -> tuple[datetime, FollowUp] | None:
+def next_repeat(p: Policy, done: FollowUp, alarm: AlarmEvent, now: datetime) -> tuple[datetime, FollowUp] | None:
     """The repeat after `done`, unless that was the last one."""
-    every = p.interval(done.routes, severity)
+    every = p.interval(done.routes, alarm.meta.severity) if alarm.meta else None
     if done.vigil != "repeat" or every is None or done.count > p.max_repeats:
         return None
     return now + timedelta(seconds=every), done.model_copy(update={"count": done.count + 1})
