@@ -176,11 +176,16 @@ def test_repeats_stop_when_the_alarm_is_ok(paging: Clock) -> None:
     assert subjects() == ["[ALARM][critical] orders-queue backlog - orders"]
 
 
-def test_repeats_stop_at_a_newer_alarm_which_has_its_own(paging: Clock) -> None:
-    notifier.handler(alarm_in_moto(), CONTEXT)
-    alarm_in_moto("OK")
-    alarm_in_moto("ALARM")  # a new ALARM, not paged in this test: the old chain must not page for it
-    assert fire("repeat", 2, paging, paging.now + HALF_HOUR) == summary(skipped=1)
+def test_repeats_stop_at_a_newer_alarm_which_has_its_own_and_not_at_a_rounder_timestamp() -> None:
+    follow = repeats.FollowUp(
+        vigil="repeat", alarm_arn=ALARM_ARN, at="2024-05-02T14:03:41.187Z", count=2, routes=[ROUTE]
+    )
+    paged = from_sns_message(json.loads(sns_event()["Records"][0]["Sns"]["Message"]))  # ALARM at 14:03:41.187
+    later = paged.model_copy(update={"state_time": datetime(2024, 5, 2, 14, 20, tzinfo=UTC)})
+    assert "newer ALARM at 2024-05-02T14:20:00.000Z" in (repeats.why_stop(follow, later, None) or "")
+    # The API to the millisecond, an SNS notification to the second: the same ALARM.
+    rounder = paged.model_copy(update={"state_time": datetime(2024, 5, 2, 14, 3, 42, tzinfo=UTC)})
+    assert repeats.why_stop(follow, rounder, None) is None
 
 
 def test_escalation_pages_the_next_route_only_without_acknowledgement(paging: Clock) -> None:
