@@ -58,8 +58,12 @@ def actions(statement: dict) -> list[str]:
 
 def test_one_endpoint_behind_a_public_function_url_for_every_heartbeat(stack):
     endpoint_id, _ = functions_by_handler(stack)["vigil.heartbeat.endpoint.handler"]
-    _, url = one(stack.of_type("AWS::Lambda::Url"))
-    assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": [endpoint_id, "Arn"]}}
+    # The other function URL is the acknowledgement link's (infra/paging.py, tests/stack/test_paging_stack.py).
+    target = {"Fn::GetAtt": [endpoint_id, "Arn"]}
+    _, url = one(
+        {k: u for k, u in stack.of_type("AWS::Lambda::Url").items() if u["Properties"]["TargetFunctionArn"] == target}
+    )
+    assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": target}
     # "Control access to Lambda function URLs": with AuthType NONE the resource policy must grant public access,
     # and new function URLs need both lambda:InvokeFunctionUrl and lambda:InvokeFunction (the latter only via the URL).
     permissions = [

@@ -71,6 +71,25 @@ def test_the_ack_function_url_is_auth_none_on_the_ack_function(synth: Synth) -> 
         if u["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [ack, "Arn"]}
     ]
     assert url["Properties"]["AuthType"] == "NONE"  # the signed token is the auth
+    # Public access by the URL only: InvokeFunctionUrl for auth NONE, and InvokeFunction only through the URL.
+    permissions = sorted(
+        (p["Properties"] for p in synth.of_type("AWS::Lambda::Permission").values()),
+        key=lambda p: p["Action"],
+    )
+    assert [p for p in permissions if p["FunctionName"] == {"Fn::GetAtt": [ack, "Arn"]}] == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [ack, "Arn"]},
+            "InvokedViaFunctionUrl": True,
+            "Principal": "*",
+        },
+        {
+            "Action": "lambda:InvokeFunctionUrl",
+            "FunctionName": {"Fn::GetAtt": [ack, "Arn"]},
+            "FunctionUrlAuthType": "NONE",
+            "Principal": "*",
+        },
+    ]
     _, notifier = _function(synth, NOTIFIER_HANDLER)
     assert notifier["Properties"]["Environment"]["Variables"][ACK_URL_ENV] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 
