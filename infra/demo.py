@@ -25,8 +25,9 @@ stack's log group as EventBridge would (infra.demo_ecs), and a job that pings it
 through the real ping endpoint, then misses a run (infra.demo_heartbeat).
 
 5. Alert-life steps, each in its own module: a maintenance window silences an alarm
-   (infra/demo_silences.py), and a ServiceNow incident is created, updated and resolved on a fake
-   instance (infra/demo_servicenow.py).
+   (infra/demo_silences.py), a ServiceNow incident is created, updated and resolved on a fake
+   instance (infra/demo_servicenow.py), and a burst of 4 alarms of one service becomes 1 grouped
+   page (infra/demo_grouping.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from infra import demo_ecs, demo_repeats, demo_servicenow, demo_silences, local_aws
+from infra import demo_ecs, demo_grouping, demo_repeats, demo_servicenow, demo_silences, local_aws
 from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
@@ -324,10 +325,15 @@ def deployed_notifier(endpoint: str) -> dict[str, Any]:
     return found[0]
 
 
+def deployed_notifier_variables(endpoint: str) -> dict[str, str]:
+    """The deployed notifier's environment."""
+    return dict(deployed_notifier(endpoint)["Environment"]["Variables"])
+
+
 def deployed_notifier_settings(endpoint: str) -> dict[str, str]:
     """The deployed notifier's windows, route outputs and output secrets, and its repeats (Scheduler group,
     role, acknowledgement URL and key)."""
-    variables = deployed_notifier(endpoint)["Environment"]["Variables"]
+    variables = deployed_notifier_variables(endpoint)
     names = (WINDOWS_ENV, ROUTE_OUTPUTS_ENV, OUTPUT_SECRETS_ENV, *PAGING_ENVS)
     return {name: variables[name] for name in names if name in variables}
 
@@ -483,6 +489,18 @@ def simulate(
     footers = demo_silences.footers([(d.minute, d.email) for d in delivered])
     window_shown = demo_silences.print_window_step(mutes, footers, out)
     servicenow_shown = demo_servicenow.print_servicenow_step(servicenow, story, out)
+    # A failing disk: the database's error log matches four patterns within seconds.
+    burst = [t for t in tracks if t.check.id == DB_CHECK and t.state is AlarmState.OK][: demo_grouping.BURST]
+    burst_start = start + timedelta(minutes=MINUTES + 1)
+    grouped_shown = demo_grouping.run_grouping_step(
+        notifier,
+        publications.items,
+        lambda track, new, seconds: _burst_change(cloudwatch, track, new, burst_start + timedelta(seconds=seconds)),
+        burst,
+        [alarm_name(ENV, t.check.id, t.signal) for t in burst],
+        deployed_notifier_variables(endpoint),
+        out,
+    )
     repeats_story = demo_repeats.run_story(
         cloudwatch,
         session.client("scheduler", endpoint_url=endpoint),
@@ -501,7 +519,7 @@ def simulate(
         f"EventBridge rule); second copies that paged again: {transitions - duplicates} "
         f"(state table {table_name(ENV)})"
     )
-    steps = window_shown and servicenow_shown and repeats_shown
+    steps = window_shown and servicenow_shown and grouped_shown and repeats_shown
     return 0 if alarms and oks and duplicates == transitions and steps else 1
 
 
@@ -534,6 +552,18 @@ def _story_event(
     before = old or (AlarmState.OK if failing else AlarmState.ALARM)
     story = replace(track, state=before, series=[*track.series, *[0.0 if failing else 1.0] * rule.evaluation_periods])
     return sns_event(cloudwatch, story, new, at)
+
+
+def _burst_change(cloudwatch: Any, track: Track, new: AlarmState, at: datetime) -> dict[str, Any]:
+    """The alarm action of the grouping step's change of `track` to `new`, with values that make it so."""
+    rule = track.check.rule(track.signal)
+    above = rule.comparison.value in (">", ">=")
+    breaching = rule.threshold + 1 if above else max(rule.threshold - 1, 0.0)
+    healthy = max(rule.threshold - 1, 0.0) if above else rule.threshold + 1
+    value = breaching if new is AlarmState.ALARM else healthy
+    old = AlarmState.OK if new is AlarmState.ALARM else AlarmState.ALARM
+    series = [*track.series, *[value] * rule.evaluation_periods]
+    return sns_event(cloudwatch, replace(track, state=old, series=series), new, at)
 
 
 def measure_all(

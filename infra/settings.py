@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from infra.paging_settings import Paging
 from infra.windows import TeamWindow
 from vigil.outputs.config import RouteOutputs
 from vigil.spec.common import Duration, Severity, Slug, StrictModel, worded
@@ -99,19 +100,8 @@ class Defaults(StrictModel):
     alarm: AlarmDefaults = AlarmDefaults()
 
 
-class Paging(StrictModel):
-    """Repeats of an ALARM still standing, until OK or acknowledged (docs/operations.md, Repeats)."""
-
-    repeat_every: dict[Severity, Duration | None] = Field(
-        default_factory=lambda: {Severity.critical: 1800},
-        description="per severity, how often an unacknowledged ALARM pages again; default critical 30m, warning never",
-    )
-    max_repeats: int = Field(default=6, ge=1, le=48, description="repeats after the first page, at most")
-
-
 class Settings(StrictModel):
     defaults: Defaults = Defaults()
-    paging: Paging = Paging()
     contacts: dict[Slug, Contact] = Field(min_length=1)
     routes: dict[Slug, Route] = Field(min_length=1)
     secrets: dict[Slug, Annotated[str, Field(pattern=SECRET_REF)]] = Field(
@@ -129,6 +119,7 @@ class Settings(StrictModel):
     windows: dict[Slug, TeamWindow] = Field(
         default_factory=dict, description="maintenance windows for teams or services (docs/catalog.md, Windows)"
     )
+    paging: Paging = Field(default_factory=Paging, description="how pages are paced (docs/catalog.md, Paging)")
 
     def routes_for(self, service: str, team: str | None, severity: Severity) -> list[str]:
         """The routes an alarm of this service, team and severity goes to, in the settings' order."""

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow
 
 KINDS_CATALOG = REPO_ROOT / "tests" / "fixtures" / "kinds"  # the native kinds, with tag selectors
 
-# Enough copies of the fixture's RabbitMQ check (about 30 resources each: its alarms, their
-# composites, its schedule) to take the fixture's ~200 resources past CloudFormation's 500.
-BROKER_COPIES = 11
+# Enough copies of the fixture's RabbitMQ check (17 resources each: its alarms and its schedule)
+# to take the fixture's 248 resources past CloudFormation's 500.
+BROKER_COPIES = 16
 
 
 def run_app(tmp_path: Path, **context: str) -> subprocess.CompletedProcess[str]:
