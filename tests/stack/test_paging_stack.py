@@ -18,6 +18,7 @@ from infra.catalog import load_catalog
 from infra.notifications import NOTIFIER_HANDLER
 from infra.paging import ACK_HANDLER, group_name
 from infra.paging_config import paging_policy
+from tests.support.function_urls import permissions_of, public_url_permissions
 from vigil.notifier.repeats import ACK_SECRET_ENV, ACK_URL_ENV, PAGING_ENV, SCHEDULE_GROUP_ENV, SCHEDULER_ROLE_ENV
 
 pytestmark = pytest.mark.slow
@@ -72,24 +73,7 @@ def test_the_ack_function_url_is_auth_none_on_the_ack_function(synth: Synth) -> 
     ]
     assert url["Properties"]["AuthType"] == "NONE"  # the signed token is the auth
     # Public access by the URL only: InvokeFunctionUrl for auth NONE, and InvokeFunction only through the URL.
-    permissions = sorted(
-        (p["Properties"] for p in synth.of_type("AWS::Lambda::Permission").values()),
-        key=lambda p: p["Action"],
-    )
-    assert [p for p in permissions if p["FunctionName"] == {"Fn::GetAtt": [ack, "Arn"]}] == [
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [ack, "Arn"]},
-            "InvokedViaFunctionUrl": True,
-            "Principal": "*",
-        },
-        {
-            "Action": "lambda:InvokeFunctionUrl",
-            "FunctionName": {"Fn::GetAtt": [ack, "Arn"]},
-            "FunctionUrlAuthType": "NONE",
-            "Principal": "*",
-        },
-    ]
+    assert permissions_of(synth.resources, ack) == public_url_permissions(ack)
     _, notifier = _function(synth, NOTIFIER_HANDLER)
     assert notifier["Properties"]["Environment"]["Variables"][ACK_URL_ENV] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 
