@@ -17,10 +17,12 @@ from pydantic import BaseModel, Field, ValidationError
 from infra.catalog_yaml import Document, Problem, entry_label, read_yaml, yaml_files
 from infra.kinds import KINDS
 from infra.notifier_config import environment_problem, notifier_environment
+from infra.secret_convention import MAX_EXPLICIT_SECRETS, SECRET_PREFIX, by_prefix
 from infra.settings import Settings, paging_problems, routing_problems
 from infra.windows import Declared, ServiceWindow, resolve
 from vigil.silences.windows import Window
 from vigil.spec.common import MEASURE_SIGNAL, PATTERN_WORDS, CheckBase, Severity, Slug, StrictModel
+from vigil.spec.heartbeat import TOKEN_SECRET_PREFIX
 
 SETTINGS_FILE = "_settings.yaml"
 # Alarm unit tests (python -m infra test-alarms) live here; they are not service files.
@@ -330,6 +332,7 @@ def _check_references(
             if output.credentials_secret not in settings.secrets:
                 field = f"routes.{route_name}.outputs.{index}.credentials_secret"
                 problems.append(Problem(settings_path, _unknown_secret(settings), field=field))
+    problems.extend(_secret_convention_problems(settings_path, settings))
     for check in checks:
         path = origin[check.id]
         for ref_field, name in secret_refs(check).items():
@@ -354,6 +357,35 @@ def _check_references(
                 )
             )
     _check_inhibitions(settings, checks, origin, problems)
+
+
+def _secret_convention_problems(settings_path: str, settings: Settings) -> list[Problem]:
+    """Secrets outside the vigil/ prefix are granted one by one, up to a cap; job tokens' folder is off-limits.
+
+    Entries are named by key only: a value may be a password pasted by mistake.
+    """
+    problems = [
+        Problem(
+            settings_path,
+            f"a secret under {TOKEN_SECRET_PREFIX} is reserved for heartbeat job tokens, which checkers may "
+            f"never read; name it elsewhere under {SECRET_PREFIX}",
+            field=f"secrets.{name}",
+        )
+        for name, ref in settings.secrets.items()
+        if ref.startswith(TOKEN_SECRET_PREFIX)
+    ]
+    outside = [name for name, ref in settings.secrets.items() if not by_prefix(ref)]
+    if len(outside) > MAX_EXPLICIT_SECRETS:
+        problems.append(
+            Problem(
+                settings_path,
+                f"{len(outside)} secrets are outside the {SECRET_PREFIX} prefix ({', '.join(outside)}); at most "
+                f"{MAX_EXPLICIT_SECRETS} may be granted one by one: name the others {SECRET_PREFIX}<service>/<name> "
+                "in this account and region (docs/operations.md, Secrets)",
+                field="secrets",
+            )
+        )
+    return problems
 
 
 def _unknown_secret(settings: Settings) -> str:

@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag, packaging
+from infra.sizing import DEFAULT_MEMORY_MB
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 FAILURE_RETENTION = Duration.days(14)  # SQS's maximum: time to read what failed after a long weekend
@@ -47,7 +48,9 @@ def function(
     on_failure: sqs.IQueue,
     retry_attempts: int,
     max_event_age: Duration,
-    memory_size: int = 256,
+    memory_size: int = DEFAULT_MEMORY_MB,
+    reserved_concurrency: int | None = None,
+    traced: bool = True,
     vpc: ec2.IVpc | None = None,
     subnets: list[ec2.ISubnet] | None = None,
     security_groups: list[ec2.ISecurityGroup] | None = None,
@@ -76,10 +79,11 @@ def function(
         description=description,
         timeout=timeout,
         memory_size=memory_size,
+        reserved_concurrent_executions=reserved_concurrency,
         environment=environment,
         role=role,
         log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
+        tracing=lambda_.Tracing.ACTIVE if traced else lambda_.Tracing.DISABLED,
         retry_attempts=retry_attempts,
         max_event_age=max_event_age,
         on_failure=destinations.SqsDestination(on_failure),
@@ -103,6 +107,12 @@ def function(
         ["AwsSolutions-L1", "Serverless-LambdaLatestVersion"],
         "The runtime is pinned to python3.12 because packaging builds cp312 wheels; both move together.",
     )
+    if not traced:
+        nag.acknowledge(
+            fn,
+            ["Serverless-LambdaTracing"],
+            "Checkers run once per check and cadence (43,800 times a month for a 1-minute check), so a trace each would cost more than the check; each run's EMF line and log record are its trace.",
+        )
     nag.acknowledge(
         fn,
         ["Serverless-LambdaDLQ"],

@@ -25,7 +25,7 @@ from infra.notifier_state import NotifierState
 from infra.paging import Paging
 from infra.paging_config import paging_policy
 from infra.placement import checker_log_group_prefix
-from infra.secret_arns import secret_arns
+from infra.secret_arns import grant_secret_reads
 from infra.settings import Settings
 from infra.topic_policy import TopicPublishers
 from vigil.silences.windows import Window
@@ -191,12 +191,5 @@ class Notifications(Construct):
                 code=code,
                 failures=self.failures,
             )
-        # The outputs read their credentials at send time: those secrets, and no other.
-        secret_names = output_secret_names(settings)
-        if secret_names:
-            self.function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[arn for name in secret_names for arn in secret_arns(self, settings.secrets[name])],
-                )
-            )
+        # The outputs read their credentials at send time (infra.secret_convention: by prefix, or listed).
+        grant_secret_reads(self.function, {settings.secrets[name] for name in output_secret_names(settings)})

@@ -16,14 +16,17 @@ Worst-case detection time, per alarm signal (the check's figure is its slowest s
                  + evaluation delay    CloudWatch evaluates alarms once a minute
                  + delivery            EventBridge → notifier Lambda → SNS → e-mail/SMS
 
-For the `measure` signal of a checker kind the slower of "the checker reports a failure" and "the
-checker goes silent" is used: with missing data treated as breaching, silence alarms only once no real
+For a signal of a checker kind (`measure`, and http's one signal `down`) the slower of "the checker
+reports a failure" and "the checker goes silent" is used: with missing data treated as breaching, silence alarms only once no real
 data point is left in CloudWatch's evaluation range (see infra.alarm_model), which takes longer.
 
 Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no free tier):
-    checker kinds: scheduler invocations + Lambda requests + GB-seconds (128 MB arm64, a typical
-                   duration per kind; one invocation per check and run, an upper bound when runs are
-                   grouped) + the EMF log lines + one custom metric per distinct metric name
+    checker kinds: scheduler invocations + Lambda requests + GB-seconds (arm64, at the memory the
+                   checker function is built with and a typical duration per kind, both from
+                   infra.sizing; one invocation per check and run) + the run's log lines + one custom
+                   metric per series the checker writes (per distinct metric of its signals, with its
+                   dimensions: a RabbitMQ listed queue's own; plus what it writes without an alarm,
+                   such as an sqs prefix check's Queues; exact for a kind with a MetricBudget)
     all kinds:     one alarm per active signal (high-resolution price when the period is under 60 s),
                    times the metrics it reads when it is a metric math or Metrics Insights alarm;
                    an anomaly detection alarm counts 3 (the metric and the band's two bounds)
@@ -35,6 +38,10 @@ Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no
 For a deadline kind (heartbeat), detection counts from the deadline's start: the fault waits out its
 grace (`deadline_slack`) before the checker can see it.
 AWS's own metrics (SQS, ...) are free; alarm state-change events on the default bus are free.
+
+Per environment (EnvironmentPlan, `plan_total`): the checks' sum, plus what the environment has
+once: its dashboards (USD 3 each beyond the account's 3 free ones; the one free-tier figure plan
+uses, as the issue that asked for it stated). Totals per team sum the checks of each team.
 
 A check with a tag selector costs its figures once per resource found. Given the targets (a
 recorded listing resolved by infra.discovery, `plan --listing FILE`), its row says what it found
@@ -52,7 +59,8 @@ from typing import Any
 from infra.alarm_model import periods_to_alarm, periods_to_alarm_when_silent
 from infra.catalog import Catalog
 from infra.discovery import Targets, found_labels
-from vigil.spec.common import MEASURE_SIGNAL, CheckBase, format_duration
+from infra.sizing import checker_memory_mb, typical_duration_s
+from vigil.spec.common import CheckBase, format_duration
 from vigil.spec.selector import Selectable
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -61,14 +69,14 @@ SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 # CloudWatch bills an anomaly detection alarm as 3 alarm metrics: the metric and the band's upper and
 # lower bounds (https://aws.amazon.com/cloudwatch/pricing/, Alarms).
 ANOMALY_ALARM_METRICS = 3
+# CloudWatch's always-free tier includes 3 dashboards (of up to 50 metrics) per account.
+FREE_DASHBOARDS = 3
+# What one environment's stack builds today (infra.dashboard: vigil-<env>).
+DASHBOARDS_PER_ENVIRONMENT = 1
 
 
 @dataclass(frozen=True)
 class Assumptions:
-    lambda_memory_mb: int = 128
-    # Typical checker run, seconds: an HTTP probe is mostly waiting on the network.
-    typical_duration_s: dict[str, float] = field(default_factory=lambda: {"http": 0.5})
-    default_duration_s: float = 1.0
     # When a kind has no `timeout` field: the checker Lambda's own timeout.
     default_checker_timeout_s: float = 30.0
     # AWS-published metrics arrive late; SQS sends 1-minute metrics, typically a few minutes behind.
@@ -76,7 +84,11 @@ class Assumptions:
     default_native_publish_delay_s: int = 180
     evaluation_delay_s: int = 60
     delivery_s: int = 30
-    log_bytes_per_run: int = 2048  # one EMF line plus the Lambda's START/END/REPORT lines
+    # The run's EMF line, the runner's one log line and Lambda's START/END/REPORT lines, with
+    # CloudWatch Logs' 26 bytes per event. http: a ~400-byte EMF line (one metric); kinds that quote
+    # samples (log lines, hits, keys) write more.
+    log_bytes_per_run: dict[str, int] = field(default_factory=lambda: {"http": 1024})
+    default_log_bytes_per_run: int = 2048
     state_changes_per_alarm_month: int = 4  # two incidents: ALARM and OK each
 
 
@@ -140,6 +152,24 @@ class Totals:
     worst_detect_seconds: int
 
 
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    """One environment's month: its checks' totals, per team, and what it has once (dashboards)."""
+
+    name: str
+    checks: Totals
+    teams: dict[str, float]  # team → USD/month of its checks
+    dashboards: int
+    dashboards_usd_month: float
+
+    @property
+    def cost_usd_month(self) -> float:
+        return round(self.checks.cost_usd_month + self.dashboards_usd_month, 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "cost_usd_month": self.cost_usd_month}
+
+
 @functools.cache
 def _price_list(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
@@ -158,7 +188,7 @@ def detect_seconds(check: CheckBase, signal: str, a: Assumptions) -> tuple[int, 
     """(periods until ALARM, worst-case seconds from fault to notification) for one signal."""
     rule = check.rule(signal)
     periods = periods_to_alarm(rule)
-    if signal == MEASURE_SIGNAL.name:
+    if check.has_checker:  # the checker may go silent: a signal whose missing data breaches then alarms too
         silent = periods_to_alarm_when_silent(rule)
         if silent is not None:
             periods = max(periods, silent)
@@ -179,12 +209,20 @@ def runs_per_month(check: CheckBase) -> float:
 
 
 def custom_metrics(check: CheckBase) -> int:
-    # One metric per name with the Check=<id> dimension; AWS's own metrics are free. A native kind
-    # may publish its own (ecs: failed deployments counted by a metric filter).
-    if check.has_checker:
-        return len({s.metric for s in check.signals.values()})
-    count = getattr(check, "custom_metric_count", None)
-    return count() if count is not None else 0
+    """Series the check writes; AWS's own metrics are free. A native kind may publish its own (ecs:
+    failed deployments counted by a metric filter)."""
+    if not check.has_checker:
+        count = getattr(check, "custom_metric_count", None)
+        return count() if count is not None else 0
+    # Each active signal's metric with the dimensions its alarm reads (a RabbitMQ listed queue has
+    # its own), and what the checker writes for no alarm (`unalarmed_metrics`: sqs prefix's Queues).
+    # Exact for kinds with a MetricBudget (vigil.result: http, rabbitmq), which write nothing else;
+    # other kinds may write a few more values than their alarms read.
+    series = {
+        (check.signals[s].metric, tuple(sorted(check.alarm_dimensions(s).items()))) for s in check.active_signals()
+    }
+    unalarmed = getattr(check, "unalarmed_metrics", None)
+    return len(series) + (len(unalarmed()) if unalarmed is not None else 0)
 
 
 def alarm_metrics(check: CheckBase, signal: str) -> int:
@@ -197,8 +235,8 @@ def alarm_metrics(check: CheckBase, signal: str) -> int:
 
 def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: Assumptions) -> dict[str, float]:
     runs = runs_per_month(check)
-    duration = a.typical_duration_s.get(check.kind, a.default_duration_s)
-    gb_seconds = runs * duration * a.lambda_memory_mb / 1024
+    gb_seconds = runs * typical_duration_s(check.kind) * checker_memory_mb(check.kind) / 1024
+    log_bytes = a.log_bytes_per_run.get(check.kind, a.default_log_bytes_per_run)
     alarms = check.rules()
     alarm_cost = sum(
         (prices["alarm_high_resolution_month"] if rule.period < 60 else prices["alarm_standard_month"])
@@ -221,7 +259,7 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
         "scheduler": runs * prices["scheduler_invocation"],
         "lambda_requests": runs * prices["lambda_request"],
         "lambda_compute": gb_seconds * prices["lambda_gb_second_arm"],
-        "logs": runs * a.log_bytes_per_run / 1024**3 * prices["logs_ingest_gb"],
+        "logs": runs * log_bytes / 1024**3 * prices["logs_ingest_gb"],
         "custom_metrics": custom_metrics(check) * prices["custom_metric_month"],
         "alarms": alarm_cost,
         "notifications": notifications,
@@ -300,15 +338,53 @@ def plan_catalog(
     """Every check's plan; `targets`: what tag selectors found (infra.discovery.resolve), when known."""
     prices = prices if prices is not None else load_prices()
     rows = [plan_check(check, catalog, prices, a, found_labels(targets or {}, check.id)) for check in catalog.checks]
-    totals = Totals(
+    return rows, totals_of(catalog, rows)
+
+
+def totals_of(catalog: Catalog, rows: list[CheckPlan]) -> Totals:
+    copies = [1 if r.found is None else len(r.found) for r in rows]
+    checks = catalog.checks
+    return Totals(
         checks=len(rows),
         alarms=sum(r.alarms for r in rows),
-        custom_metrics=sum(
-            custom_metrics(c) * (1 if r.found is None else len(r.found))
-            for c, r in zip(catalog.checks, rows, strict=True)
-        ),
-        runs_per_month=round(sum(runs_per_month(c) for c in catalog.checks), 1),
+        custom_metrics=sum(custom_metrics(c) * n for c, n in zip(checks, copies, strict=True)),
+        runs_per_month=round(sum(runs_per_month(c) * n for c, n in zip(checks, copies, strict=True)), 1),
         cost_usd_month=round(sum(r.cost_usd_month for r in rows), 4),
         worst_detect_seconds=max((r.detect_seconds for r in rows), default=0),
     )
-    return rows, totals
+
+
+def team_costs(catalog: Catalog, rows: list[CheckPlan]) -> dict[str, float]:
+    """USD/month per team (the team of each check's service file), teams sorted."""
+    teams: dict[str, float] = {}
+    for check, row in zip(catalog.checks, rows, strict=True):
+        teams[check.team] = teams.get(check.team, 0.0) + row.cost_usd_month
+    return {team: round(teams[team], 4) for team in sorted(teams)}
+
+
+def dashboards_cost(dashboards: int, prices: dict[str, float]) -> float:
+    return max(0, dashboards - FREE_DASHBOARDS) * prices["dashboard_month"]
+
+
+def plan_total(
+    name: str,
+    catalog: Catalog,
+    dashboards: int = DASHBOARDS_PER_ENVIRONMENT,
+    prices: dict[str, float] | None = None,
+    a: Assumptions | None = None,
+    targets: Targets | None = None,
+) -> EnvironmentPlan:
+    """One environment's monthly plan: its catalog's checks, per team, and its `dashboards`.
+
+    The stable entry point for callers outside plan (bench/scale, the stack split): give the number
+    of dashboards the environment's stacks build (one today, `vigil-<env>`).
+    """
+    prices = prices if prices is not None else load_prices()
+    rows, totals = plan_catalog(catalog, prices, a, targets)
+    return EnvironmentPlan(
+        name=name,
+        checks=totals,
+        teams=team_costs(catalog, rows),
+        dashboards=dashboards,
+        dashboards_usd_month=round(dashboards_cost(dashboards, prices), 4),
+    )

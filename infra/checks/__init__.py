@@ -6,7 +6,6 @@ by every check of that kind and placement; each check then adds only a schedule 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,16 +25,13 @@ from infra.alarms import AlarmActions, AlarmFactory
 from infra.catalog import Catalog, secret_ids, secret_refs
 from infra.dashboard import DashboardBuilder
 from infra.discovery import Targets
+from infra.jitter import schedule_expression
 from infra.kinds import KINDS
 from infra.placement import checker_log_group, placement_key, placement_of
-from infra.secret_arns import secret_arns
+from infra.secret_arns import grant_secret_reads
+from infra.sizing import checker_groups, checker_memory_mb, checker_timeout, reserved_concurrency
 from vigil.checkers.runner import make_event
 from vigil.spec.common import CheckBase, VpcPlacement
-
-# Room between the slowest check's own timeout and the function's: secret fetch, cold start, EMF.
-TIMEOUT_MARGIN = 10
-# The function must finish before the next run of the fastest check starts.
-CADENCE_MARGIN = 5
 
 
 def alarm_signals(
@@ -68,20 +64,6 @@ def watched_targets(check: CheckBase, ctx: CheckContext) -> list[CheckBase]:
     """The check itself, or each resource its tag selector found: what `watched` builds for."""
     found = ctx.targets.get(check.id)
     return [check] if found is None else list(found)
-
-
-def checker_timeout(checks: list[CheckBase]) -> int:
-    """Seconds: at least the slowest check's timeout plus margin, and shorter than the fastest cadence."""
-    slowest = max((math.ceil(float(getattr(c, "timeout", 0))) for c in checks), default=0)
-    fastest = min(c.cadence for c in checks)
-    timeout = min(slowest + TIMEOUT_MARGIN, fastest - CADENCE_MARGIN)
-    if timeout <= slowest:
-        ids = ", ".join(c.id for c in checks)
-        raise ValueError(
-            f"checks {ids}: a {slowest}s check timeout leaves no room in a {fastest}s cadence; "
-            "lower the timeout or lengthen the cadence"
-        )
-    return timeout
 
 
 @dataclass
@@ -129,12 +111,7 @@ class CheckContext:
 
     def _make_checker(self, kind: str, placement: VpcPlacement | None, pkey: str) -> Checker:
         # Sized and permitted for every check it will run, not only the first one asking.
-        peers = [
-            c
-            for c in self.catalog.checks
-            # has_checker: an sqs check with a queue or a list is Lambda-free and never runs here.
-            if c.kind == kind and c.has_checker and placement_key(placement_of(c)) == pkey
-        ]
+        peers = checker_groups(self.catalog.checks)[(kind, pkey)]
         timeout = checker_timeout(peers)
         fastest = min(c.cadence for c in peers)
         handler_module = KINDS[kind].checker_module
@@ -168,18 +145,13 @@ class CheckContext:
             # A retry later than one cadence would only overlap the next scheduled run.
             retry_attempts=1,
             max_event_age=Duration.seconds(max(60, fastest)),
+            memory_size=checker_memory_mb(kind),
+            reserved_concurrency=reserved_concurrency(peers, timeout),
+            traced=False,
             **vpc_args,  # type: ignore[arg-type]
         )
-        names = sorted({name for c in peers for name in secret_refs(c).values()})
-        if names:
-            fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[
-                        arn for name in names for arn in secret_arns(self.scope, self.catalog.settings.secrets[name])
-                    ],
-                )
-            )
+        secrets = self.catalog.settings.secrets
+        grant_secret_reads(fn, {secrets[name] for c in peers for name in secret_refs(c).values()})
         # Our own scheduler role per function, so its one finding can be acknowledged right here.
         role = iam.Role(scope, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"))
         fn_logical_id = Stack.of(scope).resolve(Stack.of(scope).get_logical_id(fn.node.default_child))
@@ -196,12 +168,12 @@ SCHEDULE_RETRIES = 2
 
 
 def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler.Schedule:
-    """Any checker kind: invoke its checker every cadence with the spec as input."""
+    """Any checker kind: invoke its checker every cadence, at the check's own minute (infra.jitter), with the spec as input."""
     checker = ctx.checker(check)
     return scheduler.Schedule(
         scope,
         "Schedule",
-        schedule=scheduler.ScheduleExpression.rate(Duration.minutes(check.cadence // 60)),
+        schedule=scheduler.ScheduleExpression.expression(schedule_expression(check.id, check.cadence)),
         schedule_group=ctx.schedule_group,
         description=f"vigil {ctx.env}: {check.id} every {check.cadence // 60} min",
         target=targets.LambdaInvoke(

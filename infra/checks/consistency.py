@@ -36,7 +36,6 @@ from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck, DynamoDbEndpoint, S3Endpoint
 
 REPORT_RETENTION = Duration.days(90)
-MEMORY_MB = 1769  # one full vCPU
 # /tmp for Parquet exports: an object larger than vigil.consistency.stores.IN_MEMORY is downloaded
 # there whole before it is read, so this bounds the largest Parquet file (Lambda's maximum; the
 # 512 MB default would refuse a 1 GB part). Set only on functions with a Parquet side.
@@ -65,10 +64,6 @@ def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
     home = fn.node.scope
     assert isinstance(home, Construct)
     if home.node.try_find_child("Reports") is None:
-        # Hashing rows read from DynamoDB, S3 or an index is CPU-bound: a full vCPU, not a seventh.
-        cfn = fn.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        cfn.memory_size = MEMORY_MB
         bucket = reports_bucket(home, "Reports", ctx.key)
         grant_reports(fn, bucket)
         fn.add_environment(REPORTS_BUCKET, bucket.bucket_name)

@@ -1,4 +1,5 @@
-"""`python -m infra plan [DIR] [--json]`: per check its rules, worst-case detection time and monthly cost."""
+"""`python -m infra plan [DIR] [--json] [--environments]`: per check its rules, worst-case detection
+time and monthly cost; totals per team, and with --environments per environment of environments.yaml."""
 
 from __future__ import annotations
 
@@ -9,12 +10,33 @@ from pathlib import Path
 
 from infra.cli.common import load_or_report
 from infra.discovery import DiscoveryError, RecordedListing, Targets, resolve
-from infra.plan import CheckPlan, RoutePlan, Totals, load_prices, plan_catalog, plan_routes, price_info
+from infra.environments import ENVIRONMENTS_FILE, load_environments
+from infra.plan import (
+    DASHBOARDS_PER_ENVIRONMENT,
+    CheckPlan,
+    EnvironmentPlan,
+    RoutePlan,
+    Totals,
+    load_prices,
+    plan_catalog,
+    plan_routes,
+    plan_total,
+    price_info,
+    team_costs,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("catalog", nargs="?", default="checks", help="catalog directory (default: checks)")
     parser.add_argument("--json", action="store_true", help="print JSON: {checks: [...], totals: {...}}")
+    parser.add_argument(
+        "--environments",
+        nargs="?",
+        const=ENVIRONMENTS_FILE,
+        type=Path,
+        metavar="FILE",
+        help="also plan every environment of FILE (default: environments.yaml), each with its catalog and dashboard",
+    )
     parser.add_argument(
         "--listing",
         type=Path,
@@ -35,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
             return 1
     rows, totals = plan_catalog(catalog, load_prices(), targets=targets)
     routes = plan_routes(catalog, rows)
+    environments: list[EnvironmentPlan] = []
+    if getattr(args, "environments", None) is not None:
+        for env in load_environments(args.environments).values():
+            env_catalog = load_or_report(str(env.catalog))
+            if env_catalog is None:
+                return 1
+            environments.append(plan_total(env.name, env_catalog, dashboards=DASHBOARDS_PER_ENVIRONMENT))
     if args.json:
         print(
             json.dumps(
@@ -42,16 +71,36 @@ def run(args: argparse.Namespace) -> int:
                     "prices": price_info(),
                     "checks": [r.as_dict() for r in rows],
                     "totals": asdict(totals),
+                    "teams": team_costs(catalog, rows),
                     "routes": [r.as_dict() for r in routes],
+                    "environments": [e.as_dict() for e in environments],
                 },
                 indent=2,
             )
         )
     else:
         print(render_table(rows, totals))
+        print(render_teams(team_costs(catalog, rows)))
+        if environments:
+            print(render_environments(environments))
         print()
         print(render_routes(routes, catalog.settings.routing))
     return 0
+
+
+def render_teams(teams: dict[str, float]) -> str:
+    return "per team (USD/month): " + ", ".join(f"{team} {cost:.2f}" for team, cost in teams.items())
+
+
+def render_environments(environments: list[EnvironmentPlan]) -> str:
+    out = ["per environment (USD/month): checks + dashboards beyond the 3 free ones"]
+    for e in environments:
+        out.append(
+            f"  {e.name}: {e.checks.checks} checks {e.checks.cost_usd_month:.2f} + {e.dashboards} dashboard(s) "
+            f"{e.dashboards_usd_month:.2f} = {e.cost_usd_month:.2f}"
+        )
+    out.append(f"  all environments: {sum(e.cost_usd_month for e in environments):.2f}")
+    return "\n".join(out)
 
 
 def render_routes(routes: list[RoutePlan], routing: str) -> str:

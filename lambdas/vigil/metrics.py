@@ -7,7 +7,9 @@ CloudWatch alarm matches a metric only on its full dimension set: a stray `servi
 metric nobody writes.
 
 Every run writes MeasureFailed (1: the checker could not measure). A run that could not measure
-writes nothing else, so a failure never looks like a healthy value. The run's status and reason
+writes nothing else, so a failure never looks like a healthy value. A kind with a MetricBudget
+(vigil.result: http) writes only its budgeted metrics, its other values as plain log fields, and
+for a run that could not measure its breaching `failed` value instead of MeasureFailed. The run's status and reason
 ride along as plain log fields, so Logs Insights shows why a datapoint is what it is.
 
 POWERTOOLS_METRICS_DISABLED and POWERTOOLS_DEV are deliberately not honoured: these metrics are
@@ -23,7 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, METRIC_NAMESPACE, CheckResult, Status
+from vigil.result import CHECK_DIMENSION, MEASURE_FAILED, METRIC_BUDGETS, METRIC_NAMESPACE, CheckResult, Status
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +49,36 @@ def render(result: CheckResult) -> dict[str, Any]:
     emf = EphemeralMetrics(namespace=METRIC_NAMESPACE, service="")
     emf.add_dimension(name=CHECK_DIMENSION, value=result.check_id)
     failed = result.status is Status.failed
-    emf.add_metric(name=MEASURE_FAILED, unit=MetricUnit.NoUnit, value=1 if failed else 0)
-    if not failed:
-        for name, value in result.values.items():
-            if name == MEASURE_FAILED:
-                continue  # the status decides it, never the checker
-            if not math.isfinite(value):
-                logger.warning("check %s: metric %s is %s; not emitted", result.check_id, name, value)
-                continue
-            emf.add_metric(name=name, unit=unit_for(name, result), value=value)
-    for key, value in _run_fields(result).items():
+    budget = METRIC_BUDGETS.get(result.kind)
+    if budget is None or budget.failed is None:
+        emf.add_metric(name=MEASURE_FAILED, unit=MetricUnit.NoUnit, value=1 if failed else 0)
+    values, log_only = ({}, {}) if failed else split_by_budget(result.kind, result.values)
+    if budget is not None and budget.failed is not None and not values:
+        # Could not measure, or (a checker bug) measured without its one metric: never healthy.
+        values = budget.failed
+    for name, value in values.items():
+        if name == MEASURE_FAILED:
+            continue  # the status decides it, never the checker
+        if not math.isfinite(value):
+            logger.warning("check %s: metric %s is %s; not emitted", result.check_id, name, value)
+            continue
+        emf.add_metric(name=name, unit=unit_for(name, result), value=value)
+    for key, value in {**log_only, **_run_fields(result)}.items():
         emf.add_metadata(key=key, value=value)
     document = emf.serialize_metric_set()
     _keep_only_check_dimension(document)
     return document
+
+
+def split_by_budget(kind: str, values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """(what is written as metrics, what rides in the log line only) under the kind's MetricBudget."""
+    budget = METRIC_BUDGETS.get(kind)
+    if budget is None:
+        return values, {}
+    return (
+        {k: v for k, v in values.items() if k in budget.metrics},
+        {k: v for k, v in values.items() if k not in budget.metrics},
+    )
 
 
 def unit_for(name: str, result: CheckResult) -> str:

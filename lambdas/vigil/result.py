@@ -23,6 +23,44 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 MEASURE_FAILED = "MeasureFailed"
 
 
+@dataclass(frozen=True)
+class MetricBudget:
+    """A kind that writes fewer custom metrics than the default (every value, plus MeasureFailed).
+
+    Each metric costs USD 0.30 a month per check and series, more than a 1-minute check's runs.
+    `metrics`: the only values written as metrics, those its alarms read; the others ride in the
+    run's log line as plain fields (Logs Insights and the alarm e-mail's evidence still read them).
+    `failed`: what a run that could not measure writes instead of MeasureFailed, a value the kind's
+    alarm counts as breaching, so "cannot measure" still pages and never looks healthy, and silence
+    pages through that alarm's missing data (breaching); None: MeasureFailed as usual.
+    """
+
+    metrics: frozenset[str]
+    failed: dict[str, float] | None = None
+
+
+METRIC_BUDGETS: dict[str, MetricBudget] = {
+    # One metric, Healthy (1/0); a run that cannot measure writes Healthy=0 (vigil.spec.http).
+    "http": MetricBudget(metrics=frozenset({"Healthy"}), failed={"Healthy": 0.0}),
+    # What its signals read (vigil.spec.rabbitmq), for the check and for each listed queue; node
+    # counts, sums and rates go to the log line (a check with two listed queues: 16 series, not 43).
+    "rabbitmq": MetricBudget(
+        metrics=frozenset(
+            {
+                MEASURE_FAILED,
+                "Unreachable",
+                "ResourceAlarm",
+                "QueuesMissing",
+                "Backlog",
+                "NoConsumers",
+                "GrowthRate",
+                "UnackedPercent",
+            }
+        )
+    ),
+}
+
+
 class Status(StrEnum):
     ok = "ok"  # the checker measured; the values say whether the target is healthy
     failed = "failed"  # the checker could not measure; values are absent, reason says why

@@ -28,6 +28,7 @@ from tests.support.http_server import closed_port
 from vigil import secrets
 from vigil.checkers import rabbitmq as checker
 from vigil.checkers.runner import make_event
+from vigil.result import METRIC_BUDGETS
 from vigil.spec.rabbitmq import RabbitmqCheck
 
 pytestmark = pytest.mark.service
@@ -168,8 +169,16 @@ def run(spec: RabbitmqCheck, capsys: pytest.CaptureFixture[str]) -> Run:
         (directive,) = document["_aws"]["CloudWatchMetrics"]
         if directive["Dimensions"] == [["Check", "Queue"]]:
             assert document["Check"] == spec.id
-            per_queue[document["Queue"]] = metric_values(document)
-    return Run(result, metric_values(own[0]), per_queue)
+            per_queue[document["Queue"]] = run_values(document)
+    return Run(result, run_values(own[0]), per_queue)
+
+
+def run_values(document: dict[str, Any]) -> dict[str, float]:
+    """Every value of the run: the metrics the alarms read, and the rest, plain fields of the same line
+    (vigil.result.METRIC_BUDGETS); the metrics must be exactly what the kind's budget allows."""
+    metrics = metric_values(document)
+    assert set(metrics) <= METRIC_BUDGETS["rabbitmq"].metrics, metrics
+    return {**{name: document[name] for name in checker.UNITS if name in document}, **metrics}
 
 
 def poll(spec: RabbitmqCheck, capsys: pytest.CaptureFixture[str], until: Callable[[Run], bool]) -> Run:

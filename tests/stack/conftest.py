@@ -66,3 +66,27 @@ def synthesize(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Cal
 @pytest.fixture(scope="module")
 def sample(synthesize: Callable[[Path], Synth]) -> Synth:
     return synthesize(SAMPLE)
+
+
+def secret_statements(synth: Synth, role: str | None = None) -> list[dict]:
+    """Every statement naming secretsmanager:GetSecretValue, of one role's policies (a logical id) or all."""
+    return [
+        s
+        for p in synth.of_type("AWS::IAM::Policy").values()
+        if role is None or {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+    ]
+
+
+def resource_tail(statement: dict) -> str:
+    """The statement's one resource, from `:secret:` on (`:secret:vigil/*`)."""
+    return ":secret:" + json.dumps(statement["Resource"]).split(":secret:")[-1].split('"')[0]
+
+
+def assert_reads_catalog_secrets_by_prefix(statements: list[dict]) -> None:
+    """infra.secret_convention: one Allow on vigil/*, one Deny on the heartbeat tokens, nothing listed."""
+    assert sorted((s["Effect"], resource_tail(s)) for s in statements) == [
+        ("Allow", ":secret:vigil/*"),
+        ("Deny", ":secret:vigil/heartbeat/*"),
+    ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, secret_statements
 
 from infra.catalog import load_catalog
 from vigil.alarm_meta import alarm_name, decode_description
@@ -130,16 +130,9 @@ def test_one_checker_per_placement_the_private_one_in_its_subnets_reading_the_se
     # Sized for its slowest check: 20 s timeout + margin, within the 1-minute cadence.
     assert 20 < functions[private_id]["Timeout"] < 60
 
-    def secret_grants(function_id: str) -> list[str]:
-        role = functions[function_id]["Role"]["Fn::GetAtt"][0]
-        return [
-            json.dumps(statement["Resource"])
-            for policy in synth.of_type("AWS::IAM::Policy").values()
-            if {"Ref": role} in policy["Properties"]["Roles"]
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-            if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
-        ]
+    def role(function_id: str) -> str:
+        return functions[function_id]["Role"]["Fn::GetAtt"][0]
 
-    (grant,) = secret_grants(private_id)
-    assert SECRET in grant and "*" not in grant.replace(f"{SECRET}-??????", "")
-    assert secret_grants(public_id) == []
+    assert SECRET.startswith("vigil/")  # read through the prefix grant (infra.secret_convention)
+    assert_reads_catalog_secrets_by_prefix(secret_statements(synth, role(private_id)))
+    assert secret_statements(synth, role(public_id)) == []

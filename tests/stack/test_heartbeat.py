@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Synth
 
+from infra.jitter import schedule_expression
 from tests.support.function_urls import permissions_of, public_url_permissions
 from vigil.alarm_meta import alarm_name, decode_description
 
@@ -123,7 +124,7 @@ def test_each_heartbeat_has_a_schedule_at_its_cadence(stack):
         json.loads(s["Properties"]["Target"]["Input"])["check"]["id"]: s["Properties"]["ScheduleExpression"]
         for s in stack.of_type("AWS::Scheduler::Schedule").values()
     }
-    assert schedules["nightly-export"] == "rate(5 minutes)"
+    assert schedules["nightly-export"] == schedule_expression("nightly-export", 300)  # every 5 minutes
     assert schedules["hourly-sync"] == "rate(1 minute)"
 
 

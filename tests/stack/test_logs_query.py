@@ -8,6 +8,7 @@ import pytest
 from conftest import SAMPLE, Synth
 
 from infra.catalog import load_catalog
+from infra.jitter import schedule_expression
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.spec.logs_query import LogsQueryCheck
 
@@ -98,4 +99,4 @@ def test_the_schedule_carries_the_spec_the_checker_accepts(sample: Synth) -> Non
     event = json.loads(schedule["Target"]["Input"])
     assert LogsQueryCheck.model_validate(event["check"]) == CHECK
     assert event["secrets"] == {}
-    assert schedule["ScheduleExpression"] == "rate(5 minutes)"
+    assert schedule["ScheduleExpression"] == schedule_expression(CHECK.id, 300)  # every 5 minutes, own minute

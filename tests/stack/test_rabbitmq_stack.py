@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, secret_statements
 
 from infra.catalog import load_catalog
 from vigil.alarm_meta import alarm_name, decode_description
@@ -87,17 +87,9 @@ def test_the_checker_runs_in_the_check_vpc_and_reads_only_its_secret(sample: Syn
     assert function["VpcConfig"]["SecurityGroupIds"] == CHECK.vpc.security_group_ids
     assert CHECK.timeout < function["Timeout"] < CHECK.cadence
     role = function["Role"]["Fn::GetAtt"][0]
-    grants = [
-        s
-        for p in sample.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
-    ]
-    assert len(grants) == 1
-    secret_id = CATALOG.settings.secrets[CHECK.credentials_secret]
-    resources = json.dumps(grants[0]["Resource"])
-    assert secret_id in resources and "probe-headers" not in resources and "*" not in resources
+    # the prefix grant (infra.secret_convention), nothing listed: the same policy for any number of secrets
+    assert CATALOG.settings.secrets[CHECK.credentials_secret].startswith("vigil/")
+    assert_reads_catalog_secrets_by_prefix(secret_statements(sample, role))
 
 
 def test_the_schedule_carries_the_spec_and_the_secret_id(sample: Synth) -> None:

@@ -6,10 +6,13 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, resource_tail, secret_statements
 
 from infra.catalog import load_catalog, secret_refs
+from infra.jitter import schedule_expression
 from infra.kinds import KINDS
+from infra.secret_convention import by_prefix
+from infra.sizing import checker_groups
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE
 
@@ -98,8 +101,8 @@ def test_a_schedule_per_checker_check_with_the_spec_as_input(sample: Synth) -> N
         assert set(event["secrets"]) == set(secret_refs(check).values())
         for name, ref in event["secrets"].items():
             assert CATALOG.settings.secrets[name] == ref
-        every = (check.cadence // 3600, "hour") if check.cadence % 3600 == 0 else (check.cadence // 60, "minute")
-        assert schedule["ScheduleExpression"] == f"rate({every[0]} {every[1]}{'s' if every[0] > 1 else ''})"
+        # every cadence, at the check's own minute (infra.jitter)
+        assert schedule["ScheduleExpression"] == schedule_expression(check.id, check.cadence)
         assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert "DeadLetterConfig" in schedule["Target"]
 
@@ -126,7 +129,9 @@ def test_functions_runtime_architecture_timeout_and_logs(sample: Synth) -> None:
     for props in functions:
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["arm64"]
-        assert props["TracingConfig"] == {"Mode": "Active"}
+        # Checkers are not traced: a trace per run would cost more than a 1-minute check (docs/performance.md).
+        traced = not props["Handler"].startswith("vigil.checkers.")
+        assert props.get("TracingConfig") == ({"Mode": "Active"} if traced else None)
         group = sample.resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert group["Properties"]["RetentionInDays"] > 0
         if props["Handler"].startswith("vigil.checkers."):
@@ -172,27 +177,31 @@ def test_alarms_say_where_their_checker_logs_and_the_notifier_may_read_only_ther
     assert granted[1].endswith(f':log-group:/vigil/{ENV}/checkers/*"]]}}')
 
 
-def test_checkers_read_only_the_referenced_secrets(sample: Synth) -> None:
-    statements = [
-        s
-        for p in sample.of_type("AWS::IAM::Policy").values()
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
-    ]
-    # The heartbeat endpoint alone reads by prefix: every token secret lives under vigil/heartbeat/
-    # (tests/stack/test_heartbeat.py asserts that statement).
-    tokens = [s for s in statements if json.dumps(s["Resource"]).endswith(':secret:vigil/heartbeat/*"]]}')]
+def test_checkers_read_catalog_secrets_by_prefix_only(sample: Synth) -> None:
+    statements = secret_statements(sample)
+    # The heartbeat endpoint alone reads job tokens, under vigil/heartbeat/ (tests/stack/test_heartbeat.py).
+    tokens = [s for s in statements if s["Effect"] == "Allow" and resource_tail(s) == ":secret:vigil/heartbeat/*"]
     assert len(tokens) == 1
-    statements = [s for s in statements if s not in tokens]
-    granted = json.dumps([s["Resource"] for s in statements])
     referenced = {CATALOG.settings.secrets[n] for c in CATALOG.checks for n in secret_refs(c).values()}
-    assert referenced, "the sample catalog should exercise secrets"
-    for ref in referenced:
-        assert ref.rsplit(":", 1)[-1] in granted, ref
-    unreferenced = set(CATALOG.settings.secrets.values()) - referenced
-    for ref in unreferenced:
-        assert ref not in granted, ref
-    assert "*" not in granted
+    assert referenced and all(by_prefix(ref) for ref in referenced), "the sample names its secrets under vigil/"
+    # Every other reader (checkers with secrets, the notifier with outputs) by the prefix alone.
+    # The stack's own acknowledgement-link key is read by reference (tests/stack/test_paging_stack.py).
+    generated = [{"Ref": lid} for lid in sample.of_type("AWS::SecretsManager::Secret")]
+    readers = 0
+    for policy in sample.of_type("AWS::IAM::Policy").values():
+        own = [
+            s
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+            and s not in tokens
+            and s["Resource"] not in generated
+        ]
+        if own:
+            assert_reads_catalog_secrets_by_prefix(own)
+            readers += 1
+    # one per checker function (kind and placement) running a check that names a secret; no outputs here
+    assert not any(route.outputs for route in CATALOG.settings.routes.values())
+    assert readers == sum(1 for peers in checker_groups(CATALOG.checks).values() if any(secret_refs(c) for c in peers))
 
 
 def test_notifier_publishes_only_to_route_topics(sample: Synth) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, secret_statements
 
+from infra.jitter import schedule_expression
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.notifier.events import parse_alarm, split_event
 from vigil.notifier.render import render_sms, render_subject
@@ -120,16 +121,8 @@ def test_sql_checker_runs_in_the_vpc_and_reads_only_its_secret(synth: Synth) -> 
     assert function["VpcConfig"]["SecurityGroupIds"] == VPC["security_group_ids"]
     assert 20 < function["Timeout"] < 300  # the slowest check's timeout, inside the fastest cadence
     role = function["Role"]["Fn::GetAtt"][0]
-    grants = [
-        s
-        for p in synth.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
-    ]
-    assert len(grants) == 1
-    resources = json.dumps(grants[0]["Resource"])
-    assert SECRET in resources and "*" not in resources.replace(f"{SECRET}-??????", "")
+    assert SECRET.startswith("vigil/")  # read through the prefix grant (infra.secret_convention)
+    assert_reads_catalog_secrets_by_prefix(secret_statements(synth, role))
 
 
 def test_sql_schedules_carry_the_spec_and_the_secret_id(synth: Synth) -> None:
@@ -137,7 +130,7 @@ def test_sql_schedules_carry_the_spec_and_the_secret_id(synth: Synth) -> None:
     events = {json.loads(s["Target"]["Input"])["check"]["id"]: (s, json.loads(s["Target"]["Input"])) for s in schedules}
     assert set(events) == {"failed-jobs", "sends-fresh"}  # rds runs no checker
     schedule, event = events["sends-fresh"]
-    assert schedule["ScheduleExpression"] == "rate(10 minutes)"
+    assert schedule["ScheduleExpression"] == schedule_expression("sends-fresh", 600)  # every 10 minutes
     assert SqlCheck.model_validate(event["check"]).freshness is not None
     assert event["secrets"] == {"campaign-db": SECRET}
 

@@ -59,7 +59,7 @@ def test_good_catalog_resolves_defaults_and_overrides(tmp_path):
     assert sqs.rule("dlq").threshold == 0
     down = http.rule("down")
     assert down.period == 60 and down.comparison is Comparison.lt  # checker rules follow the cadence
-    assert http.rule("measure").missing_data is MissingData.breaching  # a silent checker alarms
+    assert down.missing_data is MissingData.breaching  # http's one alarm: a silent checker alarms
     assert catalog.routes_for(http) == ["crit"] and catalog.routes_for(sqs) == ["warn"]
 
 

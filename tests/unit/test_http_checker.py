@@ -46,6 +46,15 @@ def _fresh_secrets() -> Iterator[None]:
     secrets.clear_cache()
 
 
+def assert_http_emf(document: dict[str, Any], values: dict[str, float]) -> None:
+    """http writes one metric, Healthy (vigil.result.METRIC_BUDGETS: a run that could not measure
+    writes 0); every other value rides in the same line as a plain field, not a metric."""
+    assert_vigil_emf(document, CHECK_ID, {"Healthy": values["Healthy"]})
+    assert {name: document[name] for name in values if name != "Healthy"} == {
+        name: value for name, value in values.items() if name != "Healthy"
+    }
+
+
 def spec(url: str, **fields: Any) -> dict[str, Any]:
     """A check as the stack puts it in the event: validated, then dumped as JSON.
 
@@ -100,13 +109,8 @@ def test_healthy_endpoint(capsys, server, assertion):
     assert 0 < latency < 2000
     assert result["values"] == {"Healthy": 1, "StatusCode": 200, "LatencyMs": latency}
     assert result["duration_ms"] >= latency
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 1, "StatusCode": 200, "LatencyMs": latency})
-    assert metric_units(emf) == {
-        "MeasureFailed": "None",
-        "Healthy": "None",
-        "StatusCode": "None",
-        "LatencyMs": "Milliseconds",
-    }
+    assert_http_emf(emf, {"Healthy": 1, "StatusCode": 200, "LatencyMs": latency})
+    assert metric_units(emf) == {"Healthy": "None"}
     assert emf["status"] == "ok"
 
 
@@ -117,7 +121,7 @@ def test_method_is_sent(capsys, server, method):
 
     assert result["values"]["Healthy"] == 1
     assert [r.method for r in server.requests[before:]] == [method]
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, **result["values"]})
+    assert_http_emf(emf, {**result["values"]})
 
 
 def test_listed_status_is_healthy(capsys, server):
@@ -140,7 +144,7 @@ def test_unexpected_status(capsys, server):
 
     assert_down(result, "status", "status 503, expected 200")
     latency = result["values"]["LatencyMs"]
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 503, "LatencyMs": latency})
+    assert_http_emf(emf, {"Healthy": 0, "StatusCode": 503, "LatencyMs": latency})
     assert emf["reason_code"] == "status"
 
 
@@ -153,9 +157,7 @@ def test_json_value_differs(capsys, server):
     result, emf = check(capsys, server.url("/degraded"), json_assert={"path": "status", "equals": "up"})
 
     assert_down(result, "body", 'body: status is "degraded", expected "up"')
-    assert_vigil_emf(
-        emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200, "LatencyMs": result["values"]["LatencyMs"]}
-    )
+    assert_http_emf(emf, {"Healthy": 0, "StatusCode": 200, "LatencyMs": result["values"]["LatencyMs"]})
 
 
 def test_json_path_missing(capsys, server):
@@ -187,7 +189,7 @@ def test_slow_but_within_timeout(capsys, server):
     assert_down(result, "slow", "allowed 100 ms")
     latency = result["values"]["LatencyMs"]
     assert latency >= 300
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200, "LatencyMs": latency})
+    assert_http_emf(emf, {"Healthy": 0, "StatusCode": 200, "LatencyMs": latency})
 
 
 # --- down: no (complete) answer ------------------------------------------------------------------
@@ -200,7 +202,7 @@ def test_timeout(capsys, server):
 
     assert_down(result, "timeout", "no complete answer within 0.3s")
     assert elapsed < 2, "the checker must give up at spec.timeout"
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 # A response a byte at a time, every byte well within any per-read timeout: ~20 s in all.
@@ -216,7 +218,7 @@ def test_an_answer_dripping_in_times_out_at_the_budget(capsys, burst):
 
     assert_down(result, "timeout", "no complete answer within 1.5s")
     assert elapsed < 1.5 + 0.5, f"took {elapsed:.1f}s against a 1.5s budget"
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, **({"StatusCode": 200} if burst else {})})
+    assert_http_emf(emf, {"Healthy": 0, **({"StatusCode": 200} if burst else {})})
 
 
 @pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
@@ -237,35 +239,35 @@ def test_connection_refused(capsys):
     result, emf = check(capsys, f"http://127.0.0.1:{closed_port()}/health")
 
     assert_down(result, "connect", "connection refused")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_name_does_not_resolve(capsys):
     result, emf = check(capsys, "http://vigil-nowhere.invalid/health")
 
     assert_down(result, "dns", "vigil-nowhere.invalid does not resolve")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_tls_failure(capsys, server):
     result, emf = check(capsys, server.url("/health").replace("http://", "https://"))
 
     assert_down(result, "tls", "tls:")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_closed_without_answer(capsys, server):
     result, emf = check(capsys, server.url("/hangup"))
 
     assert_down(result, "connect", "closed without an answer")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_closed_mid_body_keeps_status_but_no_latency(capsys, server):
     result, emf = check(capsys, server.url("/short"))
 
     assert_down(result, "connect", "closed in the middle of the answer")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 0, "Healthy": 0, "StatusCode": 200})
+    assert_http_emf(emf, {"Healthy": 0, "StatusCode": 200})
 
 
 # --- refused targets ------------------------------------------------------------------------------
@@ -275,7 +277,7 @@ def assert_refused(result: dict[str, Any], emf: dict[str, Any], *words: str) -> 
     assert (result["status"], result["reason_code"]) == ("failed", "refused")
     for word in words:
         assert word in result["reason"]
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_loopback_is_refused_without_allow_private(capsys, server):
@@ -386,7 +388,7 @@ def test_header_secret_is_sent_and_never_printed(capsys, caplog, server, secrets
     for value in HEADERS.values():
         for text in (out, err, caplog.text, json.dumps(result)):
             assert value not in text
-    assert_vigil_emf(only_emf(out), CHECK_ID, {"MeasureFailed": 0, **result["values"]})
+    assert_http_emf(only_emf(out), {**result["values"]})
 
 
 def test_secret_header_overrides_default_case_insensitively(capsys, server, secrets_manager):
@@ -417,7 +419,7 @@ def test_secret_missing_means_cannot_measure(capsys, server, secrets_manager):
     assert "vigil/absent" in result["reason"] and "ResourceNotFoundException" in result["reason"]
     assert result["values"] == {}
     assert server.requests[before:] == [], "no request without its headers"
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
     assert emf["status"] == "failed"
 
 
@@ -426,7 +428,7 @@ def test_secret_not_in_event_means_cannot_measure(capsys, server):
 
     assert (result["status"], result["reason_code"]) == ("failed", "secret")
     assert "api-headers" in result["reason"]
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 @pytest.mark.parametrize("value", ["abc\r\nInjected: yes", "abc\u2603snow", 42])
@@ -440,7 +442,7 @@ def test_bad_header_value_is_rejected_without_quoting_it(capsys, server, secrets
     assert (result["status"], result["reason_code"]) == ("failed", "secret")
     assert "X-Token" in result["reason"]
     assert not any(part in result["reason"] for part in ("abc", "snow", "42", "Injected"))
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 # --- the checker itself in trouble ---------------------------------------------------------------
@@ -467,21 +469,21 @@ def test_malformed_event_without_id_logs_and_emits_nothing(capsys, caplog, event
     assert "without a readable check id" in caplog.text
 
 
-def test_invalid_spec_with_readable_id_emits_measure_failed(capsys):
+def test_invalid_spec_with_readable_id_emits_healthy_zero(capsys):
     event = {"check": {**spec("http://127.0.0.1/"), "url": "ftp://example.com/"}, "secrets": {}}
 
     result, emf = invoke(capsys, event)
 
     assert (result["status"], result["reason_code"]) == ("failed", "spec")
     assert result["reason"].startswith("invalid check: url:")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_malformed_secrets_map(capsys, server):
     result, emf = invoke(capsys, {"check": spec(server.url("/health")), "secrets": ["not", "a", "map"]})
 
     assert (result["status"], result["reason_code"]) == ("failed", "spec")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_unexpected_exception_is_internal(capsys, monkeypatch, server):
@@ -494,7 +496,7 @@ def test_unexpected_exception_is_internal(capsys, monkeypatch, server):
 
     assert (result["status"], result["reason_code"]) == ("failed", "internal")
     assert result["reason"] == "RuntimeError: bug with two lines"
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_local_os_error_is_not_blamed_on_the_target(capsys, monkeypatch, server):
@@ -506,7 +508,7 @@ def test_local_os_error_is_not_blamed_on_the_target(capsys, monkeypatch, server)
     result, emf = invoke(capsys, {"check": spec(server.url("/health")), "secrets": {}})
 
     assert (result["status"], result["reason_code"]) == ("failed", "internal")
-    assert_vigil_emf(emf, CHECK_ID, {"MeasureFailed": 1})
+    assert_http_emf(emf, {"Healthy": 0})
 
 
 def test_measure_alone_returns_result_and_prints_nothing(capsys, server):

@@ -14,7 +14,7 @@ from vigil.result import CheckResult, Status
 
 
 def ok(check_id: str = "api-health", **fields) -> CheckResult:
-    return CheckResult(check_id=check_id, kind="http", status=Status.ok, **fields)
+    return CheckResult(check_id=check_id, kind="sql", status=Status.ok, **fields)
 
 
 def test_measured_result(capsys):
@@ -35,7 +35,7 @@ def test_measured_result(capsys):
         "LatencyMs": "Milliseconds",
         "StatusCode": "None",
     }
-    assert (document["kind"], document["status"], document["duration_ms"]) == ("http", "ok", 13.0)
+    assert (document["kind"], document["status"], document["duration_ms"]) == ("sql", "ok", 13.0)
     assert "reason" not in document
 
 
@@ -43,7 +43,7 @@ def test_failed_result_emits_only_measure_failed(capsys):
     # Even if a checker left values behind, a failed run must never carry a (healthy-looking) value.
     result = CheckResult(
         check_id="api-health",
-        kind="http",
+        kind="sql",
         status=Status.failed,
         values={"Healthy": 1},
         reason_code="secret",
@@ -87,7 +87,7 @@ def test_shared_powertools_metrics_do_not_leak_in(capsys):
 
 def test_one_line_per_check_when_several_run_in_one_invocation(capsys):
     metrics.emit(ok("first", values={"Healthy": 1}))
-    metrics.emit(CheckResult(check_id="second", kind="http", status=Status.failed, reason_code="internal"))
+    metrics.emit(CheckResult(check_id="second", kind="sql", status=Status.failed, reason_code="internal"))
     metrics.emit(ok("third", values={"Healthy": 0, "LatencyMs": 5}))
 
     first, second, third = emf_lines(capsys.readouterr().out)
@@ -128,3 +128,43 @@ def test_no_check_id_no_line(capsys):
     with pytest.raises(ValueError, match="check id"):
         metrics.emit(ok(" "))
     assert capsys.readouterr().out == ""
+
+
+def test_http_writes_one_metric_and_logs_the_other_values(capsys):
+    # vigil.result.METRIC_BUDGETS: each custom metric costs more than a 1-minute check's runs.
+    result = CheckResult(
+        check_id="api-health",
+        kind="http",
+        status=Status.ok,
+        values={"Healthy": 1, "LatencyMs": 12.5, "StatusCode": 200},
+        units={"Healthy": "None", "LatencyMs": "Milliseconds", "StatusCode": "None"},
+    )
+
+    document = json.loads(metrics.emit(result))
+
+    assert_vigil_emf(document, "api-health", {"Healthy": 1})
+    assert (document["LatencyMs"], document["StatusCode"]) == (12.5, 200)
+
+
+def test_http_that_cannot_measure_writes_a_breaching_healthy(capsys):
+    # Never a healthy-looking value, never silence: Healthy=0 pages through the down alarm.
+    result = CheckResult(
+        check_id="api-health",
+        kind="http",
+        status=Status.failed,
+        values={"Healthy": 1, "LatencyMs": 3.0},
+        reason_code="secret",
+        reason="secret vigil/x: AccessDeniedException",
+    )
+
+    document = json.loads(metrics.emit(result))
+
+    assert_vigil_emf(document, "api-health", {"Healthy": 0})
+    assert "LatencyMs" not in document
+    assert (document["status"], document["reason_code"]) == ("failed", "secret")
+
+
+def test_http_measured_without_healthy_writes_healthy_zero(capsys):
+    # A checker bug (status ok, no Healthy) must not leave a line without metrics, nor look healthy.
+    document = json.loads(metrics.emit(CheckResult(check_id="api-health", kind="http", status=Status.ok)))
+    assert_vigil_emf(document, "api-health", {"Healthy": 0})

@@ -9,7 +9,14 @@ import pytest
 
 from infra.__main__ import main
 from infra.catalog import load_catalog
-from infra.plan import PRICES_FILE, load_prices, plan_catalog
+from infra.plan import (
+    PRICES_FILE,
+    custom_metrics,
+    dashboards_cost,
+    load_prices,
+    plan_catalog,
+    plan_total,
+)
 from tests.support.catalogs import FIXTURE_CATALOG as SAMPLE
 
 # A frozen three-check catalog, so the figures below stay exact while the sample catalog grows.
@@ -32,14 +39,13 @@ def test_prices_file_names_source_and_date_for_every_price():
 
 def test_http_check_detect_seconds_by_hand(plan):
     row = plan[0]["campaign-api-health"]
-    signals = {s.signal: s for s in row.signals}
-    # down, 2 of 2 at 1m: cadence 60 + timeout 5 + 2 periods × 60 + evaluation 60 + delivery 30
-    assert signals["down"].detect_seconds == 60 + 5 + 120 + 60 + 30 == 275
-    # measure, 2 of 2, missing = breaching: a silent checker needs the whole range (N + 2 = 4) empty
-    assert signals["measure"].periods_to_alarm == 4
-    assert signals["measure"].detect_seconds == 60 + 5 + 240 + 60 + 30 == 395
+    (down,) = row.signals
+    # down, 2 of 2 at 1m, missing = breaching: a silent checker needs the whole range (N + 2 = 4)
+    # empty, which is slower than two failed runs: cadence 60 + timeout 5 + 4 × 60 + 60 + 30
+    assert down.periods_to_alarm == 4
+    assert down.detect_seconds == 60 + 5 + 240 + 60 + 30 == 395
     assert row.detect_seconds == 395
-    assert row.rules == {"down": "< 1 for 2 of 2 minutes", "measure": ">= 1 for 2 of 2 minutes"}
+    assert row.rules == {"down": "< 1 for 2 of 2 minutes"}
     assert row.cadence == "1m"
     assert row.routes == ["campaigns-critical", "platform-critical"]
 
@@ -50,17 +56,28 @@ def test_http_check_cost_by_hand(plan):
     expected = {
         "scheduler": runs * 1.00 / 1e6,
         "lambda_requests": runs * 0.20 / 1e6,
-        "lambda_compute": runs * 0.5 * 0.125 * 0.0000133334,  # 0.5 s typical, 128 MB arm64
-        "logs": runs * 2048 / 1024**3 * 0.50,
-        "custom_metrics": 2 * 0.30,  # Healthy, MeasureFailed
-        "alarms": 2 * 0.10,
-        # 2 alarms × 4 state changes; routes reach 3 e-mail and 2 SMS contacts
-        "notifications": 8 * (0.50 / 1e6 + 3 * 2.00 / 1e5 + 2 * 0.00581),
+        "lambda_compute": runs * 0.5 * 0.125 * 0.0000133334,  # 0.5 s typical, 128 MB arm64 (infra.sizing)
+        "logs": runs * 1024 / 1024**3 * 0.50,
+        "custom_metrics": 1 * 0.30,  # Healthy alone (vigil.result.METRIC_BUDGETS)
+        "alarms": 1 * 0.10,
+        # 1 alarm × 4 state changes; routes reach 3 e-mail and 2 SMS contacts
+        "notifications": 4 * (0.50 / 1e6 + 3 * 2.00 / 1e5 + 2 * 0.00581),
     }
     for key, value in expected.items():
         assert row.cost_breakdown[key] == pytest.approx(value, abs=1e-6), key
     assert row.cost_usd_month == pytest.approx(sum(expected.values()), abs=1e-4)
-    assert row.cost_usd_month == pytest.approx(1.0243, abs=1e-4)
+    # Issue 11: 1.02 before (and 1.62 counting the StatusCode and LatencyMs metrics it also wrote).
+    assert row.cost_usd_month == pytest.approx(0.5567, abs=1e-4)
+
+
+def test_compute_follows_the_checkers_memory(plan):
+    # http checkers are built at 128 MB (others at 256): plan reads the same table as the stack.
+    from infra.sizing import checker_memory_mb
+
+    row = plan[0]["campaign-api-deep-health"]
+    runs = 730 * 3600 / 300
+    assert checker_memory_mb("http") == 128
+    assert row.cost_breakdown["lambda_compute"] == pytest.approx(runs * 0.5 * 128 / 1024 * 0.0000133334, abs=1e-6)
 
 
 def test_native_sqs_check_by_hand(plan):
@@ -78,7 +95,7 @@ def test_native_sqs_check_by_hand(plan):
 def test_totals(plan):
     rows, totals = plan
     assert totals.checks == 3
-    assert totals.alarms == 7
+    assert totals.alarms == 5  # down, down, and orders-queue's backlog, age, dlq
     assert totals.cost_usd_month == pytest.approx(sum(r.cost_usd_month for r in rows.values()), abs=1e-4)
     assert totals.worst_detect_seconds == max(r.detect_seconds for r in rows.values())
 
@@ -148,3 +165,55 @@ def test_routes_follow_each_signals_own_severity(tmp_path):
     # deadlock 2 e-mail contacts.
     expected = 4 * (0.50 / 1e6 + 3 * 2.00 / 1e5 + 2 * 0.00581) + 4 * (0.50 / 1e6 + 2 * 2.00 / 1e5)
     assert row.cost_breakdown["notifications"] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    catalog = load_catalog(SAMPLE)
+    rows, totals = plan_catalog(catalog, load_prices())
+    return catalog, {r.id: r for r in rows}, totals
+
+
+def test_rabbitmq_counts_each_listed_queues_series(sample):
+    catalog, rows, _ = sample
+    broker = catalog.by_id("campaign-events-broker")
+    assert [q.name for q in broker.queues] == ["campaign-orders", "campaign-emails"] and broker.pattern
+    # unreachable, resource_alarm, queue_missing, measure; 4 rollup signals; 4 per listed queue
+    # (Check and Queue dimensions: a series each)
+    assert custom_metrics(broker) == 4 + 4 + 2 * 4
+    assert rows["campaign-events-broker"].cost_breakdown["custom_metrics"] == pytest.approx(16 * 0.30)
+
+
+def test_sqs_prefix_counts_the_queues_metric(sample):
+    catalog, _, _ = sample
+    prefix = catalog.by_id("campaign-fulfilment-queues")
+    assert prefix.queue_prefix is not None
+    # its active signals' metrics (measure included) and Queues, written with no alarm
+    assert custom_metrics(prefix) == len(prefix.active_signals()) + 1
+
+
+def test_dashboards_cost_beyond_the_three_free():
+    prices = load_prices()
+    assert [dashboards_cost(n, prices) for n in (1, 3, 4, 10)] == [0, 0, 3.0, 21.0]
+
+
+def test_plan_total_per_team_and_environment(sample):
+    catalog, _, totals = sample
+    env = plan_total("demo", catalog, dashboards=5)
+    assert env.checks == totals
+    assert sum(env.teams.values()) == pytest.approx(totals.cost_usd_month, abs=1e-3)
+    assert set(env.teams) == {c.team for c in catalog.checks}
+    assert env.dashboards_usd_month == 6.0
+    assert env.cost_usd_month == pytest.approx(totals.cost_usd_month + 6.0)
+
+
+def test_cli_prints_teams_and_environments(capsys, tmp_path):
+    environments = tmp_path / "environments.yaml"
+    environments.write_text(f"small:\n  catalog: {CHECKS}\nbig:\n  catalog: {SAMPLE}\n")
+    assert main(["plan", str(CHECKS), "--environments", str(environments)]) == 0
+    out = capsys.readouterr().out
+    assert "per team (USD/month): campaigns " in out
+    small = plan_total("small", load_catalog(CHECKS)).cost_usd_month
+    big = plan_total("big", load_catalog(SAMPLE)).cost_usd_month
+    assert f"  small: 3 checks {small:.2f} + 1 dashboard(s) 0.00 = {small:.2f}" in out
+    assert f"all environments: {small + big:.2f}" in out

@@ -139,8 +139,8 @@ def test_plan_says_per_route_who_receives_what_and_which_alarms_go_there(tmp_pat
     assert plans["critical"].sms == ["oncall +447700900123"]
     assert "then goes on (continue)" in plans["api-team"].matches
     assert "and stops there (first match)" in plans["critical"].matches
-    assert plans["critical"].signals == ["api-health/down", "api-health/measure"]
-    assert plans["everything"].signals == ["api-slow/down", "api-slow/measure"]
+    assert plans["critical"].signals == ["api-health/down"]
+    assert plans["everything"].signals == ["api-slow/down"]
 
 
 def test_plan_lists_a_routes_outputs() -> None:
@@ -158,5 +158,5 @@ def test_plan_prints_who_gets_what(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "who gets what (routing: first_match)" in out
     assert "  critical: any team, any service, severities critical, and stops there (first match)" in out
     assert "    SMS:     oncall +447700900123" in out
-    assert "    down: < 1 for 2 of 2 periods of 5m  → alarm after 2 period(s)" in out
-    assert out.count("→ api-team, critical") == 2  # both signals of api-health
+    assert "    down: < 1 for 2 of 2 periods of 5m  → alarm after 4 period(s)" in out
+    assert out.count("→ api-team, critical") == 1  # api-health has one signal, down

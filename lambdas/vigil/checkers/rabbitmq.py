@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from vigil import metrics
 from vigil.checkers import runner
 from vigil.checkers.network import Deadline, connection, network_verdict
 from vigil.checkers.runner import CannotMeasure
@@ -580,10 +581,11 @@ def evaluate(spec: RabbitmqCheck, nodes: list[Any], items: Iterable[Any], now: f
 def queue_documents(
     check_id: str, per_queue: Mapping[str, Mapping[str, float]], timestamp_ms: int
 ) -> list[dict[str, Any]]:
-    """One EMF document per listed queue (a document has one value per dimension), Check and Queue."""
+    """One EMF document per listed queue (a document has one value per dimension), Check and Queue;
+    only what alarms read is a metric (vigil.result.METRIC_BUDGETS), the rest plain fields."""
     documents = []
     for queue, values in per_queue.items():
-        names = list(values)
+        names = list(metrics.split_by_budget(KIND, dict(values))[0])
         directives = [
             {
                 "Namespace": METRIC_NAMESPACE,

@@ -9,16 +9,15 @@ from pydantic import Field, model_validator
 
 from vigil.private_targets import host_refusal
 from vigil.spec.common import (
-    CHECKER_MISSING_DATA,
     AlarmRule,
     CheckBase,
     Comparison,
+    MissingData,
     Signal,
     Slug,
     StrictModel,
     TargetUrl,
     VpcPlacement,
-    checker_signals,
 )
 
 
@@ -32,16 +31,23 @@ class JsonAssertion(StrictModel):
 class HttpCheck(CheckBase):
     """Calls a URL and reports whether it answered as expected, and how fast."""
 
-    signals: ClassVar = checker_signals(
-        Signal(
+    # One signal on one metric (vigil.result.METRIC_BUDGETS): a run that could not measure writes
+    # Healthy=0, so it pages as `down` with its reason in the e-mail, and a silent checker pages
+    # too (missing data is breaching). No separate `measure` signal: its metric and alarm would
+    # cost more than the check's runs.
+    signals: ClassVar = {
+        "down": Signal(
             name="down",
             metric="Healthy",
             unit="",
-            summary="endpoint unhealthy (unreachable, wrong status or body, or slower than allowed)",
-            default=AlarmRule.sustained(1, Comparison.lt, 2, CHECKER_MISSING_DATA),
+            summary=(
+                "endpoint unhealthy (unreachable, wrong status or body, or slower than allowed), "
+                "or the checker could not measure it, or went silent"
+            ),
+            default=AlarmRule.sustained(1, Comparison.lt, 2, MissingData.breaching),
             period_follows_cadence=True,
         )
-    )
+    }
 
     # An unreachable or unhealthy endpoint: checks `inhibited_by` this one page no more than it does.
     inhibitor_signal: ClassVar = "down"

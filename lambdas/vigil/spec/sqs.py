@@ -243,6 +243,10 @@ class SqsCheck(CheckBase):
         per_queue = len(DRAIN_TIME_METRICS) if signal == "drain_time" else 1
         return per_queue * len(self.queues_for(signal))
 
+    def unalarmed_metrics(self) -> list[str]:
+        """Metrics the checker writes beside its alarms' (plan counts them): a prefix check's Queues."""
+        return [QUEUES_METRIC] if self.queue_prefix is not None else []
+
     def active_signals(self) -> list[str]:
         # `measure` is among the signals of prefix checks only: the one kind of sqs check that runs a checker.
         return [

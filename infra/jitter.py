@@ -1,0 +1,35 @@
+"""When each check's schedule fires: spread over its cadence, at a minute derived from the check id.
+
+Every schedule of a deploy would otherwise start together and fire together, every cadence, so the
+checker functions would see all their checks at once instead of a steady trickle (infra.sizing's
+concurrency figures assume the trickle). The offset comes from a hash of the check id, so it is
+the same on every deploy and on every machine; adding a check moves no other check.
+
+EventBridge Scheduler fires with one-minute precision (somewhere in the minute), so a 1-minute
+cadence has no offset to choose and Scheduler spreads it within the minute. A cadence that divides
+the hour runs at minute `offset + k × cadence`; one that does not (7m) keeps a rate expression,
+which AWS starts from the schedule's creation. Each run still falls in its own alarm period: the
+periods are as long as the cadence and the offset is smaller than one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+MINUTES_PER_HOUR = 60
+
+
+def offset_minutes(check_id: str, cadence_minutes: int) -> int:
+    """A stable minute in [0, cadence) for this check."""
+    digest = hashlib.sha256(check_id.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % cadence_minutes
+
+
+def schedule_expression(check_id: str, cadence_s: int) -> str:
+    """The Scheduler expression that runs the check every cadence, at its own minute."""
+    minutes = cadence_s // 60
+    if minutes == 1 or MINUTES_PER_HOUR % minutes:
+        return f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+    offset = offset_minutes(check_id, minutes)
+    minute = str(offset) if minutes == MINUTES_PER_HOUR else f"{offset}/{minutes}"
+    return f"cron({minute} * * * ? *)"
