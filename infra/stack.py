@@ -23,7 +23,6 @@ from constructs import Construct, IValidation
 from infra import budgets, functions, nag, packaging
 from infra.alarms import AlarmFactory, TopicActions
 from infra.catalog import Catalog, load_catalog
-from infra.split import by_service_file
 from infra.checks import CheckContext
 from infra.dashboard import DashboardBuilder
 from infra.discovery import Source, Targets, resolve, selecting, source_for
@@ -32,6 +31,7 @@ from infra.kinds import KINDS
 from infra.mute_rules import MuteRules
 from infra.notifications import Notifications, dashboard_name, service_dashboard_name
 from infra.selfmon import SelfMonitoring
+from infra.split import by_service_file
 from infra.windows import in_force
 from vigil.silences.windows import Window
 from vigil.spec.common import CheckBase
