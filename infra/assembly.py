@@ -44,10 +44,10 @@ def nested_stacks(outdir: Path, stack: str) -> list[Nested]:
     return sorted(found, key=lambda n: n.logical_id)
 
 
-def _rename(value: object, names: dict[str, object]) -> object:
+def rename(value: object, names: dict[str, object]) -> object:
     """References to `names` replaced: a renamed resource (str) or a parameter's value (anything else)."""
     if isinstance(value, list):
-        return [_rename(v, names) for v in value]
+        return [rename(v, names) for v in value]
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"} and value["Ref"] in names:
@@ -57,7 +57,7 @@ def _rename(value: object, names: dict[str, object]) -> object:
         resource, attribute = value["Fn::GetAtt"][0], value["Fn::GetAtt"][1]
         target = names[resource]
         return {"Fn::GetAtt": [target, attribute]} if isinstance(target, str) else target
-    return {k: _rename(v, names) for k, v in value.items()}
+    return {k: rename(v, names) for k, v in value.items()}
 
 
 def merged(outdir: Path, stack: str) -> dict:
@@ -72,9 +72,9 @@ def merged(outdir: Path, stack: str) -> dict:
         names: dict[str, object] = {k: f"{nested.logical_id}{SEPARATOR}{k}" for k in inner.get("Resources", {})}
         names.update(parameters)
         for k, v in inner.get("Resources", {}).items():
-            resources[f"{nested.logical_id}{SEPARATOR}{k}"] = _rename(v, names)
+            resources[f"{nested.logical_id}{SEPARATOR}{k}"] = rename(v, names)
         for k, v in inner.get("Outputs", {}).items():
-            nested_outputs[f"{nested.logical_id}|Outputs.{k}"] = _rename(v["Value"], names)
+            nested_outputs[f"{nested.logical_id}|Outputs.{k}"] = rename(v["Value"], names)
     # The parent reads a nested stack's values as GetAtt <nested>.Outputs.<name>: the value itself here.
     resources = {k: _outputs(v, nested_outputs) for k, v in resources.items()}
     return {"Resources": resources, "Outputs": outputs}
