@@ -65,6 +65,17 @@ def migration_map(old: dict, outdir: Path, stack: str) -> Map:
     return Map(moves=moves, lost=lost, added=added)
 
 
+def retained(old: dict, found: Map, stack: str) -> dict:
+    """The old template with every resource that moves to a service stack kept on removal: the first
+    update of a migration (docs/operations.md), which changes nothing else."""
+    moving = {m.old_id for m in found.moves if m.stack != stack}
+    resources = {
+        k: {**v, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if k in moving else v
+        for k, v in old["Resources"].items()
+    }
+    return {**old, "Resources": resources}
+
+
 def render(found: Map, stack: str) -> str:
     lines = [f"{m.old_id} -> {m.stack if m.stack != stack else stack}/{m.new_id} ({m.type})" for m in found.moves]
     lines += [f"{old_id} -> (deleted)" for old_id in found.lost]

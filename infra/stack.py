@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jsii
-from aws_cdk import App, CfnResource, Environment, NestedStack, Stack, Tags
+from aws_cdk import App, CfnResource, Environment, NestedStack, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct, IValidation
@@ -168,6 +168,15 @@ class ServiceStack(NestedStack):
         )
         own.dashboard.build(self, "Dashboard", service_dashboard_name(env_name, file_id))
         self.node.add_validation(_ResourceBudget(self, f"{stack_name(env_name)} service file {file_id}"))
+
+
+def keep_for_import(core: Stack) -> None:
+    """Every service stack resource retained except on a failed create: what CloudFormation's
+    auto-import asks of the resources it imports (a migration's second update, docs/operations.md).
+    A later plain deploy puts the usual deletion policy back."""
+    for construct in core.node.find_all():
+        if isinstance(construct, CfnResource) and isinstance(Stack.of(construct), ServiceStack):
+            construct.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
 
 
 def build_app(

@@ -23,7 +23,7 @@ from infra import budgets
 from infra.catalog import CatalogError
 from infra.discovery import DiscoveryError
 from infra.environments import get_environment
-from infra.stack import build_app
+from infra.stack import build_app, keep_for_import
 
 # How the CDK words a failed construct validation (ValidationFailedWithErrors) and a failed policy
 # validation plugin such as cdk-nag (ValidationFailed), as jsii passes them on.
@@ -55,7 +55,7 @@ def main(err: TextIO = sys.stderr) -> int:
     if listing:  # `-c listing=FILE`: resolve tag selectors from a recorded listing, not the account
         environment = replace(environment, listing=Path(listing).resolve())
     try:
-        build_app(environment, app=app)
+        _, stack = build_app(environment, app=app)
     except CatalogError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=err)
@@ -64,6 +64,8 @@ def main(err: TextIO = sys.stderr) -> int:
     except DiscoveryError as exc:
         print(f"error: tag selector: {exc}", file=err)
         return 1
+    if app.node.try_get_context("migration") == "import":  # docs/operations.md, migrating to the split
+        keep_for_import(stack)
     try:
         assembly = app.synth()
     except RuntimeError as exc:

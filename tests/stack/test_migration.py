@@ -102,3 +102,45 @@ def test_migration_map_prints_one_line_per_old_resource(old: dict, sample: Synth
 def test_migration_map_says_what_it_needs_when_the_old_template_is_missing(tmp_path: Path, capsys) -> None:
     assert main(["migration-map", str(tmp_path / "missing.json"), str(tmp_path)]) == 1
     assert "give the old template's JSON" in capsys.readouterr().out
+
+
+def test_the_retained_old_template_keeps_every_moving_resource_and_changes_nothing_else(
+    old: dict, sample: Synth, tmp_path: Path
+) -> None:
+    path, out = tmp_path / "old.json", tmp_path / "retained.json"
+    path.write_text(json.dumps(old))
+
+    assert main(["migration-map", str(path), str(sample.outdir), "--retain", str(out)]) == 0
+    retained = json.loads(out.read_text())
+    found = migration_map(old, sample.outdir, stack.stack_name(ENV))
+    moving = {m.old_id for m in found.moves if m.stack != stack.stack_name(ENV)}
+    assert moving and retained.keys() == old.keys()
+    for logical_id, resource in retained["Resources"].items():
+        if logical_id in moving:
+            assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+            resource = {k: v for k, v in resource.items() if k not in ("DeletionPolicy", "UpdateReplacePolicy")}
+            assert resource == {
+                k: v
+                for k, v in old["Resources"][logical_id].items()
+                if k not in ("DeletionPolicy", "UpdateReplacePolicy")
+            }
+        else:
+            assert resource == old["Resources"][logical_id]
+
+
+def test_the_import_deploy_retains_every_service_stack_resource_and_nothing_of_the_core(
+    asset_dir: Path, tmp_path: Path
+) -> None:
+    app, core = stack.build_app(
+        Environment(name=ENV, catalog=SAMPLE),
+        catalog=load_catalog(SAMPLE),
+        code=lambda_.Code.from_asset(str(asset_dir)),
+        outdir=tmp_path,
+    )
+    stack.keep_for_import(core)
+    app.synth()
+    nested = assembly.nested_stacks(tmp_path, stack.stack_name(ENV))
+    policies = {r.get("DeletionPolicy") for n in nested for r in n.template["Resources"].values()}
+    assert policies == {"RetainExceptOnCreate"}
+    core_resources = assembly.load(tmp_path, stack.stack_name(ENV))["Resources"].values()
+    assert "RetainExceptOnCreate" not in {r.get("DeletionPolicy") for r in core_resources}
