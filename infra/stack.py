@@ -110,6 +110,7 @@ class VigilStack(Stack):
         windows = in_force(catalog.windows, datetime.now(UTC))
         for file_id, checks in by_service_file(catalog).items():
             ServiceStack(checks_scope, file_id, env_name=env_name, checks=checks, ctx=ctx, windows=windows)
+            dashboard.link(service_dashboard_name(env_name, file_id))
 
         SelfMonitoring(
             self,
