@@ -72,12 +72,19 @@ def merged(outdir: Path, stack: str) -> dict:
         names: dict[str, object] = {k: f"{nested.logical_id}{SEPARATOR}{k}" for k in inner.get("Resources", {})}
         names.update(parameters)
         for k, v in inner.get("Resources", {}).items():
-            resources[f"{nested.logical_id}{SEPARATOR}{k}"] = rename(v, names)
+            resource = rename(v, names)
+            if isinstance(resource, dict) and "DependsOn" in resource:
+                resource["DependsOn"] = [str(names.get(d, d)) for d in _listed(resource["DependsOn"])]
+            resources[f"{nested.logical_id}{SEPARATOR}{k}"] = resource
         for k, v in inner.get("Outputs", {}).items():
             nested_outputs[f"{nested.logical_id}|Outputs.{k}"] = rename(v["Value"], names)
     # The parent reads a nested stack's values as GetAtt <nested>.Outputs.<name>: the value itself here.
     resources = {k: _outputs(v, nested_outputs) for k, v in resources.items()}
     return {"Resources": resources, "Outputs": outputs}
+
+
+def _listed(value: object) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
 
 
 def _outputs(value: object, nested_outputs: dict[str, object]) -> object:
