@@ -48,15 +48,20 @@ def resource_budget(stack: str, count: int) -> str | None:
     )
 
 
+def _resources(scope: Construct) -> int:
+    return sum(1 for c in scope.node.find_all() if isinstance(c, CfnResource))
+
+
 @jsii.implements(IValidation)
 class _ResourceBudget:
-    def __init__(self, stack: Stack, name: str) -> None:
+    def __init__(self, stack: Stack, name: str, nested: list[NestedStack] | None = None) -> None:
         self._stack = stack
         self._name = name
+        self._nested = nested or []
 
     def validate(self) -> list[str]:
-        # Only this stack's own resources: a nested stack's count against its own budget.
-        count = sum(1 for c in self._stack.node.find_all() if isinstance(c, CfnResource) and Stack.of(c) is self._stack)
+        # A nested stack's resources count against its own budget, not its parent's.
+        count = _resources(self._stack) - sum(_resources(n) for n in self._nested)
         problem = resource_budget(self._name, count)
         return [problem] if problem else []
 
@@ -108,9 +113,12 @@ class VigilStack(Stack):
         )
         checks_scope = Construct(self, "Checks")
         windows = in_force(catalog.windows, datetime.now(UTC))
-        for file_id, checks in by_service_file(catalog).items():
+        services = [
             ServiceStack(checks_scope, file_id, env_name=env_name, checks=checks, ctx=ctx, windows=windows)
-            dashboard.link(service_dashboard_name(env_name, file_id))
+            for file_id, checks in by_service_file(catalog).items()
+        ]
+        for service in services:
+            dashboard.link(service.dashboard_name)
 
         SelfMonitoring(
             self,
@@ -133,7 +141,7 @@ class VigilStack(Stack):
         )
         dashboard.build(self, "Dashboard", dashboard_name(env_name))
         Tags.of(self).add("vigil:env", env_name)
-        self.node.add_validation(_ResourceBudget(self, construct_id))
+        self.node.add_validation(_ResourceBudget(self, construct_id, list(services)))
 
 
 class ServiceStack(NestedStack):
@@ -167,7 +175,8 @@ class ServiceStack(NestedStack):
             alarms=ctx.alarms.by_check,
             part_of=file_id,
         )
-        own.dashboard.build(self, "Dashboard", service_dashboard_name(env_name, file_id))
+        self.dashboard_name = service_dashboard_name(env_name, file_id)
+        own.dashboard.build(self, "Dashboard", self.dashboard_name)
         self.node.add_validation(_ResourceBudget(self, f"{stack_name(env_name)} service file {file_id}"))
 
 
