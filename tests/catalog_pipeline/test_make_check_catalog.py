@@ -1,6 +1,6 @@
 """A team's catalog meets `make test` only through `make check-catalog`: validate, test-alarms, synth.
 
-The scenario of issue 10: a team adds seven checks (four kinds, one of them in a new service file,
+The scenario of issue 10: a team adds seven checks (five kinds, one of them in a new service file,
 with its own route, secret and alarm tests) to the catalog as shipped, and the Makefile's own
 entry point, pointed at that copy with CATALOG=, passes. The copy starts from the fixture catalog
 (the sample as shipped), not from checks/: a test that read the user's live catalog could be

@@ -79,7 +79,7 @@ def test_every_alarm_may_publish_to_its_topic_and_use_its_key(sample: Synth) -> 
     assert walk.ec2_actions == {(alarm_arn(RECOVERING), f"arn:aws:automate:{REGION}:ec2:recover")}
 
 
-# The fixture's ec2 check with `recover: true` (checks/campaign-runtime.yaml's copy).
+# The fixture's ec2 check with `recover: true` (tests/fixtures/catalog/campaign-runtime.yaml).
 RECOVERING = f"vigil-{ENV}-campaign-events-host-system_status"
 
 

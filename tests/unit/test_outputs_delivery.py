@@ -86,6 +86,37 @@ def test_one_output_down_and_one_hung_do_not_stop_the_others(server: LoopbackSer
     assert {r.path for r in server.requests} == {SLACK, TEAMS, HOOK, PD, SLOW}
 
 
+@pytest.mark.parametrize("down", ["slack", "teams", "webhook", "pagerduty"])
+def test_each_output_when_down_fails_alone_and_names_itself(server: LoopbackServer, down: str) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    urls = {"slack": server.url(SLACK), "teams": server.url(TEAMS), "webhook": server.url(HOOK)}
+    pd_endpoint = server.url(PD)
+    if down == "pagerduty":
+        pd_endpoint = f"{dead}{PD}"
+    else:
+        urls[down] = f"{dead}/{down}"
+    secrets = Secrets({name: {"url": url} for name, url in urls.items()} | {"pd": {"routing_key": "R0UT1NGKEY"}})
+    configs = [
+        SlackOutput(type="slack", credentials_secret="slack"),
+        TeamsOutput(type="teams", credentials_secret="teams"),
+        WebhookOutput(type="webhook", credentials_secret="webhook"),
+    ]
+    outputs = [
+        *build_outputs(configs, secrets),
+        PagerDuty(PagerDutyOutput(type="pagerduty", credentials_secret="pd"), secrets, endpoint=pd_endpoint),
+    ]
+
+    report = deliver_all(outputs, alert_from(ALARM_FIXTURE), budget=2.0)
+
+    assert [d.output for d in report.failed] == [down]
+    assert "connection refused" in report.failed[0].error
+    assert sorted(d.output for d in report.deliveries if d.ok) == sorted(
+        {"slack", "teams", "webhook", "pagerduty"} - {down}
+    )
+    notice = down_notification(report, alert_from(ALARM_FIXTURE))
+    assert notice is not None and down in notice.subject
+
+
 def test_an_output_that_raises_is_reported_without_its_message() -> None:
     report = deliver_all([Exploding()], alert_from(ALARM_FIXTURE), budget=1)
     (delivery,) = report.deliveries

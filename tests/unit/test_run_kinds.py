@@ -3,14 +3,16 @@ signals, series and rules the stack builds its alarms from (infra.signal_alarms)
 measurement exits 1 naming the signal, and a healthy one exits 0.
 
 Targets are local: loopback servers (http, elasticsearch, a RabbitMQ management API), moto (sqs,
-consistency), botocore's Stubber (Logs Insights, which moto cannot compute). kind sql runs against
-the real PostgreSQL in tests/integration/test_run_sql.py.
+consistency, and heartbeat's table, written by the real ping endpoint), botocore's Stubber (Logs
+Insights, which moto cannot compute). kind sql runs against the real PostgreSQL in
+tests/integration/test_run_sql.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,14 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from infra.__main__ import main
+from tests.support.heartbeat import CATALOG_DIR as HEARTBEAT_CATALOG
+from tests.support.heartbeat import aws as hb_aws  # noqa: F401 (fixture)
+from tests.support.heartbeat import check as heartbeat_check
+from tests.support.heartbeat import ping
 from tests.support.http_server import LoopbackServer, Reply, running_server
 from tests.unit.test_catalog import SETTINGS
 from vigil import secrets
+from vigil.checkers import heartbeat as heartbeat_checker
 from vigil.checkers import logs_query, sqs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -220,3 +227,24 @@ def test_consistency(tmp_path, capsys, drop, code):
 
     assert exit_code == code, out
     assert alarm_line(out) == ("alarm: drift" if code else "")
+
+
+def test_heartbeat(hb_aws, monkeypatch, capsys):  # noqa: F811
+    """The heartbeat checker reads the pings the endpoint wrote (moto's table): on time exits 0, a job
+    that never started again exits 1 on the `missed` signal, as its deployed alarm would page."""
+    job = heartbeat_check("hourly-sync")
+    t0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+    def run_at(at: datetime) -> tuple[int, str]:
+        monkeypatch.setattr(heartbeat_checker, "now", lambda: at)
+        code = main(["run", job.id, "--catalog", str(HEARTBEAT_CATALOG)])
+        return code, capsys.readouterr().out
+
+    assert run_at(t0 - timedelta(hours=1))[0] == 0  # the first run registers the check
+    db = boto3.client("dynamodb")
+    assert ping(db, "/ping/hourly-sync/start", t0 - timedelta(seconds=50)).status == 200
+    assert ping(db, "/ping/hourly-sync", t0 - timedelta(seconds=30)).status == 200
+    assert run_at(t0)[0] == 0
+    code, out = run_at(t0 + timedelta(hours=3))
+    assert (code, alarm_line(out)) == (1, "alarm: missed")
+    assert "did not start" in out
