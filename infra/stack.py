@@ -54,14 +54,14 @@ def _resources(scope: Construct) -> int:
 
 @jsii.implements(IValidation)
 class _ResourceBudget:
-    def __init__(self, stack: Stack, name: str, nested: list[NestedStack] | None = None) -> None:
+    def __init__(self, stack: Stack, name: str) -> None:
         self._stack = stack
         self._name = name
-        self._nested = nested or []
 
     def validate(self) -> list[str]:
         # A nested stack's resources count against its own budget, not its parent's.
-        count = _resources(self._stack) - sum(_resources(n) for n in self._nested)
+        nested = [c for c in self._stack.node.find_all() if isinstance(c, NestedStack) and c is not self._stack]
+        count = _resources(self._stack) - sum(_resources(n) for n in nested)
         problem = resource_budget(self._name, count)
         return [problem] if problem else []
 
@@ -141,7 +141,7 @@ class VigilStack(Stack):
         )
         dashboard.build(self, "Dashboard", dashboard_name(env_name))
         Tags.of(self).add("vigil:env", env_name)
-        self.node.add_validation(_ResourceBudget(self, construct_id, list(services)))
+        self.node.add_validation(_ResourceBudget(self, construct_id))
 
 
 class ServiceStack(NestedStack):
