@@ -5,32 +5,29 @@ ends with the AlarmMeta trailer the notifier decodes. Where ALARM and OK go is d
 AlarmActions strategy (after cdk-monitoring-constructs' IAlarmActionStrategy), so check alarms go
 through the notifier while self-monitoring alarms page the on-call route directly. A kind may add
 a strategy of its own for one signal (`extra`: the EC2 recover action on a system status check);
-extra actions go on the metric alarm always, even when its page is held back by inhibition,
-because they act on the resource rather than tell anyone.
+extra actions run at once, even when the notifier holds the page back for inhibition, because they
+act on the resource rather than tell anyone.
 
 A rule with a `band` becomes an anomaly detection alarm: ANOMALY_DETECTION_BAND(metric, std_devs)
 as the threshold metric and one of CloudWatch's band operators, through the same `_alarm`.
 
-Inhibition: a signal with a suppressor (Catalog.suppressor) pages through a composite alarm,
-ALARM(its metric alarm) with the suppressor's metric alarm as ActionsSuppressor, while its metric
-alarm keeps the OK action. CloudWatch suppresses *every* action of a composite while the suppressor
-is in ALARM ("Suppressor alarms prevent composite alarms from taking actions", CloudWatch user
-guide, Create_Composite_Alarm_Suppression), so an OK on the composite could be lost; on the metric
-alarm it never is.
+Inhibition: a signal with a suppressor (Catalog.suppressor) pages like any other, ALARM and OK; its
+AlarmMeta names the suppressor's alarm and the seconds to wait for it, and the notifier holds the
+ALARM back for that long and asks CloudWatch about both alarms before it pages
+(vigil.notifier.inhibition). No composite alarm: one fewer alarm per inhibited signal, and a
+recovery can never be suppressed.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Protocol
 
-import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from infra import ecs_events
 from infra.catalog import Catalog
@@ -58,9 +55,6 @@ _MISSING_DATA = {
 }
 
 SELF_CHECK = "self"  # the pseudo check id of vigil's own alarms: vigil-<env>-self-<signal>
-
-
-PAGE_SUFFIX = "-page"  # the composite alarm that pages for an inhibited signal: vigil-<env>-<id>-<signal>-page
 
 
 class AlarmActions(Protocol):
@@ -98,32 +92,6 @@ class Ec2RecoverAction:
         return None
 
 
-@dataclass(frozen=True)
-class _Inhibited:
-    """An inhibited signal's metric alarm, waiting for its suppressor's alarm to exist."""
-
-    scope: Construct
-    check: CheckBase
-    signal: str
-    alarm: cloudwatch.Alarm
-    description: str
-    suppressor: tuple[str, str]  # (check id, signal)
-
-
-@jsii.implements(IValidation)
-class _AllInhibitionsLinked:
-    """Synth fails if an inhibited signal never got its paging alarm: it would never page."""
-
-    def __init__(self, factory: AlarmFactory) -> None:
-        self._factory = factory
-
-    def validate(self) -> list[str]:
-        return [
-            f"{p.check.id}/{p.signal}: inhibitor alarm {'/'.join(p.suppressor)} was never built, so it cannot page"
-            for p in self._factory.pending
-        ]
-
-
 class AlarmFactory:
     def __init__(self, env: str, catalog: Catalog, check_actions: AlarmActions, self_actions: AlarmActions) -> None:
         self.env = env
@@ -131,12 +99,8 @@ class AlarmFactory:
         self.check_actions = check_actions
         self.self_actions = self_actions
         self.alarms: list[cloudwatch.Alarm] = []
-        self.pages: list[cloudwatch.CompositeAlarm] = []
-        # Each check's alarms, composites included, by check id: what a maintenance window mutes.
+        # Each check's alarms by check id: what a maintenance window mutes.
         self.by_check: dict[str, list[cloudwatch.AlarmBase]] = {}
-        self.pending: list[_Inhibited] = []
-        self._by_signal: dict[tuple[str, str], cloudwatch.Alarm] = {}
-        self._guarded = False
 
     def for_check(
         self,
@@ -148,13 +112,13 @@ class AlarmFactory:
     ) -> cloudwatch.Alarm:
         """The alarm of one check signal; its construct id is the signal, under the check's scope.
 
-        An inhibited signal's metric alarm sends only OK; its ALARM goes out through a composite
-        alarm `<signal>-page`, built as soon as both it and its suppressor's alarm exist (checks are
-        built in id order, so the suppressor may come later). `extra` adds the kind's own actions.
+        An inhibited signal's alarm carries its suppressor's name and waits in its metadata, for the
+        notifier (vigil.notifier.inhibition). `extra` adds the kind's own actions.
         """
         spec = check.signals[signal]  # from the instance: a log_pattern check has a signal per pattern
         rule = check.rule(signal)
         suppressor = self.catalog.suppressor(check, signal)
+        inhibitor = self.catalog.by_id(suppressor[0]).rule(suppressor[1]) if suppressor else None
         # A signal may carry its own severity (each log pattern does); it picks the routes too.
         severity = spec.severity or check.severity
         meta = AlarmMeta(
@@ -169,21 +133,14 @@ class AlarmFactory:
             runbook=check.runbook,
             kind=check.kind,
             inhibited_by=alarm_name(self.env, *suppressor) if suppressor else None,
+            # The inhibitor alarms within its N periods of the outage; this signal recovers within its own.
+            inhibit_wait=inhibitor.period * inhibitor.evaluation_periods if inhibitor else None,
+            inhibit_extension=rule.period * rule.evaluation_periods if inhibitor else None,
             logs=check_log_group(self.env, check),
             ecs=ecs_events.alarm_ref(self.env, check),
         )
         description = encode_description(check.description, meta)
-        alarm = self._alarm(
-            scope, signal, check.id, rule, metric, description, self.check_actions, suppressor is None, extra
-        )
-        self._by_signal[(check.id, signal)] = alarm
-        if suppressor is not None:
-            self.pending.append(_Inhibited(scope, check, signal, alarm, description, suppressor))
-            if not self._guarded:
-                Stack.of(scope).node.add_validation(_AllInhibitionsLinked(self))
-                self._guarded = True
-        self._link_pages()
-        return alarm
+        return self._alarm(scope, signal, check.id, rule, metric, description, self.check_actions, extra)
 
     def for_self(
         self, scope: Construct, signal: str, rule: AlarmRule, metric: cloudwatch.Metric, summary: str
@@ -198,9 +155,7 @@ class AlarmFactory:
             rule=rule.describe(),
             kind="self",
         )
-        return self._alarm(
-            scope, signal, SELF_CHECK, rule, metric, encode_description(None, meta), self.self_actions, True
-        )
+        return self._alarm(scope, signal, SELF_CHECK, rule, metric, encode_description(None, meta), self.self_actions)
 
     def _alarm(
         self,
@@ -211,7 +166,6 @@ class AlarmFactory:
         metric: cloudwatch.IMetric,
         description: str,
         actions: AlarmActions,
-        pages: bool,
         extra: AlarmActions | None = None,
     ) -> cloudwatch.Alarm:
         # A math expression has no statistic of its own: each metric in it carries its own.
@@ -235,8 +189,7 @@ class AlarmFactory:
             datapoints_to_alarm=rule.datapoints_to_alarm,
             treat_missing_data=_MISSING_DATA[rule.missing_data],
         )
-        if pages:
-            actions.on_alarm(alarm)
+        actions.on_alarm(alarm)
         actions.on_ok(alarm)
         if extra is not None:
             extra.on_alarm(alarm)
@@ -244,34 +197,6 @@ class AlarmFactory:
         self.alarms.append(alarm)
         self.by_check.setdefault(check_id, []).append(alarm)
         return alarm
-
-    def _link_pages(self) -> None:
-        for inhibited in [p for p in self.pending if p.suppressor in self._by_signal]:
-            self.pending.remove(inhibited)
-            self.pages.append(self._page(inhibited, self._by_signal[inhibited.suppressor]))
-
-    def _page(self, inhibited: _Inhibited, suppressor: cloudwatch.Alarm) -> cloudwatch.CompositeAlarm:
-        """ALARM(metric alarm), its actions held back while the suppressor is in ALARM."""
-        check, signal = inhibited.check, inhibited.signal
-        own = check.rule(signal)
-        inhibitor_check, inhibitor_signal = inhibited.suppressor
-        inhibitor = self.catalog.by_id(inhibitor_check).rule(inhibitor_signal)
-        page = cloudwatch.CompositeAlarm(
-            inhibited.scope,
-            f"{signal}Page",
-            composite_alarm_name=alarm_name(self.env, check.id, signal) + PAGE_SUFFIX,
-            alarm_description=inhibited.description,
-            alarm_rule=cloudwatch.AlarmRule.from_alarm(inhibited.alarm, cloudwatch.AlarmState.ALARM),
-            actions_suppressor=suppressor,
-            # When this signal breaches first, wait as long as the inhibitor can take to reach ALARM
-            # (N of its periods) before paging: an outage then pages once, through the inhibitor.
-            actions_suppressor_wait_period=Duration.seconds(inhibitor.period * inhibitor.evaluation_periods),
-            # After the inhibitor recovers, give this signal its own N periods to recover with it.
-            actions_suppressor_extension_period=Duration.seconds(own.period * own.evaluation_periods),
-        )
-        self.check_actions.on_alarm(page)
-        self.by_check.setdefault(check.id, []).append(page)
-        return page
 
 
 def _band(signal: str, metric: cloudwatch.IMetric, rule: AlarmRule) -> cloudwatch.MathExpression:

@@ -25,8 +25,9 @@ stack's log group as EventBridge would (infra.demo_ecs), and a job that pings it
 through the real ping endpoint, then misses a run (infra.demo_heartbeat).
 
 5. Alert-life steps, each in its own module: a maintenance window silences an alarm
-   (infra/demo_silences.py), and a ServiceNow incident is created, updated and resolved on a fake
-   instance (infra/demo_servicenow.py).
+   (infra/demo_silences.py), a ServiceNow incident is created, updated and resolved on a fake
+   instance (infra/demo_servicenow.py), and a burst of 4 alarms of one service becomes 1 grouped
+   page (infra/demo_grouping.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from infra import demo_ecs, demo_servicenow, demo_silences, local_aws
+from infra import demo_ecs, demo_grouping, demo_servicenow, demo_silences, local_aws
 from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
@@ -310,7 +311,13 @@ def aws_environment(endpoint: str):
 
 
 def deployed_notifier_settings(endpoint: str) -> dict[str, str]:
-    """The deployed notifier's windows, route outputs and output secrets (the function with FALLBACK_ROUTE)."""
+    """The deployed notifier's windows, route outputs and output secrets."""
+    variables = deployed_notifier_variables(endpoint)
+    return {name: variables[name] for name in (WINDOWS_ENV, ROUTE_OUTPUTS_ENV, OUTPUT_SECRETS_ENV) if name in variables}
+
+
+def deployed_notifier_variables(endpoint: str) -> dict[str, str]:
+    """The deployed notifier's environment (the function with FALLBACK_ROUTE)."""
     found = [
         fn.get("Environment", {}).get("Variables", {})
         for page in local_aws.client("lambda", endpoint).get_paginator("list_functions").paginate()
@@ -319,7 +326,7 @@ def deployed_notifier_settings(endpoint: str) -> dict[str, str]:
     ]
     if len(found) != 1:
         raise RuntimeError(f"expected one deployed notifier function, found {len(found)}")
-    return {name: found[0][name] for name in (WINDOWS_ENV, ROUTE_OUTPUTS_ENV, OUTPUT_SECRETS_ENV) if name in found[0]}
+    return dict(found[0])
 
 
 def simulate(
@@ -473,6 +480,18 @@ def simulate(
     footers = demo_silences.footers([(d.minute, d.email) for d in delivered])
     window_shown = demo_silences.print_window_step(mutes, footers, out)
     servicenow_shown = demo_servicenow.print_servicenow_step(servicenow, story, out)
+    # A failing disk: the database's error log matches four patterns within seconds.
+    burst = [t for t in tracks if t.check.id == DB_CHECK and t.state is AlarmState.OK][: demo_grouping.BURST]
+    burst_start = start + timedelta(minutes=MINUTES + 1)
+    grouped_shown = demo_grouping.run_grouping_step(
+        notifier,
+        publications.items,
+        lambda track, new, seconds: _burst_change(cloudwatch, track, new, burst_start + timedelta(seconds=seconds)),
+        burst,
+        [alarm_name(ENV, t.check.id, t.signal) for t in burst],
+        deployed_notifier_variables(endpoint),
+        out,
+    )
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
@@ -481,7 +500,7 @@ def simulate(
         f"EventBridge rule); second copies that paged again: {transitions - duplicates} "
         f"(state table {table_name(ENV)})"
     )
-    steps = window_shown and servicenow_shown
+    steps = window_shown and servicenow_shown and grouped_shown
     return 0 if alarms and oks and duplicates == transitions and steps else 1
 
 
@@ -505,6 +524,18 @@ def _notify_story(
     notifier.handler(by_action, None)
     notifier.handler(eventbridge_event(by_action), None)
     return [_delivered(minute, params) for params in publications.items[before:]]
+
+
+def _burst_change(cloudwatch: Any, track: Track, new: AlarmState, at: datetime) -> dict[str, Any]:
+    """The alarm action of the grouping step's change of `track` to `new`, with values that make it so."""
+    rule = track.check.rule(track.signal)
+    above = rule.comparison.value in (">", ">=")
+    breaching = rule.threshold + 1 if above else max(rule.threshold - 1, 0.0)
+    healthy = max(rule.threshold - 1, 0.0) if above else rule.threshold + 1
+    value = breaching if new is AlarmState.ALARM else healthy
+    old = AlarmState.OK if new is AlarmState.ALARM else AlarmState.ALARM
+    series = [*track.series, *[value] * rule.evaluation_periods]
+    return sns_event(cloudwatch, replace(track, state=old, series=series), new, at)
 
 
 def measure_all(

@@ -2,8 +2,7 @@
 
 `validate` refuses a service file whose estimate is over the stack budget (infra.budgets), so a
 pull request learns it before synth. Per check: one alarm per active signal (times the kind's
-per_signal), a `-page` composite per held-back signal, a schedule when it runs a checker, and the
-kind's per_check extras (infra.kinds). Per service stack: its dashboard and its maintenance-window
+per_signal), a schedule when it runs a checker, and the kind's per_check extras (infra.kinds). Per service stack: its dashboard and its maintenance-window
 rules. A tag selector's resources are unknown before discovery: it counts as one, and synth checks
 the real number. tests/stack/test_estimate.py keeps the estimate at or above the real count.
 """
@@ -22,24 +21,22 @@ from vigil.spec.common import CheckBase
 DASHBOARD = 1
 
 
-def alarms(check: CheckBase, catalog: Catalog) -> int:
-    signals = list(check.active_signals())
-    return len(signals) + sum(1 for s in signals if catalog.suppressor(check, s) is not None)
+def alarms(check: CheckBase) -> int:
+    return len(list(check.active_signals()))
 
 
-def check_resources(check: CheckBase, catalog: Catalog) -> int:
+def check_resources(check: CheckBase) -> int:
     kind = KINDS[check.kind]
-    signals = len(list(check.active_signals()))
-    return alarms(check, catalog) + (kind.per_signal - 1) * signals + int(check.has_checker) + kind.per_check
+    return kind.per_signal * alarms(check) + int(check.has_checker) + kind.per_check
 
 
 def stack_resources(checks: list[CheckBase], catalog: Catalog) -> int:
     rules = sum(
         math.ceil(covered / MAX_ALARMS_PER_RULE)
         for window in catalog.windows
-        if (covered := sum(alarms(c, catalog) for c in checks if window.covers(c.id, c.service)))
+        if (covered := sum(alarms(c) for c in checks if window.covers(c.id, c.service)))
     )
-    return DASHBOARD + rules + sum(check_resources(c, catalog) for c in checks)
+    return DASHBOARD + rules + sum(check_resources(c) for c in checks)
 
 
 def by_file(catalog: Catalog) -> dict[str, int]:

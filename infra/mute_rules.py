@@ -6,8 +6,7 @@ it was muted in when the window ends runs that state's actions then ("How alarm 
 CloudWatch user guide). One rule targets at most 100 alarms by name (MuteTargets, CloudWatch API
 reference), so a window over more alarms becomes several rules in each service file's stack, `<window>/1`, `<window>/2`, ...,
 each over the next 100 names in sorted order: ids and names stay put, only targets move between
-rules as checks come and go. Each window covers every alarm of its checks: the metric alarms and,
-for an inhibited signal, its `-page` composite, which carries that signal's ALARM action.
+rules as checks come and go. Each window covers every alarm of its checks.
 
 The rules name their alarms through references, so CloudFormation creates the alarms first ("The
 alarm names must match existing alarms").

@@ -18,7 +18,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import ecs_events, functions, nag
-from infra.alarm_state_rule import AlarmStateRule
+from infra.alarm_state_rule import AlarmStateRule, alarm_prefix
+from infra.deferred_queue import DeferredQueue
 from infra.notifier_config import notifier_environment, output_secret_names
 from infra.notifier_state import NotifierState
 from infra.placement import checker_log_group_prefix
@@ -100,13 +101,14 @@ class Notifications(Construct):
         self.publishers.allow_alarms(self.alarm_events, self.routes[settings.self_monitoring_route])
 
         self.failures = functions.failure_queue(self, "NotifierFailures")
+        timeout = Duration.seconds(30)
         self.function = functions.function(
             self,
             "Notifier",
             code=code,
             handler=NOTIFIER_HANDLER,
             description=f"vigil {env}: renders alarm state changes and publishes them to route topics",
-            timeout=Duration.seconds(30),
+            timeout=timeout,
             environment={
                 "TOPIC_ARN_PREFIX": f"arn:{Aws.PARTITION}:sns:{Aws.REGION}:{Aws.ACCOUNT_ID}:vigil-{env}-",
                 "FALLBACK_ROUTE": settings.self_monitoring_route,
@@ -126,6 +128,19 @@ class Notifications(Construct):
         # the alarm actions (docs/architecture.md, Notifier).
         NotifierState(self, "State", env=env, key=self.key).attach(self.function)
         AlarmStateRule(self, "AlarmStateRule", env=env, function=self.function, dead_letter_queue=self.failures)
+        # Each group's flush, and each ALARM held back for its inhibitor, come back through this queue.
+        DeferredQueue(
+            self,
+            "Deferred",
+            function=self.function,
+            function_timeout=timeout,
+            dead_letter_queue=self.failures,
+            group_wait=settings.paging.group_wait,
+        )
+        # A held ALARM pages only if its inhibitor is not in ALARM: the notifier asks CloudWatch about
+        # this environment's alarms, and no others (vigil.notifier.inhibition).
+        alarms = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{alarm_prefix(env)}*"
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[alarms]))
         for topic in self.routes.values():
             topic.grant_publish(self.function)
         assert self.function.role is not None
@@ -154,6 +169,13 @@ class Notifications(Construct):
                 for prefix in prefixes
             ],
             "Read-only access to vigil's own checker and ECS event log groups, each set under one prefix so new checks need no new grant.",
+        )
+        nag.acknowledge(
+            self.function.role,
+            [
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{alarm_prefix(env)}*]"
+            ],
+            "DescribeAlarms on this environment's alarms only, all under one name prefix, so new checks need no new grant.",
         )
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from infra.paging_settings import Paging
 from infra.windows import TeamWindow
 from vigil.outputs.config import RouteOutputs
 from vigil.spec.common import Duration, Severity, Slug, StrictModel, worded
@@ -110,6 +111,7 @@ class Settings(StrictModel):
     windows: dict[Slug, TeamWindow] = Field(
         default_factory=dict, description="maintenance windows for teams or services (docs/catalog.md, Windows)"
     )
+    paging: Paging = Field(default_factory=Paging, description="how pages are paced (docs/catalog.md, Paging)")
 
     def routes_for(self, service: str, team: str | None, severity: Severity) -> list[str]:
         """The routes an alarm of this service, team and severity goes to, in the settings' order."""

@@ -42,8 +42,12 @@ class AlarmMeta(BaseModel):
     unit: str = ""
     runbook: str | None = None
     kind: str = ""
-    # The alarm whose ALARM holds back this signal's pages (docs/catalog.md, Inhibition).
+    # The alarm whose ALARM holds back this signal's pages (docs/catalog.md, Inhibition), how long the
+    # notifier holds an ALARM back for it (its N periods: the time it takes to alarm), and how often it
+    # looks again while that alarm is in ALARM (this signal's N periods: time to recover with it).
     inhibited_by: str | None = None
+    inhibit_wait: int | None = None
+    inhibit_extension: int | None = None
     # The log group of the checker's runs, where the notifier finds the last run's reason and samples.
     logs: str | None = None
     # An ECS service's events, which the notifier quotes instead (Lambda-free kind `ecs`).

@@ -56,6 +56,7 @@ def test_demo_alarms_recovers_and_cleans_up():
     assert_a_missed_heartbeat_pages_did_not_run(text)
     assert_window_silences_an_alarm(text)
     assert_servicenow_incident_created_updated_resolved(text)
+    assert_a_burst_of_four_alarms_becomes_one_grouped_page(text)
     assert _moto_processes() == before
 
 
@@ -138,3 +139,16 @@ def assert_servicenow_incident_created_updated_resolved(text: str) -> None:
     assert "problems the fake found in them: 0" in step
     # The simulation's own alarms opened incidents too, and their recoveries resolved them.
     assert re.search(r"INC\d{7} resolved: \[vigil demo\] orders-queue backlog", step)
+
+
+def assert_a_burst_of_four_alarms_becomes_one_grouped_page(text: str) -> None:
+    """Issue 13: group_wait. Four alarms of one service within the wait: no page during it, then one."""
+    step = text.split("\n== a burst of 4 alarms becomes 1 grouped page\n")[1].split("\n== ")[0]
+    assert "group_wait 30s; deferred queue" in step
+    assert step.count("(alarm action and EventBridge rule): joined the group") == 8
+    assert step.count("pages published during the wait: 0; flush messages sent: 1 (DelaySeconds 30)") == 2
+    assert re.search(r"e-mail subject: \[ALARM\]\[critical\] 4 alarms - campaigns", step)
+    assert re.search(r"SMS \(\d+ chars\): ALARM crit 4 alarms: campaign-db-errors severity-17plus, ", step)
+    assert re.search(r"e-mail subject: \[OK\]\[critical\] 4 alarms recovered - campaigns", step)
+    assert step.count("grouped page → vigil-demo-oncall") == 2
+    assert step.rstrip().endswith("4 alarms, 1 page")

@@ -1,5 +1,7 @@
-"""Inhibition in the template: composite alarms page inhibited signals, held back by the inhibitor's
-metric alarm, while each inhibited metric alarm keeps its OK action (a recovery is never suppressed).
+"""Inhibition in the template: no composite alarms; each inhibited signal's metric alarm pages ALARM
+and OK through the notifier, its metadata naming the inhibitor's alarm and the seconds to wait for it
+(the notifier holds the page back: vigil.notifier.inhibition), and the notifier may ask CloudWatch
+about this environment's alarms only.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import pytest
 from conftest import ENV, ROOT, Synth
 from test_lint_nag import lint_all
 
-from infra.alarms import PAGE_SUFFIX
 from infra.catalog import load_catalog
+from infra.notifications import NOTIFIER_HANDLER
 from vigil.alarm_meta import alarm_name, decode_description
 
 pytestmark = pytest.mark.slow
@@ -41,32 +43,57 @@ def _events_topic(synth: Synth) -> str:
     return next(k for k, t in synth.of_type("AWS::SNS::Topic").items() if "TopicName" not in t["Properties"])
 
 
-def test_each_inhibited_signal_pages_through_one_composite_held_back_by_the_inhibitor(synth: Synth) -> None:
-    metric_alarms = _by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName")
-    composites = _by_name(synth, "AWS::CloudWatch::CompositeAlarm", "AlarmName")
-    inhibitor_id, inhibitor = metric_alarms[INHIBITOR]
-    assert set(composites) == {alarm_name(ENV, c, s) + PAGE_SUFFIX for c, s in INHIBITED}
-    for check_id, signal in INHIBITED:
-        child_id, child = metric_alarms[alarm_name(ENV, check_id, signal)]
-        _, page = composites[alarm_name(ENV, check_id, signal) + PAGE_SUFFIX]
-        assert page["AlarmRule"] == {"Fn::Join": ["", ['ALARM("', {"Fn::GetAtt": [child_id, "Arn"]}, '")']]}
-        assert page["ActionsSuppressor"] == {"Fn::GetAtt": [inhibitor_id, "Arn"]}
-        # Waits the inhibitor's N periods for it to alarm; extends by the signal's own N periods.
-        assert page["ActionsSuppressorWaitPeriod"] == inhibitor["Period"] * inhibitor["EvaluationPeriods"]
-        assert page["ActionsSuppressorExtensionPeriod"] == child["Period"] * child["EvaluationPeriods"]
-        assert page["AlarmActions"] == [{"Ref": _events_topic(synth)}]
-        assert "OKActions" not in page  # CloudWatch would suppress it: the recovery comes from the child
-        assert page["AlarmDescription"] == child["AlarmDescription"]
+def test_there_are_no_composite_alarms(synth: Synth) -> None:
+    assert synth.of_type("AWS::CloudWatch::CompositeAlarm") == {}
 
 
-def test_an_inhibited_metric_alarm_sends_only_ok_and_names_its_inhibitor(synth: Synth) -> None:
+def test_an_inhibited_metric_alarm_pages_both_ways_and_carries_its_inhibitor_and_waits(synth: Synth) -> None:
     metric_alarms = _by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName")
+    _, inhibitor = metric_alarms[INHIBITOR]
+    topic = {"Ref": _events_topic(synth)}
     for check_id, signal in INHIBITED:
         _, child = metric_alarms[alarm_name(ENV, check_id, signal)]
-        assert "AlarmActions" not in child
-        assert child["OKActions"] == [{"Ref": _events_topic(synth)}]
+        assert child["AlarmActions"] == [topic] == child["OKActions"], (check_id, signal)
         _, meta = decode_description(child["AlarmDescription"])
         assert meta is not None and meta.inhibited_by == INHIBITOR
+        # Waits the inhibitor's N periods for it to alarm; looks again every N periods of the signal's own.
+        assert meta.inhibit_wait == inhibitor["Period"] * inhibitor["EvaluationPeriods"]
+        assert meta.inhibit_extension == child["Period"] * child["EvaluationPeriods"]
+
+
+def test_the_notifier_may_describe_this_environments_alarms_only(synth: Synth) -> None:
+    [role] = [
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in synth.of_type("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == NOTIFIER_HANDLER
+    ]
+    grants = [
+        statement["Resource"]
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "cloudwatch:DescribeAlarms" in statement["Action"]
+    ]
+    assert grants == [
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":cloudwatch:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    f":alarm:vigil-{ENV}-*",
+                ],
+            ]
+        }
+    ]
+    assert any(
+        {"Ref": role} in p["Properties"]["Roles"]
+        for p in synth.of_type("AWS::IAM::Policy").values()
+        if any("cloudwatch:DescribeAlarms" in st["Action"] for st in p["Properties"]["PolicyDocument"]["Statement"])
+    )
 
 
 def test_everything_else_pages_directly_as_before(synth: Synth) -> None:
@@ -86,7 +113,7 @@ def test_everything_else_pages_directly_as_before(synth: Synth) -> None:
         _, props = metric_alarms[alarm_name(ENV, check_id, signal)]
         assert props["AlarmActions"] == [topic] == props["OKActions"], (check_id, signal)
         _, meta = decode_description(props["AlarmDescription"])
-        assert meta is not None and meta.inhibited_by is None
+        assert meta is not None and (meta.inhibited_by, meta.inhibit_wait) == (None, None)
 
 
 def test_the_inhibition_template_lints_and_passes_nag(synth: Synth) -> None:

@@ -109,19 +109,16 @@ def test_the_schedule_carries_the_spec_and_the_secret_id(sample: Synth) -> None:
 
 
 def test_queue_and_resource_alarms_page_only_while_the_broker_is_reachable(sample: Synth) -> None:
-    composites = {
-        c["Properties"]["AlarmName"]: c["Properties"]
-        for c in sample.of_type("AWS::CloudWatch::CompositeAlarm").values()
+    metas = {
+        a["Properties"]["AlarmName"]: decode_description(a["Properties"]["AlarmDescription"])[1]
+        for a in sample.of_type("AWS::CloudWatch::Alarm").values()
     }
-    unreachable = next(
-        k
-        for k, a in sample.of_type("AWS::CloudWatch::Alarm").items()
-        if a["Properties"]["AlarmName"] == alarm_name(ENV, CHECK.id, "unreachable")
-    )
+    unreachable = alarm_name(ENV, CHECK.id, "unreachable")
     held_back = [s for s in CHECK.active_signals() if s not in ("unreachable", "measure")]
     assert "queue_missing" in held_back  # while the broker is down no queue is found: one page, not two
     for signal in held_back:
-        page = composites[alarm_name(ENV, CHECK.id, signal) + "-page"]
-        assert page["ActionsSuppressor"] == {"Fn::GetAtt": [unreachable, "Arn"]}
-    assert alarm_name(ENV, CHECK.id, "unreachable") + "-page" not in composites
-    assert alarm_name(ENV, CHECK.id, "measure") + "-page" not in composites
+        meta = metas[alarm_name(ENV, CHECK.id, signal)]
+        assert meta is not None and meta.inhibited_by == unreachable and meta.inhibit_wait, signal
+    for signal in ("unreachable", "measure"):
+        meta = metas[alarm_name(ENV, CHECK.id, signal)]
+        assert meta is not None and meta.inhibited_by is None

@@ -1,5 +1,7 @@
-"""The notifier and inhibition: a composite `<signal>-page` alarm (SNS and EventBridge shapes) is read
-and rendered as its check's signal, and the OK of an inhibited signal's metric alarm is published."""
+"""The notifier and composite alarms (vigil builds none since the notifier holds inhibited pages back,
+but an account may point its own at the notifier): a composite (SNS and EventBridge shapes, the
+fixtures are a former `<signal>-page` one) is read and rendered as its check's signal, and the OK of
+an inhibited signal's metric alarm is published."""
 
 from __future__ import annotations
 

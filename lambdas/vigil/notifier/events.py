@@ -12,7 +12,7 @@ All become the same AlarmEvent, so rendering never cares where an event came fro
 other events on the same bus ("CloudWatch Alarm Configuration Change") are not state changes:
 parse_alarm says so with NotAStateChange, and nothing pages for them.
 
-A composite alarm (vigil's `<signal>-page` alarm of an inhibited signal) has no metric in either
+A composite alarm (one of the account's own, pointed at the notifier) has no metric in either
 shape: SNS carries AlarmRule and TriggeringChildren instead of Trigger, EventBridge carries
 configuration.alarmRule / actionsSuppressor and reasonData.triggeringAlarms, and the reason is
 "<child arn> transitioned to ALARM at …". The event then names the child alarms that hold the value.

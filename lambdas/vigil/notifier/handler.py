@@ -10,18 +10,26 @@ Environment:
     VIGIL_ENV         environment name, for the logs and the outputs' correlation ids (optional)
     SILENCE_WINDOWS   the catalog's maintenance windows (vigil.notifier.silencing; optional)
     ROUTE_OUTPUTS, OUTPUT_SECRETS   the routes' outputs and their secrets (vigil.notifier.route_outputs; optional)
+    GROUP_WAIT_SECONDS  how long a service's first change waits for others (vigil.notifier.grouping; 0 or unset: no grouping)
+    DEFERRED_QUEUE_URL  the queue that brings a group's flush, or an inhibited ALARM, back later
+                        (vigil.notifier.deferred; optional: without it nothing waits)
 
 Each payload, in order:
 1. parse it; CloudWatch's other events (an alarm created or updated) are ignored and logged; what
    cannot be read becomes the plain fallback;
 2. skip what the alarm's own actions would not page (vigil.notifier.paging);
-3. drop a state change older than the last one paged, hold back one a silence covers
-   (vigil.notifier.silencing), and drop one already delivered or being delivered by another
+3. drop a state change older than the last one paged, an OK that resolves nothing on-call heard of
+   (a new alarm's first evaluation, an inhibited ALARM never paged), hold back one a silence covers
+   (vigil.notifier.silencing) and an inhibited signal's ALARM for its inhibitor's wait
+   (vigil.notifier.inhibition), and drop one already delivered or being delivered by another
    invocation (vigil.notifier.state);
 4. render it (on failure, the plain fallback), with the evidence on ALARM (the checker's last run,
    or an ECS service's stopped tasks and failed deployment), and a footer naming what silences
    held back since the routes' last page;
-5. publish to each route not yet delivered. A route that refuses for good (no topic, no
+5. with grouping on, join the service's group: the routes' page waits for the group's flush, which
+   arrives through the deferred queue and publishes one page per route listing the group's changes;
+   the outputs are delivered at once, one per alarm, as below. Else:
+   publish to each route not yet delivered. A route that refuses for good (no topic, no
    permission, unusable key, message refused) is rerouted to the fallback route, plainly when the
    message itself was refused. A failure a retry may fix raises once every route was tried, so
    Lambda retries and, in the end, the on-failure queue keeps the event;
@@ -38,7 +46,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from vigil.notifier import ecs_evidence, evidence, route_outputs
+from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, route_outputs
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -50,7 +58,9 @@ from vigil.notifier.events import (
     parse_alarm,
     salvage,
 )
-from vigil.notifier.paging import why_silent
+from vigil.notifier.group_render import render_group
+from vigil.notifier.grouping import Flush, Groups, Member, by_route, collapse
+from vigil.notifier.paging import nothing_to_resolve, why_silent
 from vigil.notifier.render import (
     LinkContext,
     Notification,
@@ -110,6 +120,8 @@ class Settings:
     env: str | None
     stack_region: str | None
     state_table: str | None
+    group_wait: int = 0
+    deferred_queue_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,6 +138,8 @@ class Settings:
             or os.environ.get("AWS_DEFAULT_REGION")
             or None,
             state_table=os.environ.get("STATE_TABLE") or None,
+            group_wait=int(os.environ.get("GROUP_WAIT_SECONDS") or 0),
+            deferred_queue_url=os.environ.get(deferred.QUEUE_ENV) or None,
         )
 
 
@@ -147,15 +161,18 @@ class Tally:
     fallbacks: int = 0
     rerouted: int = 0
     skipped: int = 0
+    grouped: int = 0  # changes whose routes' page waits for their group's flush
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
-        return {
+        counts = {
             "published": self.published,
             "fallbacks": self.fallbacks,
             "rerouted": self.rerouted,
             "skipped": self.skipped,
         }
+        # Only with grouping on, so the summary of a notifier without it reads as before.
+        return counts | {"grouped": self.grouped} if self.grouped else counts
 
 
 @dataclass(frozen=True)
@@ -169,12 +186,15 @@ class Run:
     tally: Tally
     silencing: Silencing = field(default_factory=lambda: Silencing(None, ()))
     remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
+    groups: Groups | None = None  # with the state table: groups to join (when on) and to flush
+    defer: deferred.Send | None = None  # sends a message to the deferred queue, when there is one
 
 
 def handler(event: Any, context: Any) -> dict[str, int]:
     settings = Settings.from_env()
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
     store = StateTable(_dynamodb(), settings.state_table) if settings.state_table else None
+    defer = deferred.sender(_client("sqs"), settings.deferred_queue_url) if settings.deferred_queue_url else None
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     run = Run(
         settings=settings,
@@ -184,12 +204,26 @@ def handler(event: Any, context: Any) -> dict[str, int]:
         tally=Tally(),
         silencing=Silencing(store, windows_from_env()),
         remaining_seconds=(lambda: remaining() / 1000) if callable(remaining) else (lambda: None),
+        groups=_groups(settings, defer),
+        defer=defer,
     )
     for delivery in deliveries(event):
         handle(delivery, run)
     if run.tally.failures:
         raise PublishError(f"{len(run.tally.failures)} publish(es) failed: " + "; ".join(run.tally.failures))
     return run.tally.summary()
+
+
+def _groups(settings: Settings, defer: deferred.Send | None) -> Groups | None:
+    if not settings.state_table:
+        return None
+    return Groups(
+        _dynamodb(),
+        settings.state_table,
+        settings.env or "",
+        settings.group_wait if defer else 0,
+        (lambda flush, delay: defer(deferred.flush_body(flush), delay)) if defer else None,
+    )
 
 
 def _lease_seconds(context: Any) -> float:
@@ -199,6 +233,13 @@ def _lease_seconds(context: Any) -> float:
 
 
 def handle(delivery: Delivery, run: Run) -> None:
+    message = deferred.message_of(delivery.payload)
+    if isinstance(message, Flush):
+        flush_group(message, run)
+        return
+    if message is not None:
+        inhibit_check(message.event, run)
+        return
     event: AlarmEvent | None = None
     problem: Exception | None = None
     try:
@@ -220,7 +261,10 @@ def handle(delivery: Delivery, run: Run) -> None:
         reason = "already delivered" if claim.kind is ClaimKind.done else "being delivered by another invocation"
         _skip(run, reason, alarm=event.alarm_name if event else None, key=f"{key.pk} {key.sk}" if key else None)
         return
-    deliver(replace(prepare(delivery.payload, event, problem, run), note=decision.note), key, claim, run)
+    outgoing = replace(prepare(delivery.payload, event, problem, run), note=decision.note)
+    if claim.kind is ClaimKind.new and join_group(outgoing, key, claim, run):
+        return
+    deliver(outgoing, key, claim, run)
 
 
 def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
@@ -245,9 +289,21 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
             last_at=stale.at,
         )
         return None
+    unresolved = nothing_to_resolve(event, advanced) or (
+        None if silence else inhibition.never_paged(event, advanced.previous)
+    )
+    if unresolved and run.store:
+        # Recorded as done, so its second copy (alarm action or rule) stops at the dedup claim.
+        key = delivery_key(event, None)
+        if key and run.store.claim(key, run.lease_seconds).pages:
+            run.store.finish(key)
+        _skip(run, unresolved, alarm=event.alarm_name, state=event.state.value)
+        return None
     decision = run.silencing.decide(event, silence, advanced.previous)
     if decision.hold:
         _skip(run, decision.hold, alarm=event.alarm_name, state=event.state.value)
+        return None
+    if _held_for_inhibitor(event, run):
         return None
     return decision
 
@@ -313,6 +369,108 @@ def _routes(routes: tuple[str, ...], settings: Settings) -> tuple[str, ...]:
     """Each route once, in order; an alarm that names none still reaches the fallback route."""
     unique = tuple(dict.fromkeys(r for r in routes if r))
     return unique or (settings.fallback_route,)
+
+
+# --- grouping (vigil.notifier.grouping) ---------------------------------------------------------------
+
+
+def join_group(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run) -> bool:
+    """True when the change joined its service's group: its routes' page waits for the group's flush,
+    its outputs (one incident per alarm) are delivered now. False: the caller pages it now."""
+    groups, event = run.groups, outgoing.event
+    # A fallback or a recovery during a silence carries its own words: it goes out alone.
+    if groups is None or not groups.enabled or outgoing.fallback or outgoing.note or event is None or not event.meta:
+        return False
+    joined = groups.join(Member.of(event, outgoing.notification, outgoing.routes))
+    if joined.joined:
+        run.tally.grouped += 1
+        logger.info(
+            "change joined its group", extra={"alarm": event.alarm_name, "group": joined.flush and joined.flush.group}
+        )
+        for route in outgoing.routes:
+            _mark(run, key, route)  # the group's page covers them: a retry of this change skips them
+        outputs_done = deliver_outputs(outgoing, key, claim, run)
+        if run.store and key:
+            (run.store.finish if outputs_done else run.store.release)(key)
+    if joined.flush is not None and joined.flush_now:
+        flush_group(joined.flush, run)
+    return joined.joined
+
+
+def flush_group(flush: Flush, run: Run) -> None:
+    """One page per route for the group's changes: a lone change as it was rendered, more as a list."""
+    if run.groups is None:
+        logger.error("a group flush arrived, but the notifier has no state table", extra={"group": flush.group})
+        return
+    try:
+        members = collapse(run.groups.close(flush))
+    except Exception as exc:  # the table is down: the flush message stays for SQS to bring back
+        run.tally.failures.append(f"group {flush.group} not flushed: {describe(exc)}")
+        return
+    logger.info(
+        "group flushed",
+        extra={"group": flush.group, "group_id": flush.group_id, "alarms": [m.event.alarm_name for m in members]},
+    )
+    for route, mine in by_route(members).items():
+        notification = mine[0].notification if len(mine) == 1 else render_group(mine)
+        key = Key(flush.group, f"sent#{flush.group_id}#{route}")
+        claim = run.store.claim(key, run.lease_seconds) if run.store else Claim(ClaimKind.new)
+        if not claim.pages:
+            _skip(run, "group page already delivered", route=route, group=flush.group)
+            continue
+        first = mine[0].event
+        alarm = Salvage(name=notification.alarm_name, state=notification.state, region=first.region, meta=first.meta)
+        deliver(Outgoing(routes=(route,), notification=notification, fallback=False, alarm=alarm), key, claim, run)
+
+
+# --- inhibition (vigil.notifier.inhibition) -------------------------------------------------------
+
+
+def _held_for_inhibitor(event: AlarmEvent, run: Run, seconds: int | None = None) -> bool:
+    """Hold an inhibited signal's ALARM back: look at it again `seconds` (its wait) later. False when it
+    cannot be held (no deferred queue, SQS refused): it pages now."""
+    meta = event.meta
+    seconds = seconds or inhibition.hold_seconds(event)
+    if not seconds or run.defer is None or meta is None:
+        return False
+    try:
+        run.defer(deferred.check_body(event), seconds)
+    except Exception as exc:
+        logger.error("could not hold the ALARM back for its inhibitor: paging it now", extra={"error": describe(exc)})
+        return False
+    if run.store:
+        run.store.mark_held(event)
+    _skip(run, f"held back {seconds}s for {meta.inhibited_by}", alarm=event.alarm_name, state=event.state.value)
+    return True
+
+
+def inhibit_check(event: AlarmEvent, run: Run) -> None:
+    """A held ALARM's wait is over: page it, hold it again, or let it go (inhibition.verdict)."""
+    meta = event.meta
+    assert meta is not None and meta.inhibited_by
+    try:
+        seen = inhibition.describe(_cloudwatch(), [meta.inhibited_by, event.alarm_name])
+        verdict = inhibition.verdict(event, seen.get(event.alarm_name), seen.get(meta.inhibited_by))
+    except Exception as exc:  # CloudWatch cannot say: page rather than stay quiet
+        logger.warning("could not ask CloudWatch about a held ALARM: paging it", extra={"error": describe(exc)})
+        verdict = inhibition.Verdict.page
+    if verdict is inhibition.Verdict.drop:
+        _skip(run, "no longer in ALARM, or in ALARM again since (that change has its own wait)", alarm=event.alarm_name)
+        return
+    if verdict is inhibition.Verdict.hold and _held_for_inhibitor(event, run, meta.inhibit_extension):
+        return
+    if run.store:
+        run.store.mark_held(event, held=False)
+    key = delivery_key(event, None)
+    claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
+    if not claim.pages:
+        _skip(run, "already delivered", alarm=event.alarm_name)
+        return
+    deliver(prepare(None, event, None, run), key, claim, run)
+
+
+def _cloudwatch() -> Any:
+    return _client("cloudwatch", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
 
 
 # --- publishing -----------------------------------------------------------------------------------

@@ -9,18 +9,22 @@ skip, so for EventBridge events the notifier pages exactly when the alarm's acti
 - a suppressed ALARM (`actionsSuppressedBy`: the suppressor is in ALARM, or its wait or extension
   period runs) takes no action; an OK always does, because the actions that carry recoveries are
   never suppressed in vigil's design;
-- an inhibited signal's metric alarm has no ALARM action: its page comes from its `-page`
-  composite, which in turn has no OK action: the recovery comes from the metric alarm;
 - vigil's own alarms (kind "self") page the self-monitoring route's topic directly, so that a
   broken notifier still pages: the notifier does not page them a second time.
 
 Which of the two copies pages is the state table's business (vigil.notifier.state).
+
+After the state table has recorded a change, one more rule (`nothing_to_resolve`): a new alarm
+starts in INSUFFICIENT_DATA and goes to OK on its first evaluation, which runs its OK action. With no
+earlier change of that alarm on record, that OK resolves nothing on-call has heard of, so a first
+deploy of a thousand alarms pages no one. An OK from ALARM always pages (its record may have expired).
 """
 
 from __future__ import annotations
 
 from vigil.alarm_meta import SELF_KIND
 from vigil.notifier.events import AlarmEvent, AlarmState
+from vigil.notifier.state import Advance
 
 
 def why_silent(event: AlarmEvent) -> str | None:
@@ -34,8 +38,12 @@ def why_silent(event: AlarmEvent) -> str | None:
         return None
     if meta.kind == SELF_KIND:
         return "vigil's own alarm: its actions page the self-monitoring route directly"
-    if meta.inhibited_by and event.is_composite and event.state == AlarmState.ok:
-        return "a paging composite has no OK action: the recovery comes from its metric alarm"
-    if meta.inhibited_by and not event.is_composite and event.state == AlarmState.alarm:
-        return "an inhibited signal's metric alarm has no ALARM action: its page comes from its composite"
+    return None
+
+
+def nothing_to_resolve(event: AlarmEvent, advanced: Advance) -> str | None:
+    """The reason an OK pages no one (an alarm's first evaluation), or None."""
+    first = advanced.recorded and advanced.previous is None
+    if first and event.state == AlarmState.ok and event.previous_state in (AlarmState.insufficient_data, None):
+        return "an OK with no earlier change on record (a new alarm's first evaluation): nothing to resolve"
     return None

@@ -369,11 +369,9 @@ def _inhibition_fact(event: AlarmEvent) -> str | None:
     if event.actions_suppressed_by:
         return f"{suppressor}; these actions were held back ({event.actions_suppressed_by})"
     if event.state == AlarmState.ok:
-        return (
-            f"{suppressor}; while it is in ALARM this signal's ALARM pages are held back, "
-            "so this recovery may be the first you hear of it"
-        )
-    return f"{suppressor}, which was not in ALARM; while it is, this signal's ALARM pages wait (recoveries never do)"
+        # Sent at all means its ALARM was paged (vigil.notifier.inhibition drops the others).
+        return f"{suppressor}; while it is in ALARM this signal's ALARM pages are held back"
+    return f"{suppressor}, which was not in ALARM when this page was due; while it is, this signal's ALARM pages wait"
 
 
 def _indent(text: str) -> str:

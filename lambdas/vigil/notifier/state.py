@@ -147,6 +147,7 @@ class Advance:
 
     stale: Last | None = None  # a newer change was taken already: this one is dropped
     previous: Last | None = None  # what `last` held before (None: nothing, or the table could not say)
+    recorded: bool = False  # the table took it, so a None `previous` means the alarm had no change on record
 
 
 class _Unavailable(Exception):
@@ -212,10 +213,11 @@ class StateTable:
         except Exception as exc:  # the condition failed: a newer state change was taken
             return Advance(stale=Last.of(getattr(exc, "response", {}).get("Item", {})))
         old = result.get("Attributes")
-        return Advance(previous=Last.of(old) if old else None)
+        return Advance(previous=Last.of(old) if old else None, recorded=True)
 
-    def mark_held(self, event: AlarmEvent) -> None:
-        """The alarm's last change (this one) is held back by a silence, unless a newer one came meanwhile."""
+    def mark_held(self, event: AlarmEvent, held: bool = True) -> None:
+        """The alarm's last change (this one) is held back (by a silence, or for an inhibitor), or no
+        longer (`held` False: it paged after all), unless a newer one came meanwhile."""
         at = stamp(event)
         if at is None:
             return
@@ -226,7 +228,7 @@ class StateTable:
                 ConditionExpression="#at = :at AND #state = :state",
                 ExpressionAttributeNames={"#state": "state", "#at": "at"},
                 ExpressionAttributeValues={
-                    ":held": {"BOOL": True},
+                    ":held": {"BOOL": held},
                     ":at": {"S": at},
                     ":state": {"S": event.state.value},
                 },
