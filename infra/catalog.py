@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from infra.catalog_yaml import Document, Problem, entry_label, read_yaml, yaml_files
 from infra.kinds import KINDS
 from infra.notifier_config import environment_problem, notifier_environment
-from infra.settings import Settings, routing_problems
+from infra.settings import Settings, paging_problems, routing_problems
 from infra.windows import Declared, ServiceWindow, resolve
 from vigil.silences.windows import Window
 from vigil.spec.common import MEASURE_SIGNAL, PATTERN_WORDS, CheckBase, Severity, Slug, StrictModel
@@ -285,6 +285,7 @@ def _check_references(
     settings: Settings, checks: list[CheckBase], origin: dict[str, str], problems: list[Problem], settings_path: str
 ) -> None:
     problems.extend(Problem(settings_path, message, field=field) for field, message in routing_problems(settings))
+    problems.extend(Problem(settings_path, message, field=field) for field, message in paging_problems(settings))
     for route_name, route in settings.routes.items():
         for channel in ("email", "sms"):
             for contact in getattr(route, channel):

@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from infra import demo_ecs, demo_grouping, demo_servicenow, demo_silences, local_aws
+from infra import demo_ecs, demo_grouping, demo_repeats, demo_servicenow, demo_silences, local_aws
 from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
@@ -57,6 +57,7 @@ from infra.placement import check_log_group
 from infra.signal_alarms import checker_alarms
 from vigil import filter_pattern
 from vigil.alarm_meta import alarm_name
+from vigil.notifier.repeats import ENVIRONMENT as PAGING_ENVS
 from vigil.notifier.route_outputs import OUTPUT_SECRETS_ENV, ROUTE_OUTPUTS_ENV
 from vigil.notifier.silencing import WINDOWS_ENV
 from vigil.notifier.state import table_name
@@ -88,7 +89,8 @@ ECS_CHECK = "campaign-worker-ecs"
 OOM_MINUTES = {2: 2, 3: 2}  # minute: tasks OOM-killed (and replaced by ECS) in it
 JOB_CHECK = "report-export"
 JOB_RUNS = {1, 3, 7, 9}  # it should run every 2 minutes: the run due at minute 5 never happens
-STORY_CHECK = "campaign-api-health"  # the alarm of the ServiceNow step's story
+STORY_CHECK = "campaign-api-health"  # the alarm of the ServiceNow and repeat steps' stories
+STORY_SIGNAL = "down"
 
 
 def demo_catalog(
@@ -310,23 +312,30 @@ def aws_environment(endpoint: str):
         os.environ.update(saved)
 
 
-def deployed_notifier_settings(endpoint: str) -> dict[str, str]:
-    """The deployed notifier's windows, route outputs and output secrets."""
-    variables = deployed_notifier_variables(endpoint)
-    return {name: variables[name] for name in (WINDOWS_ENV, ROUTE_OUTPUTS_ENV, OUTPUT_SECRETS_ENV) if name in variables}
-
-
-def deployed_notifier_variables(endpoint: str) -> dict[str, str]:
-    """The deployed notifier's environment (the function with FALLBACK_ROUTE)."""
+def deployed_notifier(endpoint: str) -> dict[str, Any]:
+    """The deployed notifier's configuration (the function with FALLBACK_ROUTE)."""
     found = [
-        fn.get("Environment", {}).get("Variables", {})
+        fn
         for page in local_aws.client("lambda", endpoint).get_paginator("list_functions").paginate()
         for fn in page["Functions"]
         if "FALLBACK_ROUTE" in fn.get("Environment", {}).get("Variables", {})
     ]
     if len(found) != 1:
         raise RuntimeError(f"expected one deployed notifier function, found {len(found)}")
-    return dict(found[0])
+    return found[0]
+
+
+def deployed_notifier_variables(endpoint: str) -> dict[str, str]:
+    """The deployed notifier's environment."""
+    return dict(deployed_notifier(endpoint)["Environment"]["Variables"])
+
+
+def deployed_notifier_settings(endpoint: str) -> dict[str, str]:
+    """The deployed notifier's windows, route outputs and output secrets, and its repeats (Scheduler group,
+    role, acknowledgement URL and key)."""
+    variables = deployed_notifier_variables(endpoint)
+    names = (WINDOWS_ENV, ROUTE_OUTPUTS_ENV, OUTPUT_SECRETS_ENV, *PAGING_ENVS)
+    return {name: variables[name] for name in names if name in variables}
 
 
 def simulate(
@@ -492,6 +501,16 @@ def simulate(
         deployed_notifier_variables(endpoint),
         out,
     )
+    repeats_story = demo_repeats.run_story(
+        cloudwatch,
+        session.client("scheduler", endpoint_url=endpoint),
+        alarm_name(ENV, STORY_CHECK, STORY_SIGNAL),
+        lambda state, at: _story_event(cloudwatch, tracks, AlarmState(state), at),
+        publications.items,
+        deployed_notifier(endpoint)["FunctionArn"],
+        start + timedelta(minutes=MINUTES + len(demo_servicenow.STORY) + 1),  # after the ServiceNow story
+    )
+    repeats_shown = demo_repeats.print_repeats_step(repeats_story, out)
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
@@ -500,7 +519,7 @@ def simulate(
         f"EventBridge rule); second copies that paged again: {transitions - duplicates} "
         f"(state table {table_name(ENV)})"
     )
-    steps = window_shown and servicenow_shown and grouped_shown
+    steps = window_shown and servicenow_shown and grouped_shown and repeats_shown
     return 0 if alarms and oks and duplicates == transitions and steps else 1
 
 
@@ -515,15 +534,24 @@ def _notify_story(
     minute: int,
 ) -> list[Delivered]:
     """One change of the ServiceNow story's alarm (campaign-api-health down), through both paths."""
-    track = next(t for t in tracks if t.check.id == STORY_CHECK and t.signal == "down")
-    rule = track.check.rule(track.signal)
-    failing = new is AlarmState.ALARM
-    story = replace(track, state=old, series=[*track.series, *[0.0 if failing else 1.0] * rule.evaluation_periods])
     before = len(publications.items)
-    by_action = sns_event(cloudwatch, story, new, start + timedelta(minutes=minute))
+    by_action = _story_event(cloudwatch, tracks, new, start + timedelta(minutes=minute), old)
     notifier.handler(by_action, None)
     notifier.handler(eventbridge_event(by_action), None)
     return [_delivered(minute, params) for params in publications.items[before:]]
+
+
+def _story_event(
+    cloudwatch: Any, tracks: list[Track], new: AlarmState, at: datetime, old: AlarmState | None = None
+) -> dict[str, Any]:
+    """The story alarm's (campaign-api-health down) SNS notification of entering `new` at `at`, from `old`
+    (default: the other of ALARM and OK)."""
+    track = next(t for t in tracks if t.check.id == STORY_CHECK and t.signal == STORY_SIGNAL)
+    rule = track.check.rule(track.signal)
+    failing = new is AlarmState.ALARM
+    before = old or (AlarmState.OK if failing else AlarmState.ALARM)
+    story = replace(track, state=before, series=[*track.series, *[0.0 if failing else 1.0] * rule.evaluation_periods])
+    return sns_event(cloudwatch, story, new, at)
 
 
 def _burst_change(cloudwatch: Any, track: Track, new: AlarmState, at: datetime) -> dict[str, Any]:

@@ -117,6 +117,9 @@ def _patch_moto() -> None:
     Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
     _register_cfn_alarm()
     _bound_generated_bucket_names()
+    from infra import moto_paging  # moto is imported only in the server's process
+
+    moto_paging.register()
 
 
 def _bound_generated_bucket_names() -> None:

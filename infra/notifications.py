@@ -22,6 +22,8 @@ from infra.alarm_state_rule import AlarmStateRule, alarm_prefix
 from infra.deferred_queue import DeferredQueue
 from infra.notifier_config import notifier_environment, output_secret_names
 from infra.notifier_state import NotifierState
+from infra.paging import Paging
+from infra.paging_config import paging_policy
 from infra.placement import checker_log_group_prefix
 from infra.secret_arns import secret_arns
 from infra.settings import Settings
@@ -126,7 +128,8 @@ class Notifications(Construct):
         )
         # What the notifier paged (dedup, retries, stale events), and the EventBridge path beside
         # the alarm actions (docs/architecture.md, Notifier).
-        NotifierState(self, "State", env=env, key=self.key).attach(self.function)
+        state = NotifierState(self, "State", env=env, key=self.key)
+        state.attach(self.function)
         AlarmStateRule(self, "AlarmStateRule", env=env, function=self.function, dead_letter_queue=self.failures)
         # Each group's flush, and each ALARM held back for its inhibitor, come back through this queue.
         DeferredQueue(
@@ -180,6 +183,19 @@ class Notifications(Construct):
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)
         )
+        # Repeats and escalation of an unacknowledged ALARM, when a route asks for them.
+        policy = paging_policy(settings)
+        if policy.routes:
+            Paging(
+                self,
+                "Paging",
+                env=env,
+                policy=policy,
+                notifier=self.function,
+                state=state,
+                code=code,
+                failures=self.failures,
+            )
         # The outputs read their credentials at send time: those secrets, and no other.
         secret_names = output_secret_names(settings)
         if secret_names:

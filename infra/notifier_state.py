@@ -22,6 +22,7 @@ TTL_ATTRIBUTE = "expires_at"  # epoch seconds; vigil.notifier.state sets it on e
 # read is a Query of the silences partition (ad-hoc silences and what they held back).
 TABLE_ACTIONS = ["dynamodb:UpdateItem"]
 QUERY_ACTIONS = ["dynamodb:Query"]
+ALARM_PARTITIONS = "alarm#*"  # IAM's dynamodb:LeadingKeys pattern for the per-alarm partitions
 
 
 class NotifierState(Construct):
@@ -58,6 +59,22 @@ class NotifierState(Construct):
                 conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SILENCES_PARTITION]}},
             )
         )
+        self._grant_key(function)
+
+    def grant_alarm_partitions(self, function: lambda_.Function, actions: list[str], *, key: bool = False) -> None:
+        """Item `actions` on the alarms' partitions only (`alarm#<ARN>`: a paging record, a state change);
+        `key`: and the key through DynamoDB, for a function `attach` did not give it to."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=actions,
+                resources=[self.table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [ALARM_PARTITIONS]}},
+            )
+        )
+        if key:
+            self._grant_key(function)
+
+    def _grant_key(self, function: lambda_.Function) -> None:
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],

@@ -46,6 +46,14 @@ class Route(StrictModel):
     outputs: RouteOutputs = Field(
         default=[], description="ServiceNow, PagerDuty, Slack, Teams or webhook outputs (docs/outputs.md)"
     )
+    repeat_every: dict[Severity, Duration | None] = Field(
+        default_factory=dict,
+        description="per severity, overrides paging.repeat_every for this route's alarms; null: no repeats",
+    )
+    escalate_to: Slug | None = Field(
+        default=None, description="route paged when an ALARM sent here is not acknowledged within escalate_after"
+    )
+    escalate_after: Duration = Field(default=900, description="how long an ALARM may go unacknowledged (default 15m)")
     continue_: bool = Field(
         default=False,
         alias="continue",
@@ -124,6 +132,22 @@ class Settings(StrictModel):
         if not matched and self.default_route is not None:
             return [self.default_route]
         return matched
+
+
+def paging_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(field, message) for each escalation that cannot work: to an unknown route, or to itself."""
+    problems: list[tuple[str, str]] = []
+    for name, route in settings.routes.items():
+        if route.escalate_to is not None and route.escalate_to not in settings.routes:
+            problems.append(
+                (
+                    f"routes.{name}.escalate_to",
+                    f"unknown route {route.escalate_to!r}; routes: {', '.join(settings.routes)}",
+                )
+            )
+        elif route.escalate_to == name:
+            problems.append((f"routes.{name}.escalate_to", "a route cannot escalate to itself; name another route"))
+    return problems
 
 
 def routing_problems(settings: Settings) -> list[tuple[str, str]]:

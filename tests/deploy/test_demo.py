@@ -57,6 +57,7 @@ def test_demo_alarms_recovers_and_cleans_up():
     assert_window_silences_an_alarm(text)
     assert_servicenow_incident_created_updated_resolved(text)
     assert_a_burst_of_four_alarms_becomes_one_grouped_page(text)
+    assert_a_repeat_fires_twice_then_stops_on_acknowledgement(text)
     assert _moto_processes() == before
 
 
@@ -152,3 +153,20 @@ def assert_a_burst_of_four_alarms_becomes_one_grouped_page(text: str) -> None:
     assert re.search(r"e-mail subject: \[OK\]\[critical\] 4 alarms recovered - campaigns", step)
     assert step.count("grouped page → vigil-demo-oncall") == 2
     assert step.rstrip().endswith("4 alarms, 1 page")
+
+
+def assert_a_repeat_fires_twice_then_stops_on_acknowledgement(text: str) -> None:
+    step = text.split("\n== a repeat fires twice, then stops on acknowledgement\n")[1].split("\n== ")[0]
+    alarm = "campaign-api-health down"
+    assert re.search(rf"\+  0 min: oncall got '\[ALARM\]\[critical\] {alarm} - campaigns'", step), step
+    assert re.search(r"schedules created in vigil-demo-paging: repeat-\S+ at\(\S+\)", step)
+    assert re.search(
+        rf"\+ 30 min: schedule repeat …-2 fired .*: oncall got 'REPEAT 2: \[ALARM\]\[critical\] {alarm}", step
+    )
+    assert re.search(
+        rf"\+ 60 min: schedule repeat …-3 fired .*: oncall got 'REPEAT 3: \[ALARM\]\[critical\] {alarm}", step
+    )
+    assert re.search(r"ack link opened \(GET 200: .*\), confirmed by alice \(on call\) \(POST 200: ", step)
+    assert re.search(r"\+ 90 min: schedule repeat …-4 fired .*: nothing paged, the alarm was acknowledged", step)
+    assert re.search(r"oncall got '\[OK\]\[critical\] .*Acknowledged by alice \(on call\) at ", step)
+    assert "repeats paged: 2, then stopped on acknowledgement: True" in step

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Synth
 
+from tests.support.function_urls import permissions_of, public_url_permissions
 from vigil.alarm_meta import alarm_name, decode_description
 
 pytestmark = pytest.mark.slow
@@ -58,29 +59,15 @@ def actions(statement: dict) -> list[str]:
 
 def test_one_endpoint_behind_a_public_function_url_for_every_heartbeat(stack):
     endpoint_id, _ = functions_by_handler(stack)["vigil.heartbeat.endpoint.handler"]
-    _, url = one(stack.of_type("AWS::Lambda::Url"))
-    assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": [endpoint_id, "Arn"]}}
+    # The other function URL is the acknowledgement link's (infra/paging.py, tests/stack/test_paging_stack.py).
+    target = {"Fn::GetAtt": [endpoint_id, "Arn"]}
+    _, url = one(
+        {k: u for k, u in stack.of_type("AWS::Lambda::Url").items() if u["Properties"]["TargetFunctionArn"] == target}
+    )
+    assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": target}
     # "Control access to Lambda function URLs": with AuthType NONE the resource policy must grant public access,
     # and new function URLs need both lambda:InvokeFunctionUrl and lambda:InvokeFunction (the latter only via the URL).
-    permissions = [
-        p["Properties"]
-        for p in stack.of_type("AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [endpoint_id, "Arn"]}
-    ]
-    assert sorted(permissions, key=lambda p: p["Action"]) == [
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [endpoint_id, "Arn"]},
-            "InvokedViaFunctionUrl": True,
-            "Principal": "*",
-        },
-        {
-            "Action": "lambda:InvokeFunctionUrl",
-            "FunctionName": {"Fn::GetAtt": [endpoint_id, "Arn"]},
-            "FunctionUrlAuthType": "NONE",
-            "Principal": "*",
-        },
-    ]
+    assert permissions_of(stack.resources, endpoint_id) == public_url_permissions(endpoint_id)
     (output,) = [o for o in stack.template["Outputs"].values() if "heartbeat ping endpoint" in o["Description"]]
     assert output["Value"]["Fn::GetAtt"][1] == "FunctionUrl"
 

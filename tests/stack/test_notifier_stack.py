@@ -19,6 +19,7 @@ from conftest import ENV, ROOT, Synth
 from infra.alarm_state_rule import MAX_EVENT_AGE, RETRY_ATTEMPTS, alarm_prefix
 from infra.notifications import NOTIFIER_HANDLER
 from infra.notifier_state import QUERY_ACTIONS, TABLE_ACTIONS, TTL_ATTRIBUTE
+from infra.paging import ACK_HANDLER
 from vigil.alarm_meta import SELF_KIND, decode_description
 from vigil.notifier.state import table_name
 
@@ -97,26 +98,35 @@ def test_the_notifier_knows_its_table_and_the_stacks_region(synth: Synth) -> Non
     assert variables["STACK_REGION"] == {"Ref": "AWS::Region"}  # the stack's region, not the event's
 
 
-def test_only_the_notifier_may_touch_the_table_and_only_as_the_notifier_needs(synth: Synth) -> None:
+def test_only_the_notifier_and_the_ack_function_may_touch_the_table_and_only_as_they_need(synth: Synth) -> None:
     table = _table(synth)
     notifier_role = _notifier(synth)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    ack_role = _one(synth, "AWS::Lambda::Function", lambda r: r["Properties"]["Handler"] == ACK_HANDLER)[1]
+    roles = {notifier_role: "notifier", ack_role["Properties"]["Role"]["Fn::GetAtt"][0]: "ack"}
     found = []
     for policy in synth.of_type("AWS::IAM::Policy").values():
         for statement in _statements(policy):
             actions = _as_list(statement["Action"])
             if not any(a.startswith("dynamodb:") for a in actions) and table not in json.dumps(statement):
                 continue
-            assert policy["Properties"]["Roles"] == [{"Ref": notifier_role}], "only the notifier's role"
+            (role,) = policy["Properties"]["Roles"]
+            assert role["Ref"] in roles, "only the notifier's and the ack function's roles"
             if any(a.startswith("dynamodb:") for a in actions):
                 # No index, no other table.
                 assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": [table, "Arn"]}]
-                found.append(statement)
-    by_action = {tuple(_as_list(s["Action"])): s for s in found}
-    assert (
-        set(by_action)
-        == {tuple(TABLE_ACTIONS), tuple(QUERY_ACTIONS)}
-        == {("dynamodb:UpdateItem",), ("dynamodb:Query",)}
-    )
+                found.append((roles[role["Ref"]], statement))
+    by_action = {(who, *_as_list(s["Action"])): s for who, s in found}
+    assert set(by_action) == {
+        ("notifier", *TABLE_ACTIONS),
+        ("notifier", *QUERY_ACTIONS),
+        ("notifier", "dynamodb:GetItem"),  # the paging record (vigil.notifier.repeats)
+        ("ack", "dynamodb:UpdateItem"),  # the acknowledgement on it
+    }
+    alarms_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["alarm#*"]}}
+    assert by_action[("notifier", "dynamodb:GetItem")]["Condition"] == alarms_only
+    assert by_action[("ack", "dynamodb:UpdateItem")]["Condition"] == alarms_only
+    assert (tuple(TABLE_ACTIONS), tuple(QUERY_ACTIONS)) == (("dynamodb:UpdateItem",), ("dynamodb:Query",))
+    by_action = {tuple(_as_list(s["Action"])): s for who, s in found if who == "notifier"}
     assert "Condition" not in by_action[("dynamodb:UpdateItem",)]
     # Reads: the silences partition only (IAM's dynamodb:LeadingKeys is the partition key).
     assert by_action[("dynamodb:Query",)]["Condition"] == {

@@ -94,7 +94,7 @@ class AlarmEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # How it came: an SNS alarm action, the EventBridge rule, or an alarm's direct Lambda action.
-    source: Literal["sns", "eventbridge", "lambda"]
+    source: Literal["sns", "eventbridge", "lambda", "scheduler"]  # scheduler: a repeat re-read the alarm
     alarm_name: str = Field(min_length=1)
     alarm_arn: str | None = None
     region: str | None = None  # region code (eu-west-1), never a display name

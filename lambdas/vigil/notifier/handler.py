@@ -35,6 +35,10 @@ Each payload, in order:
    Lambda retries and, in the end, the on-failure queue keeps the event;
 6. deliver it to the routes' outputs not yet delivered (vigil.notifier.route_outputs); an output
    that fails pages the fallback route, which is the self-monitoring route.
+
+A first ALARM page to routes that repeat or escalate also schedules its follow-ups and carries an
+acknowledgement link; an OK page says who acknowledged. A follow-up payload from Scheduler goes
+through `follow_up` instead (vigil.notifier.repeats; SCHEDULE_GROUP and the variables beside it).
 """
 
 from __future__ import annotations
@@ -42,11 +46,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from pydantic import ValidationError
 
-from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, route_outputs
+from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, repeats, route_outputs
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -71,7 +77,7 @@ from vigil.notifier.render import (
     sns_message,
 )
 from vigil.notifier.silencing import Decision, Silencing, windows_from_env
-from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, delivery_key
+from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, alarm_partition, delivery_key
 
 logger = Logger(service="vigil-notifier")
 
@@ -153,6 +159,7 @@ class Outgoing:
     alarm: Salvage  # name, state, region and metadata, for a plain form
     event: AlarmEvent | None = None  # what the outputs are told about; None when it could not be read
     note: str | None = None  # the silence step's word for the e-mail (a recovery sent during a silence)
+    repeat: bool = False  # a repeat or escalation of an ALARM paged before (a ServiceNow work note)
 
 
 @dataclass
@@ -188,6 +195,8 @@ class Run:
     remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
     groups: Groups | None = None  # with the state table: groups to join (when on) and to flush
     defer: deferred.Send | None = None  # sends a message to the deferred queue, when there is one
+    paging: repeats.Paging = field(default_factory=lambda: repeats.Paging(repeats.Policy(), None, None, None, None))
+    function_arn: str | None = None  # this function, which the follow-up schedules invoke
 
 
 def handler(event: Any, context: Any) -> dict[str, int]:
@@ -206,9 +215,14 @@ def handler(event: Any, context: Any) -> dict[str, int]:
         remaining_seconds=(lambda: remaining() / 1000) if callable(remaining) else (lambda: None),
         groups=_groups(settings, defer),
         defer=defer,
+        paging=repeats.Paging.from_env(),
+        function_arn=getattr(context, "invoked_function_arn", None),
     )
-    for delivery in deliveries(event):
-        handle(delivery, run)
+    if repeats.is_followup(event):
+        follow_up(event, run)
+    else:
+        for delivery in deliveries(event):
+            handle(delivery, run)
     if run.tally.failures:
         raise PublishError(f"{len(run.tally.failures)} publish(es) failed: " + "; ".join(run.tally.failures))
     return run.tally.summary()
@@ -262,9 +276,63 @@ def handle(delivery: Delivery, run: Run) -> None:
         _skip(run, reason, alarm=event.alarm_name if event else None, key=f"{key.pk} {key.sk}" if key else None)
         return
     outgoing = replace(prepare(delivery.payload, event, problem, run), note=decision.note)
+    if event is not None and not outgoing.fallback and claim.kind is ClaimKind.new:
+        outgoing = begin_paging(outgoing, event, run)
     if claim.kind is ClaimKind.new and join_group(outgoing, key, claim, run):
         return
     deliver(outgoing, key, claim, run)
+
+
+# --- repeats, escalation, acknowledgement (vigil.notifier.repeats) --------------------------------
+
+
+def begin_paging(outgoing: Outgoing, event: AlarmEvent, run: Run) -> Outgoing:
+    """An ALARM's first page: its follow-ups scheduled and its acknowledgement link; an OK: who acknowledged."""
+    if run.store is None:
+        return outgoing
+    line = repeats.begin(run.paging, run.store, _scheduler, event, run.function_arn, outgoing.routes)
+    return _with_line(outgoing, line)
+
+
+def follow_up(payload: dict[str, Any], run: Run) -> None:
+    """A repeat or escalation fires: page again if the same ALARM stands unacknowledged and unsilenced;
+    a repeat then schedules the next one."""
+    try:
+        follow = repeats.FollowUp.model_validate(payload)
+    except ValidationError as exc:
+        _skip(run, "unreadable follow-up payload", level="error", error=str(exc)[:500])
+        return
+    record = repeats.Record.of(run.store.get(repeats.record_key(follow.alarm_arn))) if run.store else None
+    # A failure here raises: Scheduler retries the invocation (repeats.SCHEDULE_RETRIES).
+    alarm = repeats.describe(_client("cloudwatch"), follow.alarm_arn)
+    stop = repeats.why_stop(follow, alarm, record)
+    if stop or alarm is None:
+        _skip(run, f"{follow.vigil} {follow.count} stops: {stop}", alarm=follow.alarm_arn)
+        return
+    if run.silencing.silence_for(alarm) is not None:
+        _skip(run, f"{follow.vigil} {follow.count} held back by a silence", alarm=alarm.alarm_name)
+    else:
+        key = Key(alarm_partition(alarm), f"repeat#{repeats.schedule_name(follow)}")
+        claim = run.store.claim(key, run.lease_seconds) if run.store else Claim(ClaimKind.new)
+        if claim.pages:
+            outgoing = prepare(None, alarm, None, run)
+            notification = repeats.follow_up_form(outgoing.notification, follow, run.paging.policy)
+            outgoing = replace(outgoing, routes=tuple(follow.routes), notification=notification, repeat=True)
+            link = run.paging.ack_paragraph(follow.alarm_arn, follow.at, outgoing.routes)
+            deliver(_with_line(outgoing, link), key, claim, run)
+        else:
+            _skip(run, f"{follow.vigil} {follow.count} paged already", alarm=alarm.alarm_name)
+    following = repeats.next_repeat(run.paging.policy, follow, alarm, datetime.fromtimestamp(repeats.clock(), UTC))
+    if following is not None and run.function_arn:
+        run.paging.schedule(_scheduler(), following, run.function_arn)
+
+
+def _scheduler() -> Any:
+    return _client("scheduler")
+
+
+def _with_line(outgoing: Outgoing, line: str | None) -> Outgoing:
+    return replace(outgoing, notification=repeats.with_line(outgoing.notification, line)) if line else outgoing
 
 
 def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
@@ -582,6 +650,7 @@ def deliver_outputs(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run)
         todo,
         environment=run.settings.env or "",
         links=run.links,
+        repeat=outgoing.repeat,
         budget_seconds=route_outputs.budget(run.remaining_seconds()),
     )
     if outcome is None:

@@ -136,6 +136,7 @@ def run_outputs(
     environment: str,
     links: LinkContext,
     budget_seconds: float,
+    repeat: bool = False,
 ) -> Outcome | None:
     """Deliver one state change to these outputs; None when there is nothing to deliver (no output, or
     INSUFFICIENT_DATA). Never raises for an output's failure: that is in the report."""
@@ -146,7 +147,7 @@ def run_outputs(
     from vigil.outputs.alert import build_alert
     from vigil.outputs.delivery import deliver_all
 
-    alert = build_alert(event, notification, environment=environment, links=links)
+    alert = build_alert(event, notification, environment=environment, links=links, repeat=repeat)
     if alert is None:
         return None
     resolve = secrets.resolver(output_secrets(os.environ.get(OUTPUT_SECRETS_ENV, "")))

@@ -4,6 +4,8 @@ Items, by key (pk, sk):
 
     alarm#<alarm ARN>        last                       the newest state change taken (paged, or held by a silence)
     alarm#<alarm ARN>        sent#<STATE>#<timestamp>   one state change: routes delivered, done, lease
+    alarm#<alarm ARN>        paging                     the ALARM being repeated, who acknowledged it (vigil.notifier.repeats)
+    alarm#<alarm ARN>        repeat#<timestamp>#<n>     one repeat or escalation page: routes delivered, done, lease
     delivery#<transport id>  sent                       a payload without a readable state change
     silences                 adhoc#<id>                 an ad-hoc silence (vigil.silences.adhoc)
     silences                 held#<timestamp>#<alarm>#<STATE>   a change a silence held back (vigil.silences.held)
@@ -261,6 +263,31 @@ class StateTable:
                 key,
                 UpdateExpression="SET " + ", ".join(f"{alias} = :v{i}" for i, alias in enumerate(names)),
                 ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(fields.values())},
+            )
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        """One item, strongly consistent (an acknowledgement just written must stop the next repeat);
+        None when absent or the table is down."""
+        try:
+            return self._call(self._client.get_item, Key=key.item(), ConsistentRead=True).get("Item")
+        except _Unavailable:
+            return None
+
+    def renew(self, item: dict[str, dict[str, Any]], same: str, remove: list[str]) -> None:
+        """Write `item`, dropping `remove`, unless the stored one has the same `same` attribute (a retry of
+        the write that made it changes nothing; a newer value replaces it)."""
+        key = Key(item["pk"]["S"], item["sk"]["S"])
+        fields = {name: value for name, value in item.items() if name not in ("pk", "sk")}
+        names = {f"#a{i}": name for i, name in enumerate(fields)} | {f"#r{i}": name for i, name in enumerate(remove)}
+        sets = ", ".join(f"#a{i} = :v{i}" for i in range(len(fields)))
+        removes = f" REMOVE {', '.join(f'#r{i}' for i in range(len(remove)))}" if remove else ""
+        with contextlib.suppress(Exception):  # the same value is there already, or the table is down
+            self._update(
+                key,
+                UpdateExpression=f"SET {sets}{removes}",
+                ConditionExpression=f"attribute_not_exists(pk) OR #a{list(fields).index(same)} <> :v{list(fields).index(same)}",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(fields.values())},
             )
