@@ -6,7 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from infra.cli import demo_cmd, plan_cmd, run_cmd, schema_cmd, silence_cmd, test_alarms_cmd, validate_cmd
+from infra.cli import (
+    demo_cmd,
+    migration_map_cmd,
+    plan_cmd,
+    run_cmd,
+    schema_cmd,
+    silence_cmd,
+    test_alarms_cmd,
+    validate_cmd,
+)
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check the catalog and list every problem", validate_cmd.add_arguments, validate_cmd.run),
@@ -22,6 +31,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "silence a check or service for a while (or: silence list, silence expire ID)",
         silence_cmd.add_arguments,
         silence_cmd.run,
+    ),
+    "migration-map": (
+        "map a single-stack template's resources to the split stacks (for stack refactoring)",
+        migration_map_cmd.add_arguments,
+        migration_map_cmd.run,
     ),
     "demo": (
         "run vigil end to end on a local AWS and print what on-call receives",

@@ -1,4 +1,6 @@
-"""The dashboard vigil-<env>: a row per service (each check's values and alarm states), then vigil itself.
+"""Dashboards: `vigil-<env>-<service file>`, a row per service (each check's values and alarm states),
+one per service file in its own stack; and `vigil-<env>`, vigil itself, headed by links to the others.
+Each stays far under CloudWatch's 500 widgets (synth checks: infra.budgets).
 
 Built with aws_cloudwatch directly: cdk-monitoring-constructs' MonitoringFacade names dashboards
 and alarms its own way and would build a second set of alarms; here the widgets show the very
@@ -31,6 +33,12 @@ class _Panel:
 class DashboardBuilder:
     def __init__(self) -> None:
         self._services: dict[str, list[_Panel]] = defaultdict(list)
+        self._index: list[str] = []
+
+    def link(self, dashboard: str) -> None:
+        """List another dashboard at the top: vigil's own (linked from every e-mail) leads to each
+        service file's."""
+        self._index.append(dashboard)
 
     def add(self, check: CheckBase, metrics: list[cloudwatch.IMetric], alarms: list[cloudwatch.IAlarm]) -> None:
         self._services[check.service].append(_Panel(check.id, metrics, alarms))
@@ -43,6 +51,9 @@ class DashboardBuilder:
         # Services sorted, self-monitoring last: the order (and so the body) does not depend on file order.
         services = sorted(self._services, key=lambda s: (s.startswith("vigil ("), s))
         per_row = 24 // (GRAPH_WIDTH + STATUS_WIDTH)
+        if self._index:
+            links = " ".join(f"[{name}](#dashboards:name={name})" for name in sorted(self._index))
+            dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## Service dashboards\n{links}", width=24, height=3))
         for service in services:
             dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## {service}", width=24, height=1))
             panels = self._services[service]

@@ -92,7 +92,8 @@ def print_window_step(mutes: CloudWatchMutes, footers: list[tuple[int, str]], ou
         when = f"{span.start:%H:%M}–{span.end:%H:%M} UTC" if span else window.expression()
         out(
             f"   window {window.name}: {when}, checks {', '.join(window.checks)}; the stack makes it mute rule "
-            f"vigil-<env>-window-{window.name}-1 (moto does not model mute rules: the demo plays CloudWatch's part)"
+            f"vigil-<env>-window-{window.name}-<service file>-1 (moto does not model mute rules: the demo plays "
+            "CloudWatch's part)"
         )
     for line in mutes.log:
         out(f"   {line}")

@@ -34,6 +34,12 @@ class Kind:
     construct_module: str
     # Module under lambdas/vigil/checkers/ with `handler` and `measure`; None for Lambda-free kinds.
     checker_module: str | None = None
+    # What one check adds to its service stack beyond one alarm per active signal (and a schedule
+    # when it runs a checker): validate's estimate (infra.estimate), calibrated against synth by
+    # tests/stack/test_estimate.py. Per signal: log_pattern's metric filter. Per check: ecs's two
+    # event metric filters, logs_query's and sqs prefix's own IAM policy.
+    per_signal: int = 1
+    per_check: int = 0
 
     def constructs(self) -> ModuleType:
         return importlib.import_module(self.construct_module)
@@ -48,17 +54,17 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "http": Kind(HttpCheck, "infra.checks.http", "vigil.checkers.http"),
     # Only prefix checks run the checker (SqsCheck.has_checker); queues and lists are Lambda-free.
-    "sqs": Kind(SqsCheck, "infra.checks.sqs", "vigil.checkers.sqs"),
+    "sqs": Kind(SqsCheck, "infra.checks.sqs", "vigil.checkers.sqs", per_check=1),
     "amazonmq": Kind(AmazonMqCheck, "infra.checks.amazonmq"),
-    "log_pattern": Kind(LogPatternCheck, "infra.checks.log_pattern"),
+    "log_pattern": Kind(LogPatternCheck, "infra.checks.log_pattern", per_signal=2),
     "rabbitmq": Kind(RabbitmqCheck, "infra.checks.rabbitmq", "vigil.checkers.rabbitmq"),
-    "logs_query": Kind(LogsQueryCheck, "infra.checks.logs_query", "vigil.checkers.logs_query"),
+    "logs_query": Kind(LogsQueryCheck, "infra.checks.logs_query", "vigil.checkers.logs_query", per_check=1),
     "elasticsearch": Kind(ElasticsearchCheck, "infra.checks.elasticsearch", "vigil.checkers.elasticsearch"),
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),
     "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
     "heartbeat": Kind(HeartbeatCheck, "infra.checks.heartbeat", "vigil.checkers.heartbeat"),
-    "ecs": Kind(EcsCheck, "infra.checks.ecs"),
+    "ecs": Kind(EcsCheck, "infra.checks.ecs", per_check=2),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),
     "alb": Kind(AlbCheck, "infra.checks.alb"),
     "lambda": Kind(LambdaCheck, "infra.checks.lambda_function"),

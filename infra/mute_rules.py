@@ -4,7 +4,7 @@ A mute rule mutes the actions (ALARM, OK and INSUFFICIENT_DATA alike) of the ala
 its schedule is active; the alarms still evaluate and change state, and an alarm still in the state
 it was muted in when the window ends runs that state's actions then ("How alarm mute rules work",
 CloudWatch user guide). One rule targets at most 100 alarms by name (MuteTargets, CloudWatch API
-reference), so a window over more alarms becomes several rules, `<window>/1`, `<window>/2`, ...,
+reference), so a window over more alarms becomes several rules in each service file's stack, `<window>/1`, `<window>/2`, ...,
 each over the next 100 names in sorted order: ids and names stay put, only targets move between
 rules as checks come and go. Each window covers every alarm of its checks.
 
@@ -26,8 +26,8 @@ from vigil.spec.common import CheckBase
 T = TypeVar("T")
 
 
-def rule_name(env: str, window: str, part: int) -> str:
-    return f"vigil-{env}-window-{window}-{part}"
+def rule_name(env: str, window: str, service_file: str, part: int) -> str:
+    return f"vigil-{env}-window-{window}-{service_file}-{part}"
 
 
 def chunks(items: Sequence[T], size: int = MAX_ALARMS_PER_RULE) -> list[list[T]]:
@@ -44,8 +44,10 @@ class MuteRules(Construct):
         windows: Sequence[Window],
         checks: Sequence[CheckBase],
         alarms: dict[str, list[cloudwatch.AlarmBase]],
+        part_of: str,
     ) -> None:
-        """`alarms`: each check's alarms by check id (AlarmFactory.by_check)."""
+        """`alarms`: each check's alarms by check id (AlarmFactory.by_check); `part_of`: the service
+        file whose stack holds these rules (its name is in theirs, so each stack names its own)."""
         super().__init__(scope, construct_id)
         self.rules: list[cloudwatch.CfnAlarmMuteRule] = []
         service_of = {c.id: c.service for c in checks}
@@ -66,7 +68,7 @@ class MuteRules(Construct):
                     cloudwatch.CfnAlarmMuteRule(
                         holder,
                         str(part),
-                        name=rule_name(env, window.name, part),
+                        name=rule_name(env, window.name, part_of, part),
                         description=f"vigil {env}: maintenance window {window.name}",
                         rule=cloudwatch.CfnAlarmMuteRule.RuleProperty(
                             schedule=cloudwatch.CfnAlarmMuteRule.ScheduleProperty(

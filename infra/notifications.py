@@ -41,6 +41,11 @@ def dashboard_name(env: str) -> str:
     return f"vigil-{env}"
 
 
+def service_dashboard_name(env: str, service_file: str) -> str:
+    """One dashboard per service file, beside vigil's own: each stays far under 500 widgets."""
+    return f"{dashboard_name(env)}-{service_file}"
+
+
 class Notifications(Construct):
     def __init__(
         self,

@@ -1,23 +1,26 @@
-"""The Vigil-<env> stack: notifications, one construct per check, self-monitoring, the dashboard.
+"""The Vigil-<env> stack: the core (notifications, checker functions, queues, self-monitoring) and
+one nested stack per service file, holding that file's checks, maintenance-window rules and dashboard.
 
-Logical ids follow construct paths, and each check's resources live under Checks/<check id>, so
-adding a check adds resources without renaming any. Were a catalog to outgrow one stack's 500
-resources, Checks/<service> scopes could become NestedStacks (one per service file) keeping the
-same inner ids; not built yet: the sample needs ~60 resources.
+A service file's checks live in the nested stack `Checks/<file>`, each under its check id: logical
+ids follow construct paths, so adding a check adds resources to its own service's template and
+renames nothing. The core never lists a service's checks, so it changes only in the one
+AWS::CloudFormation::Stack resource that points at the service's template (docs/architecture.md,
+"One stack per service file").
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import jsii
-from aws_cdk import App, CfnResource, Environment, Stack, Tags
+from aws_cdk import App, CfnResource, Environment, NestedStack, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct, IValidation
 
-from infra import functions, nag, packaging
+from infra import budgets, functions, nag, packaging
 from infra.alarms import AlarmFactory, TopicActions
 from infra.catalog import Catalog, load_catalog
 from infra.checks import CheckContext
@@ -26,35 +29,40 @@ from infra.discovery import Source, Targets, resolve, selecting, source_for
 from infra.environments import Environment as VigilEnvironment
 from infra.kinds import KINDS
 from infra.mute_rules import MuteRules
-from infra.notifications import Notifications, dashboard_name
+from infra.notifications import Notifications, dashboard_name, service_dashboard_name
 from infra.selfmon import SelfMonitoring
+from infra.split import by_service_file
 from infra.windows import in_force
-
-# CloudFormation's limit per stack. A template over it is refused at deploy; synth (and so the
-# pull request's CI) says so first, with what to do.
-STACK_RESOURCE_LIMIT = 500
+from vigil.silences.windows import Window
+from vigil.spec.common import CheckBase
 
 
-def resource_budget(env: str, count: int) -> str | None:
-    """The synth error when the stack holds more resources than CloudFormation allows; else None."""
-    if count <= STACK_RESOURCE_LIMIT:
+def resource_budget(stack: str, count: int) -> str | None:
+    """The synth error when a stack holds more resources than its budget; else None."""
+    if count <= budgets.RESOURCE_BUDGET:
         return None
     return (
-        f"{stack_name(env)} would hold {count} CloudFormation resources, more than the {STACK_RESOURCE_LIMIT} "
-        "a stack allows: split the catalog into two environments with their own catalog directories "
-        "(environments.yaml; docs/operations.md, Limits)"
+        f"{stack} would hold {count} CloudFormation resources, over the budget of {budgets.RESOURCE_BUDGET} "
+        f"(CloudFormation allows {budgets.RESOURCE_LIMIT} per stack): move some of its checks into a new "
+        "service file, which gets its own stack (docs/operations.md, Limits)"
     )
+
+
+def _resources(scope: Construct) -> int:
+    return sum(1 for c in scope.node.find_all() if isinstance(c, CfnResource))
 
 
 @jsii.implements(IValidation)
 class _ResourceBudget:
-    def __init__(self, stack: Stack, env: str) -> None:
+    def __init__(self, stack: Stack, name: str) -> None:
         self._stack = stack
-        self._env = env
+        self._name = name
 
     def validate(self) -> list[str]:
-        count = sum(1 for c in self._stack.node.find_all() if isinstance(c, CfnResource))
-        problem = resource_budget(self._env, count)
+        # A nested stack's resources count against its own budget, not its parent's.
+        nested = [c for c in self._stack.node.find_all() if isinstance(c, NestedStack) and c is not self._stack]
+        count = _resources(self._stack) - sum(_resources(n) for n in nested)
+        problem = resource_budget(self._name, count)
         return [problem] if problem else []
 
 
@@ -104,16 +112,13 @@ class VigilStack(Stack):
             targets=dict(targets or {}),
         )
         checks_scope = Construct(self, "Checks")
-        for check in sorted(catalog.checks, key=lambda c: c.id):
-            KINDS[check.kind].constructs().build(Construct(checks_scope, check.id), check, ctx)
-        MuteRules(
-            self,
-            "Windows",
-            env=env_name,
-            windows=in_force(catalog.windows, datetime.now(UTC)),
-            checks=catalog.checks,
-            alarms=alarms.by_check,
-        )
+        windows = in_force(catalog.windows, datetime.now(UTC))
+        services = [
+            ServiceStack(checks_scope, file_id, env_name=env_name, checks=checks, ctx=ctx, windows=windows)
+            for file_id, checks in by_service_file(catalog).items()
+        ]
+        for service in services:
+            dashboard.link(service.dashboard_name)
 
         SelfMonitoring(
             self,
@@ -136,7 +141,52 @@ class VigilStack(Stack):
         )
         dashboard.build(self, "Dashboard", dashboard_name(env_name))
         Tags.of(self).add("vigil:env", env_name)
-        self.node.add_validation(_ResourceBudget(self, env_name))
+        self.node.add_validation(_ResourceBudget(self, construct_id))
+
+
+class ServiceStack(NestedStack):
+    """One service file's checks, their maintenance-window rules and their dashboard.
+
+    Nested, not top-level: one `cdk deploy` still deploys everything, and the core's resources reach
+    it as parameters, not exports, so the core stays free to change (docs/architecture.md).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        file_id: str,
+        *,
+        env_name: str,
+        checks: list[CheckBase],
+        ctx: CheckContext,
+        windows: list[Window],
+    ) -> None:
+        super().__init__(scope, file_id, description=f"vigil monitoring ({env_name}): service file {file_id}")
+        # The shared checker functions stay in the core (ctx.scope); panels go to this stack's dashboard.
+        own = replace(ctx, dashboard=DashboardBuilder())
+        for check in checks:
+            KINDS[check.kind].constructs().build(Construct(self, check.id), check, own)
+        MuteRules(
+            self,
+            "Windows",
+            env=env_name,
+            windows=windows,
+            checks=checks,
+            alarms=ctx.alarms.by_check,
+            part_of=file_id,
+        )
+        self.dashboard_name = service_dashboard_name(env_name, file_id)
+        own.dashboard.build(self, "Dashboard", self.dashboard_name)
+        self.node.add_validation(_ResourceBudget(self, f"{stack_name(env_name)} service file {file_id}"))
+
+
+def keep_for_import(core: Stack) -> None:
+    """Every service stack resource retained except on a failed create: what CloudFormation's
+    auto-import asks of the resources it imports (a migration's second update, docs/operations.md).
+    A later plain deploy puts the usual deletion policy back."""
+    for construct in core.node.find_all():
+        if isinstance(construct, CfnResource) and isinstance(Stack.of(construct), ServiceStack):
+            construct.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
 
 
 def build_app(

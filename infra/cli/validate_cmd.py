@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from infra import estimate
 from infra.cli.common import load_or_report
 
 
@@ -14,6 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     catalog = load_or_report(args.catalog)
     if catalog is None:
+        return 1
+    over = estimate.problems(catalog)
+    if over:
+        for problem in over:
+            print(f"error: {problem}")
+        print(f"{len(over)} problem(s) in {args.catalog}")
         return 1
     for file in catalog.without_checks:
         print(f"note: {file}: no checks (checks: [] or none given); delete the file if the service is gone")

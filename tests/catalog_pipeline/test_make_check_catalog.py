@@ -9,7 +9,6 @@ broken by it, which is what this issue removes (tests/support/catalog_guard.py).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infra import assembly
 from infra.catalog import load_catalog
 from tests.support.catalogs import FIXTURE_CATALOG, REPO_ROOT
 
@@ -183,7 +183,7 @@ def test_seven_new_checks_pass_validate_alarm_tests_and_synth(tmp_path: Path) ->
     assert run.returncode == 0, output[-4000:]
     assert f"ok: {len(grown.checks)} checks" in run.stdout  # validate, on the copy
     assert "FAILED" not in run.stdout and "ok: " in run.stdout.split("test-alarms", 1)[1]
-    template = json.loads((tmp_path / "cdk.out" / "Vigil-demo.template.json").read_text())
+    template = assembly.merged(tmp_path / "cdk.out", "Vigil-demo")  # the core and every service stack
     alarms = {
         r["Properties"].get("AlarmName")
         for r in template["Resources"].values()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from infra import packaging
+from infra import assembly, packaging
 from infra.catalog import load_catalog
 from infra.discovery import Source
 from infra.environments import Environment
@@ -25,9 +24,16 @@ ENV = "demo"
 
 @dataclass
 class Synth:
+    """`template` is the merged view (infra.assembly.merged): the core and every service stack as one."""
+
     outdir: Path
     template: dict
     seconds: float
+
+    @property
+    def template_files(self) -> list[Path]:
+        """Every template synth wrote: the core's and each service file's nested stack."""
+        return sorted(self.outdir.glob("*.template.json"))
 
     @property
     def resources(self) -> dict[str, dict]:
@@ -49,7 +55,7 @@ def synth(catalog_dir: Path, outdir: Path, asset_dir: Path, env: str = ENV, disc
         discovery=discovery,
     )
     app.synth()
-    template = json.loads((outdir / f"{stack_name(env)}.template.json").read_text())
+    template = assembly.merged(outdir, stack_name(env))
     return Synth(outdir=outdir, template=template, seconds=time.perf_counter() - started)
 
 

@@ -46,13 +46,21 @@ def alarm_arn(name: str, account: str = ACCOUNT) -> str:
 
 
 def edited_copy(sample: Synth, tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
-    """The sample's cloud assembly with its template changed by `edit`."""
+    """The sample's cloud assembly with its templates changed by `edit`, which sees every resource of
+    them all: the core's by logical id, a service stack's as `<template file>/<logical id>`."""
     out = tmp_path / "cdk.out"
     shutil.copytree(sample.outdir, out, ignore=shutil.ignore_patterns("asset.*"))
-    path = out / f"{STACK}.template.json"
-    template = json.loads(path.read_text())
-    edit(template["Resources"])
-    path.write_text(json.dumps(template))
+    templates = {path: json.loads(path.read_text()) for path in out.glob("*.template.json")}
+    core = out / f"{STACK}.template.json"
+    edit(
+        {
+            k if path == core else f"{path.name}/{k}": v
+            for path, t in templates.items()
+            for k, v in t["Resources"].items()
+        }
+    )
+    for path, template in templates.items():
+        path.write_text(json.dumps(template))
     return out
 
 
@@ -120,7 +128,7 @@ def test_an_alarm_action_that_is_not_a_topic_is_accepted_only_as_a_valid_ec2_act
 
 def test_only_this_environments_alarms_in_this_account_are_admitted(sample: Synth) -> None:
     templates = Templates.from_cdk_out(sample.outdir)
-    (template,) = templates.templates
+    (template,) = [t for t in templates.templates if ALARM_EVENTS_POLICY in t.resources]  # the core
     topic_policy = templates.resolve(template, template.resources[ALARM_EVENTS_POLICY]["Properties"])
     key_policy = templates.resolve(template, template.resources[KEY]["Properties"]["KeyPolicy"])
     (topic_arn,) = topic_policy["Topics"]

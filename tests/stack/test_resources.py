@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, resource_tail, secret_statements
 
+from infra import split
 from infra.catalog import load_catalog, secret_refs
 from infra.jitter import schedule_expression
 from infra.kinds import KINDS
@@ -288,11 +289,15 @@ def test_every_alarm_carries_the_notifier_trailer(sample: Synth) -> None:
         assert decode_description(props["AlarmDescription"])[1] is not None
 
 
-def test_dashboard_has_a_row_per_service(sample: Synth) -> None:
-    (dashboard,) = sample.of_type("AWS::CloudWatch::Dashboard").values()
-    assert dashboard["Properties"]["DashboardName"] == f"vigil-{ENV}"
-    body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    for service in {c.service for c in CATALOG.checks}:
-        assert f"## {service}" in body
-    for check in CATALOG.checks:
-        assert check.id in body
+def test_each_service_file_has_a_dashboard_and_vigils_own_links_them(sample: Synth) -> None:
+    dashboards = {
+        d["Properties"]["DashboardName"]: json.dumps(d["Properties"]["DashboardBody"])
+        for d in sample.of_type("AWS::CloudWatch::Dashboard").values()
+    }
+    files = split.by_service_file(CATALOG)
+    assert dashboards.keys() == {f"vigil-{ENV}"} | {f"vigil-{ENV}-{file_id}" for file_id in files}
+    for file_id, checks in files.items():
+        body = dashboards[f"vigil-{ENV}-{file_id}"]
+        for check in checks:
+            assert f"## {check.service}" in body and check.id in body
+        assert f"#dashboards:name=vigil-{ENV}-{file_id}" in dashboards[f"vigil-{ENV}"]

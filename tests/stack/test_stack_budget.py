@@ -1,4 +1,4 @@
-"""A catalog too big for one stack fails at synth, with what to do, not at deploy."""
+"""A catalog too big for a stack fails at synth, naming the stack and what to do, not at deploy."""
 
 from __future__ import annotations
 
@@ -6,28 +6,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ENV, SAMPLE, Synth
+from conftest import SAMPLE, Synth
 
-from infra import stack
+from infra import budgets, stack
 
 pytestmark = pytest.mark.slow
 
 
-def test_within_the_limit_says_nothing():
-    assert stack.resource_budget(ENV, stack.STACK_RESOURCE_LIMIT) is None
+def test_within_the_budget_says_nothing():
+    assert stack.resource_budget("Vigil-demo", budgets.RESOURCE_BUDGET) is None
 
 
-def test_over_the_limit_names_the_count_and_the_way_out():
-    problem = stack.resource_budget(ENV, 512)
+def test_over_the_budget_names_the_stack_the_count_and_the_way_out():
+    problem = stack.resource_budget("Vigil-demo service file payments", 452)
 
     assert problem is not None
-    assert "Vigil-demo would hold 512 CloudFormation resources, more than the 500" in problem
-    assert "environments.yaml" in problem
+    assert "Vigil-demo service file payments would hold 452 CloudFormation resources" in problem
+    assert "over the budget of 450 (CloudFormation allows 500 per stack)" in problem
+    assert "new service file" in problem
 
 
-def test_synth_fails_when_the_stack_is_over_budget(synthesize: Callable[[Path], Synth], monkeypatch):
-    # The sample takes about 200 resources; a lower limit stands in for a catalog four times its size.
-    monkeypatch.setattr(stack, "STACK_RESOURCE_LIMIT", 100)
+def test_synth_fails_naming_each_service_stack_over_budget(synthesize: Callable[[Path], Synth], monkeypatch):
+    # campaign-db's stack holds 26 resources, messaging's 18: a budget of 20 stands in for a big file.
+    monkeypatch.setattr(budgets, "RESOURCE_BUDGET", 20)
 
-    with pytest.raises(Exception, match=r"CloudFormation resources, more than the 100 a stack allows"):
+    with pytest.raises(Exception, match=r"service file campaign-db would hold \d+ CloudFormation resources") as raised:
         synthesize(SAMPLE)
+    assert "service file messaging " not in str(raised.value)

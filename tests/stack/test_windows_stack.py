@@ -25,6 +25,7 @@ import pytest
 import yaml
 from conftest import ENV, Synth
 
+from infra import split
 from infra.catalog import load_catalog
 from infra.mute_rules import rule_name
 from infra.notifications import NOTIFIER_HANDLER
@@ -139,7 +140,7 @@ def test_every_mute_rule_keeps_to_cloudwatchs_rules(synth: Synth) -> None:
         ZoneInfo(schedule["Timezone"])  # an IANA name (raises otherwise)
 
 
-def test_a_team_window_over_more_than_100_alarms_takes_several_rules_that_mute_each_alarm_once(
+def test_a_team_window_mutes_each_alarm_of_the_teams_services_once_from_each_service_stack(
     synth: Synth, catalog_dir: Path
 ) -> None:
     catalog = load_catalog(catalog_dir)
@@ -150,13 +151,25 @@ def test_a_team_window_over_more_than_100_alarms_takes_several_rules_that_mute_e
         for name in names.values()
         if any(name.startswith(f"vigil-{ENV}-{c.id}-") for c in catalog.checks if c.service in services)
     }
-    assert len(expected) > MAX_ALARMS_PER_RULE
-    by_name = {r["Properties"]["Name"]: r for r in synth.of_type("AWS::CloudWatch::AlarmMuteRule").values()}
-    parts = [by_name[rule_name(ENV, "sqlserver-patching", n)] for n in (1, 2)]
-    assert rule_name(ENV, "sqlserver-patching", 3) not in by_name
-    muted = [name for rule in parts for name in targets(rule, names)]
+    assert len(expected) > MAX_ALARMS_PER_RULE  # more than one rule's worth, spread over the service stacks
+    parts = {
+        lid: r
+        for lid, r in synth.of_type("AWS::CloudWatch::AlarmMuteRule").items()
+        if r["Properties"]["Name"].startswith(f"vigil-{ENV}-window-sqlserver-patching-")
+    }
+    by_name = {r["Properties"]["Name"]: lid for lid, r in parts.items()}
+    seen = 0
+    for file_id, checks in split.by_service_file(catalog).items():
+        part = 1
+        while (lid := by_name.get(rule_name(ENV, "sqlserver-patching", file_id, part))) is not None:
+            # In its own service file's stack, muting only that file's alarms.
+            assert lid.startswith(f"Checks{file_id.replace('-', '')}NestedStack"), lid
+            assert all(any(n.startswith(f"vigil-{ENV}-{c.id}-") for c in checks) for n in targets(parts[lid], names))
+            seen, part = seen + 1, part + 1
+    assert seen == len(parts) >= 2
+    muted = [name for rule in parts.values() for name in targets(rule, names)]
     assert sorted(muted) == sorted(expected)  # each exactly once
-    for rule in parts:
+    for rule in parts.values():
         assert rule["Properties"]["Rule"]["Schedule"] == {
             "Expression": "cron(0 2 * * SUN)",
             "Duration": "PT2H",
@@ -167,7 +180,7 @@ def test_a_team_window_over_more_than_100_alarms_takes_several_rules_that_mute_e
 def test_a_checks_window_mutes_that_checks_alarms_only(synth: Synth) -> None:
     names = alarm_names(synth)
     by_name = {r["Properties"]["Name"]: r for r in synth.of_type("AWS::CloudWatch::AlarmMuteRule").values()}
-    rule = by_name[rule_name(ENV, "db-reindex", 1)]
+    rule = by_name[rule_name(ENV, "db-reindex", "campaign-db", 1)]
     muted = targets(rule, names)
     assert muted and all(name.startswith(f"vigil-{ENV}-campaign-db-errors-") for name in muted)
     assert len(muted) == sum(1 for n in names.values() if n.startswith(f"vigil-{ENV}-campaign-db-errors-"))

@@ -1,0 +1,56 @@
+"""How many CloudFormation resources a service file's stack will hold, without the CDK.
+
+`validate` refuses a service file whose estimate is over the stack budget (infra.budgets), so a
+pull request learns it before synth. Per check: one alarm per active signal (times the kind's
+per_signal), a schedule when it runs a checker, and the kind's per_check extras (infra.kinds). Per service stack: its dashboard and its maintenance-window
+rules. A tag selector's resources are unknown before discovery: it counts as one, and synth checks
+the real number. tests/stack/test_estimate.py keeps the estimate at or above the real count.
+"""
+
+from __future__ import annotations
+
+import math
+
+from infra import budgets
+from infra.catalog import Catalog
+from infra.kinds import KINDS
+from infra.split import by_service_file
+from vigil.silences.windows import MAX_ALARMS_PER_RULE
+from vigil.spec.common import CheckBase
+
+DASHBOARD = 1
+
+
+def alarms(check: CheckBase) -> int:
+    return len(list(check.active_signals()))
+
+
+def check_resources(check: CheckBase) -> int:
+    kind = KINDS[check.kind]
+    return kind.per_signal * alarms(check) + int(check.has_checker) + kind.per_check
+
+
+def stack_resources(checks: list[CheckBase], catalog: Catalog) -> int:
+    rules = sum(
+        math.ceil(covered / MAX_ALARMS_PER_RULE)
+        for window in catalog.windows
+        if (covered := sum(alarms(c) for c in checks if window.covers(c.id, c.service)))
+    )
+    return DASHBOARD + rules + sum(check_resources(c) for c in checks)
+
+
+def by_file(catalog: Catalog) -> dict[str, int]:
+    """Each service file's stack id → its estimated resources."""
+    return {file_id: stack_resources(checks, catalog) for file_id, checks in by_service_file(catalog).items()}
+
+
+def problems(catalog: Catalog) -> list[str]:
+    """One line per service file over the resource budget, with what to do."""
+    files = {file_id: catalog.files.get(checks[0].id, file_id) for file_id, checks in by_service_file(catalog).items()}
+    return [
+        f"{files[file_id]}: its checks would make about {count} CloudFormation resources in its stack, over the "
+        f"budget of {budgets.RESOURCE_BUDGET} (CloudFormation allows {budgets.RESOURCE_LIMIT} per stack): "
+        "move some checks into a new service file, which gets a stack of its own"
+        for file_id, count in by_file(catalog).items()
+        if count > budgets.RESOURCE_BUDGET
+    ]
