@@ -48,6 +48,10 @@ DEFAULT_DURATION_S = 1.0
 # room for slow targets without holding the account's pool for a mass timeout (those runs wait in
 # Lambda's async queue instead, up to one cadence).
 HEADROOM = 3
+# Reservations go up in steps: at least 5, so checks whose schedules fire in the same minute run
+# side by side even in a small catalog, and coarse, so adding a check to a service file rarely
+# changes the core stack's function (issue 11: a new check should change only its service stack).
+RESERVATION_STEPS = (5, 10, 20, 50, 100, 200, 500, 1000)
 # Lambda keeps at least this much of the account's concurrency unreserved; a deploy that would leave
 # less fails. Figures above it are reported (plan, docs/operations.md), never silently capped.
 ACCOUNT_UNRESERVED_MINIMUM = 100
@@ -97,9 +101,19 @@ def worst_concurrency(checks: Iterable[CheckBase], function_timeout_s: float) ->
 
 
 def reserved_concurrency(checks: list[CheckBase], function_timeout_s: float) -> int:
-    """What a checker function reserves: its worst case, or HEADROOM × its typical use when that is less."""
+    """What a checker function reserves: its worst case, or HEADROOM × its typical use when that is less,
+    rounded up to the next step of RESERVATION_STEPS."""
     typical = sum(typical_duration_s(c.kind) / c.cadence for c in checks)
-    return max(1, min(worst_concurrency(checks, function_timeout_s), math.ceil(HEADROOM * typical - 1e-9)))
+    need = min(worst_concurrency(checks, function_timeout_s), math.ceil(HEADROOM * typical - 1e-9))
+    return reservation_step(need)
+
+
+def reservation_step(need: int) -> int:
+    """The smallest step at or above `need` (beyond the table: the next thousand)."""
+    for step in RESERVATION_STEPS:
+        if need <= step:
+            return step
+    return math.ceil(need / 1000) * 1000
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from infra.sizing import (
     checker_groups,
     checker_memory_mb,
     checker_timeout,
+    reservation_step,
     reserved_concurrency,
     scaled,
     worst_concurrency,
@@ -57,14 +58,25 @@ def test_ten_thousand_one_minute_http_checks_by_hand():
     assert load.typical_concurrency == pytest.approx(10_000 * 0.5 / 60)  # 83.3 runs at once
     # every run taking the function's 15 s timeout (5 s + 10 s margin): 2,500 at once
     assert load.worst_concurrency == worst_concurrency(checks, 15) == 2_500
-    # reserved: 3 × typical, far below the worst case and the account's default 1,000
-    assert load.reserved == reserved_concurrency(checks, 15) == 250 == round(HEADROOM * 83.34)
+    # reserved: 3 × typical (250), far below the worst case, in the step above it
+    assert round(HEADROOM * 83.34) == 250
+    assert load.reserved == reserved_concurrency(checks, 15) == 500
 
 
-def test_a_small_checker_reserves_its_worst_case():
+def test_a_small_checker_reserves_the_smallest_step():
     checks = [http("a"), http("b", cadence=300)]
-    # worst 15/60 + 15/300 = 0.3 → 1; typical × 3 = 3 × (0.5/60 + 0.5/300) = 0.03 → 1
-    assert reserved_concurrency(checks, 15) == 1
+    # worst 15/60 + 15/300 = 0.3 → 1; typical × 3 = 3 × (0.5/60 + 0.5/300) = 0.03 → 1; the first step is 5
+    assert reserved_concurrency(checks, 15) == 5
+
+
+@pytest.mark.parametrize(("need", "step"), [(1, 5), (5, 5), (6, 10), (21, 50), (250, 500), (1000, 1000), (1001, 2000)])
+def test_reservations_go_up_in_steps(need: int, step: int) -> None:
+    assert reservation_step(need) == step
+
+
+def test_one_more_check_leaves_the_reservation_where_it_was():
+    checks = [http(f"c{i}") for i in range(100)]  # typical 100 × 0.5/60 = 0.83 → 3 → step 5
+    assert reserved_concurrency(checks, 15) == reserved_concurrency([*checks, http("new")], 15) == 5
 
 
 def test_one_function_per_kind_and_placement():
