@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import assembly
+
 RESOURCE_LIMIT = 500  # CloudFormation: resources per stack (nested stacks count on their own)
 RESOURCE_BUDGET = 450
 TEMPLATE_BYTES_LIMIT = 1_048_576  # CloudFormation: template body uploaded through S3
@@ -133,4 +135,24 @@ def read_assembly(outdir: Path) -> list[StackFigures]:
 
 
 def check_assembly(outdir: Path) -> list[str]:
-    return [problem for stack in read_assembly(outdir) for problem in problems(stack)]
+    return [problem for stack in read_assembly(outdir) for problem in problems(stack)] + shared_role_problems(outdir)
+
+
+def shared_role_problems(outdir: Path) -> list[str]:
+    """IAM's inline total per role across a stack and its nested stacks: a service stack's per-check
+    policy (a logs_query check's query grant, an sqs prefix's queue grant) attaches to the core's
+    checker role, so no one template shows the role's whole total."""
+    found = []
+    for path in sorted(outdir.glob("*.template.json")):
+        stack = path.name.removesuffix(".template.json")
+        if stack.endswith(".nested") or not (outdir / f"{stack}.assets.json").exists():
+            continue
+        whole = assembly.merged(outdir, stack)
+        for chars in figures(stack, whole, 0).role_inline_chars:
+            if chars > ROLE_INLINE_CHARS:
+                found.append(
+                    f"{stack}: a role's inline policies, with those its service stacks attach to it, total {chars} "
+                    f"characters, over IAM's {ROLE_INLINE_CHARS}: fewer checks of that kind with their own grant "
+                    "(logs_query, sqs prefix) per environment"
+                )
+    return found

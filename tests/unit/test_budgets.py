@@ -70,3 +70,35 @@ def test_a_managed_policy_over_6144_characters_is_refused() -> None:
     managed = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": document}}
     (problem,) = budgets.problems(budgets.figures("core", _template(M=managed), 10))
     assert "a managed policy of" in problem and "over IAM's 6144" in problem
+
+
+def test_a_shared_roles_policies_add_up_across_nested_stacks(tmp_path: Path) -> None:
+    """Each service stack's grant to the core's checker role is under IAM's total alone, but not together."""
+    big = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "x" * 6_000}]}
+    core: dict = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {}}}}
+    files = {}
+    for name in ("svcA", "svcB"):
+        asset = f"hash{name}"
+        core["Resources"][name] = {
+            "Type": "AWS::CloudFormation::Stack",
+            "Properties": {
+                "TemplateURL": {"Fn::Join": ["", ["https://s3/", f"{asset}.json"]]},
+                "Parameters": {"roleRef": {"Ref": "Role"}},
+            },
+        }
+        nested = {
+            "Resources": {
+                "QueryPolicy": {
+                    "Type": "AWS::IAM::Policy",
+                    "Properties": {"PolicyDocument": big, "PolicyName": "q", "Roles": [{"Ref": "roleRef"}]},
+                }
+            }
+        }
+        _write(tmp_path, f"{name}.nested", nested)
+        files[asset] = {"source": {"path": f"{name}.nested.template.json"}}
+    _write(tmp_path, "Vigil-demo", core)
+    (tmp_path / "Vigil-demo.assets.json").write_text(json.dumps({"files": files}))
+
+    [problem] = budgets.check_assembly(tmp_path)
+    assert problem.startswith("Vigil-demo: a role's inline policies, with those its service stacks attach to it")
+    assert f"over IAM's {budgets.ROLE_INLINE_CHARS}" in problem

@@ -164,6 +164,21 @@ def test_an_alarm_that_recovers_within_the_wait_is_left_out(sqs: RecordingSqs) -
     assert subject == "[ALARM][critical] orders-queue age - orders"
 
 
+def test_a_recovery_of_an_alarm_paged_before_the_group_is_sent_even_if_it_flapped_within(sqs: RecordingSqs) -> None:
+    notifier.handler(change("backlog", at="2024-05-02T14:00:00.000+0000"), None)
+    notifier.handler(flush_record(sqs.sent[0]), None)
+    [(paged, _)] = published()
+    assert paged is not None and paged.startswith("[ALARM]")
+    # The next group: it recovers, breaches again and recovers again within one wait.
+    notifier.handler(change("backlog", state="OK", at="2024-05-02T14:10:00.000+0000"), None)
+    notifier.handler(change("backlog", at="2024-05-02T14:10:05.000+0000"), None)
+    notifier.handler(change("backlog", state="OK", at="2024-05-02T14:10:10.000+0000"), None)
+    assert len(sqs.sent) == 2
+    notifier.handler(flush_record(sqs.sent[1]), None)
+    subjects = [subject for subject, _ in published()]
+    assert len(subjects) == 2 and subjects[1] is not None and subjects[1].startswith("[OK]"), subjects
+
+
 def test_a_change_that_finds_its_group_flushed_pages_at_once(sqs: RecordingSqs, table: Any) -> None:  # noqa: F811
     notifier.handler(change("backlog"), None)
     group = grouping.partition("prod", "orders")

@@ -151,3 +151,25 @@ def test_a_signal_in_alarm_again_since_is_left_to_that_changes_own_wait() -> Non
     later = event.state_time.replace(hour=event.state_time.hour + 1)
     assert verdict(event, Seen("ALARM", later), Seen("OK")) is Verdict.drop
     assert verdict(event, Seen("ALARM", event.state_time), Seen("OK")) is Verdict.page
+
+
+def test_a_released_alarm_begins_its_repeats_and_acknowledgement_like_any_page(
+    cloudwatch: Any,
+    sqs: RecordingSqs,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    begun: list[str] = []
+    real = notifier.begin_paging
+
+    def spy(outgoing: Any, event: Any, run: Any) -> Any:
+        begun.append(event.alarm_name)
+        return real(outgoing, event, run)
+
+    monkeypatch.setattr(notifier, "begin_paging", spy)
+    notifier.handler(inhibited(), None)
+    assert begun == [], "held: nothing paged, nothing to repeat yet"
+    set_state(cloudwatch, SIGNAL, "ALARM")
+    assert notifier.handler(flush_record(sqs.sent[0]), None)["published"] == 1
+    assert begun == [SIGNAL]
+    notifier.handler(flush_record(sqs.sent[0]), None)  # SQS brought it twice: repeats begin once
+    assert begun == [SIGNAL]

@@ -89,8 +89,8 @@ class Joined:
 
 
 def collapse(members: list[Member]) -> list[Member]:
-    """Each alarm's latest change, in the order the alarms first changed; an alarm that went to ALARM
-    and back to OK within the group is left out: nobody was paged about it, so nothing is resolved."""
+    """Each alarm's latest change, in the order the alarms first changed; an alarm whose first change in
+    the group is ALARM and last is OK is left out: nobody was paged about it, so nothing is resolved."""
     by_alarm: dict[str, list[Member]] = {}
     for member in members:
         by_alarm.setdefault(member.event.alarm_name, []).append(member)
@@ -98,7 +98,9 @@ def collapse(members: list[Member]) -> list[Member]:
     for changes in by_alarm.values():
         changes.sort(key=lambda m: m.event.state_time.timestamp() if m.event.state_time else 0.0)
         latest = changes[-1]
-        flapped = latest.event.state == AlarmState.ok and any(m.event.state == AlarmState.alarm for m in changes)
+        # Only an ALARM raised within the group and resolved within it: an OK that ends an ALARM paged
+        # before the group (OK, ALARM, OK) is a recovery someone is waiting for.
+        flapped = latest.event.state == AlarmState.ok and changes[0].event.state == AlarmState.alarm
         if not flapped:
             kept.append(latest)
     return kept

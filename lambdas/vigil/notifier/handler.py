@@ -203,7 +203,9 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     settings = Settings.from_env()
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
     store = StateTable(_dynamodb(), settings.state_table) if settings.state_table else None
-    defer = deferred.sender(_client("sqs"), settings.deferred_queue_url) if settings.deferred_queue_url else None
+    # Short timeouts: a group's flush that hangs past the function's timeout would strand its members.
+    sqs = _client("sqs", connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2})
+    defer = deferred.sender(sqs, settings.deferred_queue_url) if settings.deferred_queue_url else None
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     run = Run(
         settings=settings,
@@ -534,7 +536,10 @@ def inhibit_check(event: AlarmEvent, run: Run) -> None:
     if not claim.pages:
         _skip(run, "already delivered", alarm=event.alarm_name)
         return
-    deliver(prepare(None, event, None, run), key, claim, run)
+    outgoing = prepare(None, event, None, run)
+    if not outgoing.fallback and claim.kind is ClaimKind.new:
+        outgoing = begin_paging(outgoing, event, run)  # a released ALARM repeats and is acknowledged too
+    deliver(outgoing, key, claim, run)
 
 
 def _cloudwatch() -> Any:
