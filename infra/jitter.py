@@ -8,13 +8,16 @@ the same on every deploy and on every machine; adding a check moves no other che
 EventBridge Scheduler fires with one-minute precision (somewhere in the minute), so a 1-minute
 cadence has no offset to choose and Scheduler spreads it within the minute. A cadence that divides
 the hour runs at minute `offset + k × cadence`; one that does not (7m) keeps a rate expression,
-which AWS starts from the schedule's creation. Each run still falls in its own alarm period: the
-periods are as long as the cadence and the offset is smaller than one.
+which AWS starts from the schedule's creation. Each run falls in its own alarm period: the periods
+are as long as the cadence, and the offset leaves room before the period ends for the minute
+Scheduler may take to fire plus the check's own timeout, since the metric is stamped when the run
+ends. The check's timeout, not its function's, so that adding a check moves no other check.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 
 MINUTES_PER_HOUR = 60
 
@@ -25,11 +28,14 @@ def offset_minutes(check_id: str, cadence_minutes: int) -> int:
     return int.from_bytes(digest[:4], "big") % cadence_minutes
 
 
-def schedule_expression(check_id: str, cadence_s: int) -> str:
-    """The Scheduler expression that runs the check every cadence, at its own minute."""
+def schedule_expression(check_id: str, cadence_s: int, timeout_s: float = 0) -> str:
+    """The Scheduler expression that runs the check every cadence, at its own minute, early enough in
+    its alarm period that a run lasting `timeout_s` ends inside it."""
     minutes = cadence_s // 60
     if minutes == 1 or MINUTES_PER_HOUR % minutes:
         return f"rate({minutes} minute{'s' if minutes > 1 else ''})"
-    offset = offset_minutes(check_id, minutes)
+    # A run fired in minute o ends before o + 1 + timeout: the last minute it may start in is that far
+    # from the period's end (at least minute 0, whatever the timeout).
+    offset = offset_minutes(check_id, max(1, minutes - math.ceil(timeout_s / 60)))
     minute = str(offset) if minutes == MINUTES_PER_HOUR else f"{offset}/{minutes}"
     return f"cron({minute} * * * ? *)"

@@ -173,7 +173,9 @@ def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler
     return scheduler.Schedule(
         scope,
         "Schedule",
-        schedule=scheduler.ScheduleExpression.expression(schedule_expression(check.id, check.cadence)),
+        schedule=scheduler.ScheduleExpression.expression(
+            schedule_expression(check.id, check.cadence, getattr(check, "timeout", 0))
+        ),
         schedule_group=ctx.schedule_group,
         description=f"vigil {ctx.env}: {check.id} every {check.cadence // 60} min",
         target=targets.LambdaInvoke(

@@ -52,7 +52,9 @@ def test_each_schedule_fires_at_its_checks_minute(sample: Synth) -> None:
     by_check = {json.loads(s["Target"]["Input"])["check"]["id"]: s["ScheduleExpression"] for s in schedules}
     assert by_check
     for check_id, expression in by_check.items():
-        assert expression == schedule_expression(check_id, CATALOG.by_id(check_id).cadence)
+        assert expression == schedule_expression(
+            check_id, CATALOG.by_id(check_id).cadence, getattr(CATALOG.by_id(check_id), "timeout", 0)
+        )
     assert any(e.startswith("cron(") for e in by_check.values())
 
 

@@ -99,4 +99,6 @@ def test_the_schedule_carries_the_spec_the_checker_accepts(sample: Synth) -> Non
     event = json.loads(schedule["Target"]["Input"])
     assert LogsQueryCheck.model_validate(event["check"]) == CHECK
     assert event["secrets"] == {}
-    assert schedule["ScheduleExpression"] == schedule_expression(CHECK.id, 300)  # every 5 minutes, own minute
+    assert schedule["ScheduleExpression"] == schedule_expression(
+        CHECK.id, 300, CHECK.timeout
+    )  # every 5 minutes, own minute

@@ -103,7 +103,9 @@ def test_a_schedule_per_checker_check_with_the_spec_as_input(sample: Synth) -> N
         for name, ref in event["secrets"].items():
             assert CATALOG.settings.secrets[name] == ref
         # every cadence, at the check's own minute (infra.jitter)
-        assert schedule["ScheduleExpression"] == schedule_expression(check.id, check.cadence)
+        assert schedule["ScheduleExpression"] == schedule_expression(
+            check.id, check.cadence, getattr(check, "timeout", 0)
+        )
         assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert "DeadLetterConfig" in schedule["Target"]
 

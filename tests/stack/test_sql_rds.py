@@ -130,7 +130,9 @@ def test_sql_schedules_carry_the_spec_and_the_secret_id(synth: Synth) -> None:
     events = {json.loads(s["Target"]["Input"])["check"]["id"]: (s, json.loads(s["Target"]["Input"])) for s in schedules}
     assert set(events) == {"failed-jobs", "sends-fresh"}  # rds runs no checker
     schedule, event = events["sends-fresh"]
-    assert schedule["ScheduleExpression"] == schedule_expression("sends-fresh", 600)  # every 10 minutes
+    assert schedule["ScheduleExpression"] == schedule_expression(
+        "sends-fresh", 600, event["check"]["timeout"]
+    )  # every 10 minutes
     assert SqlCheck.model_validate(event["check"]).freshness is not None
     assert event["secrets"] == {"campaign-db": SECRET}
 
