@@ -102,6 +102,11 @@ def _sns() -> Any:
     return _client("sns")
 
 
+def _sqs() -> Any:
+    # Short timeouts: a group's flush that hangs past the function's timeout would strand its members.
+    return _client("sqs", connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2})
+
+
 def _logs() -> Any:
     # Evidence is a nicety: a slow Logs API must not hold an alert back (evidence.fetch also stops
     # at its own deadline). One attempt: total_max_attempts counts the first call.
@@ -203,9 +208,7 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     settings = Settings.from_env()
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
     store = StateTable(_dynamodb(), settings.state_table) if settings.state_table else None
-    # Short timeouts: a group's flush that hangs past the function's timeout would strand its members.
-    sqs = _client("sqs", connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2})
-    defer = deferred.sender(sqs, settings.deferred_queue_url) if settings.deferred_queue_url else None
+    defer = deferred.sender(_sqs(), settings.deferred_queue_url) if settings.deferred_queue_url else None
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     run = Run(
         settings=settings,
