@@ -70,7 +70,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from vigil.checkers import runner
 from vigil.checkers.network import Deadline, connection, network_verdict
 from vigil.checkers.runner import CannotMeasure
-from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE, CheckResult
+from vigil.result import CHECK_DIMENSION, MAX_SAMPLES, METRIC_NAMESPACE, CheckResult
 from vigil.secrets import SecretError
 from vigil.spec.rabbitmq import (
     BACKLOG,
@@ -487,16 +487,12 @@ def queue_values(queue: QueueFigures, now: float) -> dict[str, float]:
     return values
 
 
-# What each queue signal compares per queue, its metric, and how a worst queue reads in a sample.
-_WORST: dict[str, tuple[str, Callable[[QueueFigures], float], Callable[[QueueFigures], str]]] = {
-    BACKLOG: ("Backlog", lambda q: float(q.ready), lambda q: f"{q.ready} ready"),
-    NO_CONSUMERS: (
-        "NoConsumers",
-        lambda q: float(q.waiting_without_consumer),
-        lambda q: f"{q.ready} ready, no consumer",
-    ),
-    GROWTH: ("GrowthRate", lambda q: _rate(q.growth), lambda q: f"growing {q.growth:+.1f}/s"),
-    UNACKED: ("UnackedPercent", lambda q: round(q.unacked_percent, 2), lambda q: f"{q.unacked_percent:.0f}% unacked"),
+# What each queue signal compares per queue, and how the worst queue reads in a sample.
+_WORST: dict[str, tuple[Callable[[QueueFigures], float], Callable[[QueueFigures], str]]] = {
+    BACKLOG: (lambda q: float(q.ready), lambda q: f"{q.ready} ready"),
+    NO_CONSUMERS: (lambda q: float(q.waiting_without_consumer), lambda q: f"{q.ready} ready, no consumer"),
+    GROWTH: (lambda q: _rate(q.growth), lambda q: f"growing {q.growth:+.1f}/s"),
+    UNACKED: (lambda q: round(q.unacked_percent, 2), lambda q: f"{q.unacked_percent:.0f}% unacked"),
 }
 
 
@@ -521,7 +517,7 @@ def worst_values(spec: RabbitmqCheck, selection: Selection) -> dict[str, float]:
     """Each check-level queue signal's value over its own pool of queues."""
     values = {}
     for signal in spec.check_level_queue_signals():
-        metric = _WORST[signal][0]
+        metric = spec.signals[signal].metric
         values[metric] = signal_values(pooled(spec, selection, signal))[metric]
     return values
 
@@ -530,7 +526,7 @@ def worst_sample(spec: RabbitmqCheck, selection: Selection) -> tuple[str, ...]:
     """One sample naming each check-level signal's worst named queue (where it is above zero)."""
     parts = []
     for signal in spec.check_level_queue_signals():
-        _, value, words = _WORST[signal]
+        value, words = _WORST[signal]
         named = [q for q in pooled(spec, selection, signal) if q.name]
         worst = max(named, key=value, default=None)
         if worst is not None and value(worst) > 0:
@@ -624,6 +620,7 @@ def evaluate(spec: RabbitmqCheck, nodes: list[Any], items: Iterable[Any], now: f
     elif missing:
         code = "queue_missing"
     problems.extend(missing_words)
+    worst = worst_sample(spec, selection)
     return Evaluation(
         values=values,
         per_queue={
@@ -631,7 +628,7 @@ def evaluate(spec: RabbitmqCheck, nodes: list[Any], items: Iterable[Any], now: f
         },
         reason_code=code,
         reason=runner.one_line("; ".join(problems)) if problems else None,
-        samples=worst_sample(spec, selection) + queue_samples([*selection.listed.values(), *selection.rolled], limit=9),
+        samples=worst + queue_samples([*selection.listed.values(), *selection.rolled], limit=MAX_SAMPLES - len(worst)),
     )
 
 
