@@ -2,7 +2,7 @@
 
 The stack and `python -m infra run` (and the demo) must not disagree about a check: which signals
 get an alarm (`active_signals`: an SQS check without a DLQ has no dlq alarm, a RabbitMQ listed
-queue has one per queue signal), which series each alarm watches (metric and dimensions, the
+queue has one per signal it overrides), which series each alarm watches (metric and dimensions, the
 queue's own series for `backlog@orders`), and its rule. `checker_alarms` is that list for checker
 kinds: infra.checks builds one CloudWatch alarm per entry from it, and `run` reads each entry's
 datapoint from what the checker wrote and judges it with `state_if_it_persists`, which asks

@@ -1,7 +1,8 @@
 """Kind `rabbitmq`: a schedule invoking the rabbitmq checker, and an alarm per active signal.
 
-Broker signals and the rollup of pattern-selected queues alarm on Vigil/<metric> with Check=<id>;
-each queue listed in the catalog has its own alarms (`<signal>@<queue>`) on Check=<id>, Queue=<name>
+Broker signals and each queue signal's worst queue (pattern-selected queues, and listed queues
+without an override of their own) alarm on Vigil/<metric> with Check=<id>; a listed queue's
+override gives it its own alarm (`<signal>@<queue>`) on Check=<id>, Queue=<name>
 (RabbitmqCheck.alarm_dimensions). The checker function runs in the catalog's VPC placement and may
 read the credentials secret (both through CheckContext, like http's headers_secret).
 """

@@ -42,8 +42,8 @@ class MetricBudget:
 METRIC_BUDGETS: dict[str, MetricBudget] = {
     # One metric, Healthy (1/0); a run that cannot measure writes Healthy=0 (vigil.spec.http).
     "http": MetricBudget(metrics=frozenset({"Healthy"}), failed={"Healthy": 0.0}),
-    # What its signals read (vigil.spec.rabbitmq), for the check and for each listed queue; node
-    # counts, sums and rates go to the log line (a check with two listed queues: 16 series, not 43).
+    # What its signals read (vigil.spec.rabbitmq), for the check and a listed queue's overrides; node
+    # counts, sums and rates go to the log line (the sample check: 10 series, not 43).
     "rabbitmq": MetricBudget(
         metrics=frozenset(
             {

@@ -197,19 +197,21 @@ def test_messages_without_consumer_then_consumer_attached_then_detached(
     declare(amqp, listed, messages=3)
     declare(amqp, rolled, messages=2)
     declare(amqp, f"{prefix}events.idle")
-    spec = make_spec(queues=[listed], pattern=f"^{prefix}events\\.")
+    # Its own no_consumers alarm (an override); its other signals are in the check's worst-of series.
+    spec = make_spec(queues=[{"name": listed, "alarms": {"no_consumers": {}}}], pattern=f"^{prefix}events\\.")
 
-    waiting = poll(spec, capsys, lambda r: r.queues.get(listed, {}).get("Backlog") == 3 and r.check.get("Backlog") == 2)
+    waiting = poll(spec, capsys, lambda r: r.queues.get(listed, {}).get("Backlog") == 3 and r.check.get("Backlog") == 3)
     assert waiting.result["status"] == "ok"
     assert waiting.check["MeasureFailed"] == 0 and waiting.check["Unreachable"] == 0
     assert waiting.check["Queues"] == 2  # events.a and events.idle; the listed queue does not roll up
     assert waiting.check["NoConsumers"] == 1  # events.a waits; events.idle has nothing waiting
-    assert waiting.check["MessagesReady"] == 2
+    assert waiting.check["MessagesReady"] == 2  # the sums are the rolled-up queues'
+    assert waiting.result["samples"][0].startswith(f"worst queue per signal: backlog {listed} (3 ready)")
     assert waiting.queues[listed]["NoConsumers"] == 1 and waiting.queues[listed]["Consumers"] == 0
     verdicts = waiting.verdicts(spec)
     assert verdicts["no_consumers"] and verdicts[f"no_consumers@{listed}"]
     assert not verdicts["unreachable"] and not verdicts["resource_alarm"]
-    assert not verdicts[f"backlog@{listed}"] and not verdicts["unacked"]
+    assert not verdicts["backlog"] and not verdicts["unacked"]
 
     consumer = amqp.channel()
     consumer.basic_qos(prefetch_count=1)
@@ -268,7 +270,7 @@ def test_head_message_age_when_messages_carry_a_timestamp(
     declare(amqp, queue)
     channel = amqp.channel()
     channel.basic_publish("", queue, b"x", pika.BasicProperties(timestamp=int(time.time()) - 600))
-    spec = make_spec(queues=[queue])
+    spec = make_spec(queues=[{"name": queue, "alarms": {"backlog": {}}}])  # its own series: its figures
     stamped = poll(spec, capsys, lambda r: "OldestMessageAgeSeconds" in r.queues.get(queue, {}))
     assert 590 <= stamped.queues[queue]["OldestMessageAgeSeconds"] <= 700
 
@@ -311,17 +313,17 @@ def test_a_deleted_listed_queue_and_an_empty_pattern_are_missing(
     declare(amqp, f"{prefix}events.a")
     spec = make_spec(queues=[orders, emails], pattern=f"^{prefix}events\\.")
 
-    present = poll(spec, capsys, lambda r: orders in r.queues and r.check.get("Queues") == 1)
+    present = poll(spec, capsys, lambda r: r.check.get("Backlog") == 2 and r.check.get("Queues") == 1)
     assert present.check["QueuesMissing"] == 0
     assert present.result["reason"] is None
     assert present.verdicts(spec)["queue_missing"] is False
 
     channel = amqp.channel()
-    channel.queue_delete(orders)  # deleted (or renamed by a deploy): its per-queue series stop
+    channel.queue_delete(orders)  # deleted (or renamed by a deploy): it leaves the worst-of series
     channel.close()
     gone = poll(spec, capsys, lambda r: r.check.get("QueuesMissing") == 1)
     assert gone.check["QueuesMissing"] == 1
-    assert orders not in gone.queues and emails in gone.queues  # its own alarms see missing data and hold
+    assert gone.check["Backlog"] == 0  # emails and events.a are empty: queue_missing is what pages
     assert gone.result["reason_code"] == "queue_missing"
     assert gone.result["reason"] == f"listed queue(s) not found in vhost /: {orders}"
     assert gone.verdicts(spec)["queue_missing"] is True

@@ -178,10 +178,10 @@ def test_rabbitmq_counts_each_listed_queues_series(sample):
     catalog, rows, _ = sample
     broker = catalog.by_id("campaign-events-broker")
     assert [q.name for q in broker.queues] == ["campaign-orders", "campaign-emails"] and broker.pattern
-    # unreachable, resource_alarm, queue_missing, measure; 4 rollup signals; 4 per listed queue
-    # (Check and Queue dimensions: a series each)
-    assert custom_metrics(broker) == 4 + 4 + 2 * 4
-    assert rows["campaign-events-broker"].cost_breakdown["custom_metrics"] == pytest.approx(16 * 0.30)
+    # unreachable, resource_alarm, queue_missing, measure; 4 worst-of signals (rollup and listed queues
+    # without an override); campaign-orders' own backlog and no_consumers (dimensions Check and Queue)
+    assert custom_metrics(broker) == 4 + 4 + 2
+    assert rows["campaign-events-broker"].cost_breakdown["custom_metrics"] == pytest.approx(10 * 0.30)
 
 
 def test_sqs_prefix_counts_the_queues_metric(sample):

@@ -23,6 +23,7 @@ from tests.unit.test_rabbitmq_checker import BASE
 from vigil import secrets
 from vigil.checkers import rabbitmq as checker
 from vigil.checkers.runner import make_event
+from vigil.notifier.evidence import newest
 from vigil.spec.rabbitmq import RabbitmqCheck
 
 SAMPLE = load_catalog(FIXTURE_CATALOG)
@@ -60,9 +61,11 @@ def _matching(pattern: str) -> str:
     return next(n for n in candidates if re.search(pattern, n))
 
 
-def canned_api(spec: RabbitmqCheck, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def canned_api(
+    spec: RabbitmqCheck, monkeypatch: pytest.MonkeyPatch, queues: list[dict[str, Any]] | None = None
+) -> list[str]:
     asked: list[str] = []
-    queues = listing(spec)
+    queues = listing(spec) if queues is None else queues
 
     def request(self: checker.ManagementApi, path: str, target: str) -> tuple[int, bytes]:
         asked.append(target)
@@ -133,3 +136,26 @@ def test_the_check_under_test_alarms_on_per_queue_and_check_level_series() -> No
     dimension_sets = {frozenset(d for d, _ in s[2]) for s in alarmed(SPECS["sample"]).values()}  # type: ignore[arg-type]
     assert dimension_sets == {frozenset({"Check"}), frozenset({"Check", "Queue"})}
     assert "queue_missing" in SPECS["sample"].active_signals()
+
+
+def test_the_alarm_e_mails_evidence_names_the_worst_listed_queue(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # campaign-emails has no backlog override: its backlog is in the check-level worst-of series,
+    # and the run's line (what the notifier reads for the ALARM e-mail) says it is the worst.
+    spec = SPECS["sample"]
+    assert isinstance(spec, RabbitmqCheck)
+    vhost = spec.queue_vhost
+    deep = queue("campaign-emails", vhost) | {"messages_ready": 4000}
+    canned_api(spec, monkeypatch, [queue("campaign-orders", vhost), deep, queue("campaign-events.a", vhost)])
+    capsys.readouterr()
+
+    checker.handler(make_event(spec, {spec.credentials_secret: "vigil/test/rabbit"}))
+
+    out = capsys.readouterr().out
+    run_line = next(line for line in out.splitlines() if '"status"' in line)
+    evidence = newest([(NOW * 1000, run_line)], spec.id)
+    assert evidence is not None
+    assert evidence.samples[0].startswith("worst queue per signal: backlog campaign-emails (4000 ready)")
+    own = {document["Queue"] for document in emf_lines(out) if "Queue" in document}
+    assert own == {"campaign-orders"}  # campaign-emails has no alarm of its own: no series of its own

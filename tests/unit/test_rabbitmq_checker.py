@@ -138,11 +138,11 @@ def test_broker_health(nodes: list[dict], alarm: int, words: list[str]) -> None:
 
 
 def test_evaluate_puts_broker_rollup_and_missing_queues_together() -> None:
-    s = spec(queues=["orders", "gone"], pattern="^events\\.")
+    s = spec(queues=[{"name": "orders", "alarms": {"backlog": {"threshold": 5}}}, "gone"], pattern="^events\\.")
     items = [item("orders", ready=7), item("events.a", ready=3)]
     evaluation = checker.evaluate(s, [NODE_OK], items, NOW)
     assert evaluation.values["Unreachable"] == 0
-    assert evaluation.values["Backlog"] == 3  # rollup of events.* only
+    assert evaluation.values["Backlog"] == 3  # rollup of events.* only: orders has its own backlog alarm
     assert evaluation.values["QueuesMissing"] == 1
     assert evaluation.per_queue["orders"]["Backlog"] == 7
     assert evaluation.reason_code == "queue_missing"
@@ -165,7 +165,29 @@ def test_listed_queues_gone_and_an_empty_pattern_add_up() -> None:
         "listed queue(s) not found in vhost /: orders, gone; pattern ^events\\. matches no queue beyond the "
         "listed ones in any vhost"
     )
-    assert list(evaluation.per_queue) == ["emails"]  # the gone queues have no series: their alarms hold
+    assert evaluation.per_queue == {}  # no listed queue has an alarm of its own
+    assert evaluation.values["Backlog"] == 0  # emails, the one listed queue found; queue_missing pages
+
+
+def test_listed_queues_without_own_alarms_pool_into_the_worst_of_series() -> None:
+    s = spec(queues=["orders", "emails", {"name": "vip", "alarms": {"backlog": {"threshold": 5}}}])
+    items = [
+        item("orders", ready=40, unacked=60, consumers=1, publish=9.0, deliver_get=1.0),
+        item("emails", ready=900, consumers=0),
+        item("vip", ready=5000, unacked=100, consumers=1),
+    ]
+    evaluation = checker.evaluate(s, [NODE_OK], items, NOW)
+    # vip's backlog has its own alarm, so the worst backlog is emails'; its other signals pool.
+    assert evaluation.values["Backlog"] == 900
+    assert evaluation.values["NoConsumers"] == 1  # emails waits without a consumer
+    assert evaluation.values["GrowthRate"] == 8.0  # orders
+    assert evaluation.values["UnackedPercent"] == 60.0  # orders
+    assert list(evaluation.per_queue) == ["vip"]  # the only own alarm: vip's backlog
+    # The ALARM e-mail's evidence names each signal's worst queue.
+    assert evaluation.samples[0] == (
+        "worst queue per signal: backlog emails (900 ready); no_consumers emails (900 ready, no consumer); "
+        "growth orders (growing +8.0/s); unacked orders (60% unacked)"
+    )
 
 
 def test_a_pattern_matching_only_listed_queues_selects_none() -> None:
@@ -196,14 +218,19 @@ def test_a_resource_problem_wins_the_code_but_missing_queues_are_still_counted_a
 
 
 def test_evaluate_without_rollup_emits_no_queue_rollup() -> None:
-    evaluation = checker.evaluate(spec(queues=["orders"]), [NODE_OK], [item("orders")], NOW)
+    every_signal_own = {s: {"threshold": 5} for s in ("backlog", "no_consumers", "growth", "unacked")}
+    s = spec(queues=[{"name": "orders", "alarms": every_signal_own}])
+    evaluation = checker.evaluate(s, [NODE_OK], [item("orders")], NOW)
     assert "Backlog" not in evaluation.values and "Queues" not in evaluation.values
     assert evaluation.reason_code is None and evaluation.reason is None
 
 
 def test_every_value_has_a_unit() -> None:
     evaluation = checker.evaluate(
-        spec(queues=["orders"], pattern="."), [NODE_OK], [item("orders") | {"head_message_timestamp": 1}], NOW
+        spec(queues=[{"name": "orders", "alarms": {"growth": {"threshold": 1}}}], pattern="."),
+        [NODE_OK],
+        [item("orders") | {"head_message_timestamp": 1}],
+        NOW,
     )
     assert set(evaluation.values) | set(evaluation.per_queue["orders"]) <= set(checker.UNITS)
 
@@ -297,15 +324,20 @@ def test_rejected_request_reason_is_quoted_bounded() -> None:
 
 
 def test_per_queue_documents_have_check_and_queue_dimensions() -> None:
-    documents = checker.queue_documents("events-broker", {"orders": {"Backlog": 3.0, "GrowthRate": 0.5}}, 123)
+    own = {"backlog": {"threshold": 5}, "growth": {"threshold": 1}}
+    s = spec(queues=[{"name": "orders", "alarms": own}])
+    values = {"Backlog": 3.0, "GrowthRate": 0.5, "UnackedPercent": 10.0}
+    documents = checker.queue_documents(s, {"orders": values}, 123)
     (document,) = documents
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "Vigil"
     assert directive["Dimensions"] == [["Check", "Queue"]]
+    # Only what the queue's own alarms read is a metric; unacked is pooled, a plain field here.
     assert directive["Metrics"] == [
         {"Name": "Backlog", "Unit": "Count"},
         {"Name": "GrowthRate", "Unit": "Count/Second"},
     ]
+    assert document["UnackedPercent"] == 10.0
     assert (document["Check"], document["Queue"], document["Backlog"], document["GrowthRate"]) == (
         "events-broker",
         "orders",
@@ -317,8 +349,9 @@ def test_per_queue_documents_have_check_and_queue_dimensions() -> None:
 
 def test_documents_leave_in_one_write_one_line_each() -> None:
     writes: list[str] = []
+    s = spec(queues=[{"name": f"q{i}", "alarms": {"backlog": {"threshold": 5}}} for i in range(3)])
     per_queue = {f"q{i}": {"Backlog": float(i)} for i in range(3)}
-    checker.write_documents(checker.queue_documents("c", per_queue, 1), writes.append)
+    checker.write_documents(checker.queue_documents(s, per_queue, 1), writes.append)
     (text,) = writes
     assert [json.loads(line)["Queue"] for line in text.splitlines()] == ["q0", "q1", "q2"]
     checker.write_documents([], writes.append)

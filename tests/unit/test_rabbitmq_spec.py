@@ -44,18 +44,33 @@ def test_whole_broker_has_broker_and_rollup_signals() -> None:
     ]
 
 
-def test_listed_queues_only_get_per_queue_signals_and_no_rollup() -> None:
+def test_listed_queues_without_overrides_get_one_worst_of_alarm_per_signal() -> None:
     signals = check(queues=["orders", "emails"]).active_signals()
-    assert [s for s in signals if "@" not in s] == ["unreachable", "resource_alarm", "queue_missing", "measure"]
-    assert {s for s in signals if "@" in s} == {
-        f"{signal}@{queue}"
-        for signal in ("backlog", "no_consumers", "growth", "unacked")
-        for queue in ("orders", "emails")
-    }
+    assert signals == [
+        "unreachable",
+        "resource_alarm",
+        "queue_missing",
+        "backlog",
+        "no_consumers",
+        "growth",
+        "unacked",
+        "measure",
+    ]
+
+
+def test_a_listed_queues_override_gives_it_its_own_alarm_for_that_signal_only() -> None:
+    every_signal_own = {s: {"threshold": 5} for s in ("backlog", "no_consumers", "growth", "unacked")}
+    s = check(queues=[{"name": "orders", "alarms": {"backlog": {"threshold": 5}}}, "emails"])
+    assert [x for x in s.active_signals() if "@" in x] == ["backlog@orders"]
+    assert s.pooled_queues("backlog") == ["emails"] and s.pooled_queues("growth") == ["orders", "emails"]
+    # Every signal overridden and no pattern: no check-level queue series left.
+    only_own = check(queues=[{"name": "orders", "alarms": every_signal_own}]).active_signals()
+    assert [x for x in only_own if "@" not in x] == ["unreachable", "resource_alarm", "queue_missing", "measure"]
 
 
 def test_pattern_with_listed_queues_keeps_the_rollup() -> None:
-    signals = check(queues=["orders"], pattern="^events\\.").active_signals()
+    s = check(queues=[{"name": "orders", "alarms": {"backlog": {"threshold": 5}}}], pattern="^events\\.")
+    signals = s.active_signals()
     assert "backlog" in signals and "backlog@orders" in signals
 
 

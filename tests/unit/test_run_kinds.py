@@ -106,14 +106,21 @@ RABBIT = {
 
 
 @pytest.mark.parametrize(("consumers", "code"), [(0, 1), (3, 0)])
-def test_rabbitmq_listed_queue_without_consumers(tmp_path, server, capsys, monkeypatch, consumers, code):
+@pytest.mark.parametrize(
+    ("queue", "signal"),
+    [
+        ("orders", "no_consumers"),  # no override: the check-level worst-of series
+        ({"name": "orders", "alarms": {"no_consumers": {"threshold": 0}}}, "no_consumers@orders"),  # its own
+    ],
+)
+def test_rabbitmq_listed_queue_without_consumers(tmp_path, server, capsys, monkeypatch, consumers, code, queue, signal):
     broker(server, consumers)
     monkeypatch.setenv("VIGIL_SECRET_RABBIT", json.dumps({"username": "monitor", "password": "n0t-printed"}))
 
-    exit_code, out = run(tmp_path, {**RABBIT, "url": server.base_url}, capsys)
+    exit_code, out = run(tmp_path, {**RABBIT, "queues": [queue], "url": server.base_url}, capsys)
 
     assert exit_code == code, out
-    assert alarm_line(out) == ("alarm: no_consumers@orders" if code else "")
+    assert alarm_line(out) == (f"alarm: {signal}" if code else "")
     assert "n0t-printed" not in out
 
 

@@ -28,7 +28,10 @@ permissions on the vhost), 404 (no such vhost, or `url` is not the management AP
 and paging "broker down" for that would send on-call to the wrong place.
 
 Other choices:
-- Per-queue series (queues listed in the catalog) need the dimensions Check and Queue, which
+- A listed queue's signal without an override of its own goes into the check-level series, the
+  worst over it and the rolled-up queues (`worst_values`); the first sample names each such
+  signal's worst queue, so the ALARM e-mail says which queue breached.
+- Series of a listed queue's own alarms (an override) need the dimensions Check and Queue, which
   CheckResult cannot carry: `measure` writes them as EMF documents of their own, in one write, and
   the runner writes the check's own line (rollup and broker figures) after it.
 - Rates are the broker's own (its latest sample, refreshed every collect_statistics_interval,
@@ -64,13 +67,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from vigil import metrics
 from vigil.checkers import runner
 from vigil.checkers.network import Deadline, connection, network_verdict
 from vigil.checkers.runner import CannotMeasure
-from vigil.result import CHECK_DIMENSION, METRIC_NAMESPACE, CheckResult
+from vigil.result import CHECK_DIMENSION, MAX_SAMPLES, METRIC_NAMESPACE, CheckResult
 from vigil.secrets import SecretError
-from vigil.spec.rabbitmq import QUEUE_DIMENSION, RabbitmqCheck
+from vigil.spec.rabbitmq import (
+    BACKLOG,
+    GROWTH,
+    NO_CONSUMERS,
+    QUEUE_DIMENSION,
+    QUEUE_SIGNALS,
+    UNACKED,
+    RabbitmqCheck,
+)
 
 KIND = "rabbitmq"
 PAGE_SIZE = 500  # the management API's largest page
@@ -115,7 +125,6 @@ UNITS = {
     "UnackedPercent": "Percent",
     "OldestMessageAgeSeconds": "Seconds",
 }
-EMF_METRIC_LIMIT = 100  # CloudWatch's limit per EMF directive
 
 Write = Callable[[str], object]
 
@@ -478,14 +487,58 @@ def queue_values(queue: QueueFigures, now: float) -> dict[str, float]:
     return values
 
 
-def rollup_values(queues: list[QueueFigures], now: float) -> dict[str, float]:
-    """The rolled-up queues as one series: the worst queue for what alarms compare, sums for the rest."""
-    values = {
-        "Queues": float(len(queues)),
+# What each queue signal compares per queue, and how the worst queue reads in a sample.
+_WORST: dict[str, tuple[Callable[[QueueFigures], float], Callable[[QueueFigures], str]]] = {
+    BACKLOG: (lambda q: float(q.ready), lambda q: f"{q.ready} ready"),
+    NO_CONSUMERS: (lambda q: float(q.waiting_without_consumer), lambda q: f"{q.ready} ready, no consumer"),
+    GROWTH: (lambda q: _rate(q.growth), lambda q: f"growing {q.growth:+.1f}/s"),
+    UNACKED: (lambda q: round(q.unacked_percent, 2), lambda q: f"{q.unacked_percent:.0f}% unacked"),
+}
+
+
+def signal_values(queues: list[QueueFigures]) -> dict[str, float]:
+    """What the queue signals compare over several queues: the worst queue's value, and for
+    no_consumers how many queues wait without one."""
+    return {
         "Backlog": float(max((q.ready for q in queues), default=0)),
         "NoConsumers": float(sum(1 for q in queues if q.waiting_without_consumer)),
         "GrowthRate": _rate(max((q.growth for q in queues), default=0.0)),
         "UnackedPercent": round(max((q.unacked_percent for q in queues), default=0.0), 2),
+    }
+
+
+def pooled(spec: RabbitmqCheck, selection: Selection, signal: str) -> list[QueueFigures]:
+    """The queues in a signal's check-level series: rolled up, and listed without their own alarm."""
+    listed = [selection.listed[name] for name in spec.pooled_queues(signal) if name in selection.listed]
+    return [*selection.rolled, *listed]
+
+
+def worst_values(spec: RabbitmqCheck, selection: Selection) -> dict[str, float]:
+    """Each check-level queue signal's value over its own pool of queues."""
+    values = {}
+    for signal in spec.check_level_queue_signals():
+        metric = spec.signals[signal].metric
+        values[metric] = signal_values(pooled(spec, selection, signal))[metric]
+    return values
+
+
+def worst_sample(spec: RabbitmqCheck, selection: Selection) -> tuple[str, ...]:
+    """One sample naming each check-level signal's worst named queue (where it is above zero)."""
+    parts = []
+    for signal in spec.check_level_queue_signals():
+        value, words = _WORST[signal]
+        named = [q for q in pooled(spec, selection, signal) if q.name]
+        worst = max(named, key=value, default=None)
+        if worst is not None and value(worst) > 0:
+            parts.append(f"{signal} {worst.name} ({words(worst)})")
+    return (f"worst queue per signal: {'; '.join(parts)}",) if parts else ()
+
+
+def rollup_values(queues: list[QueueFigures], now: float) -> dict[str, float]:
+    """The rolled-up queues as one series: the worst queue for what alarms compare, sums for the rest."""
+    values = {
+        "Queues": float(len(queues)),
+        **signal_values(queues),
         "MessagesReady": float(sum(q.ready for q in queues)),
         "MessagesUnacked": float(sum(q.unacked for q in queues)),
         "Messages": float(sum(q.total for q in queues)),
@@ -530,7 +583,7 @@ def _rate(value: float) -> float:
 @dataclass
 class Evaluation:
     values: dict[str, float]  # the check's own series (dimension Check)
-    per_queue: dict[str, dict[str, float]]  # listed queue → its series (dimensions Check, Queue)
+    per_queue: dict[str, dict[str, float]]  # listed queue with own alarms → its figures (Check, Queue)
     reason_code: str | None
     reason: str | None
     samples: tuple[str, ...] = ()
@@ -557,6 +610,7 @@ def evaluate(spec: RabbitmqCheck, nodes: list[Any], items: Iterable[Any], now: f
     values["Unreachable"] = 0.0
     if spec.rolls_up:
         values |= rollup_values(selection.rolled, now)
+    values |= worst_values(spec, selection)
     missing, missing_words = missing_queues(spec, selection)
     if spec.expects_queues:
         values["QueuesMissing"] = float(missing)
@@ -566,38 +620,47 @@ def evaluate(spec: RabbitmqCheck, nodes: list[Any], items: Iterable[Any], now: f
     elif missing:
         code = "queue_missing"
     problems.extend(missing_words)
+    worst = worst_sample(spec, selection)
     return Evaluation(
         values=values,
-        per_queue={name: queue_values(queue, now) for name, queue in selection.listed.items()},
+        per_queue={
+            name: queue_values(queue, now) for name, queue in selection.listed.items() if own_metrics(spec, name)
+        },
         reason_code=code,
         reason=runner.one_line("; ".join(problems)) if problems else None,
-        samples=queue_samples([*selection.listed.values(), *selection.rolled]),
+        samples=worst + queue_samples([*selection.listed.values(), *selection.rolled], limit=MAX_SAMPLES - len(worst)),
     )
 
 
 # -- emit ----------------------------------------------------------------------------------------
 
 
+def own_metrics(spec: RabbitmqCheck, queue: str) -> set[str]:
+    """The metrics a listed queue's own alarms read (its overridden signals); the rest is pooled."""
+    listed = spec.listed_queue(queue)
+    return {spec.signals[s].metric for s in QUEUE_SIGNALS if spec.own_alarm(listed, s)}
+
+
 def queue_documents(
-    check_id: str, per_queue: Mapping[str, Mapping[str, float]], timestamp_ms: int
+    spec: RabbitmqCheck, per_queue: Mapping[str, Mapping[str, float]], timestamp_ms: int
 ) -> list[dict[str, Any]]:
-    """One EMF document per listed queue (a document has one value per dimension), Check and Queue;
-    only what alarms read is a metric (vigil.result.METRIC_BUDGETS), the rest plain fields."""
+    """One EMF document per listed queue with own alarms (a document has one value per dimension),
+    Check and Queue; only what its own alarms read is a metric, the rest plain fields."""
     documents = []
     for queue, values in per_queue.items():
-        names = list(metrics.split_by_budget(KIND, dict(values))[0])
+        # At most the four queue signals: far below an EMF directive's 100 metrics.
+        names = [n for n in values if n in own_metrics(spec, queue)]
         directives = [
             {
                 "Namespace": METRIC_NAMESPACE,
                 "Dimensions": [[CHECK_DIMENSION, QUEUE_DIMENSION]],
-                "Metrics": [{"Name": n, "Unit": UNITS[n]} for n in names[start : start + EMF_METRIC_LIMIT]],
+                "Metrics": [{"Name": n, "Unit": UNITS[n]} for n in names],
             }
-            for start in range(0, len(names), EMF_METRIC_LIMIT)
         ]
         documents.append(
             {
                 "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": directives},
-                CHECK_DIMENSION: check_id,
+                CHECK_DIMENSION: spec.id,
                 QUEUE_DIMENSION: queue,
                 **values,
             }
@@ -639,7 +702,7 @@ def measure(spec: RabbitmqCheck, resolve: runner.SecretsResolver, write: Write =
     finally:
         api.close()
     evaluation = evaluate(spec, fetched.nodes, fetched.queues, time.time())
-    write_documents(queue_documents(spec.id, evaluation.per_queue, int(time.time() * 1000)), write)
+    write_documents(queue_documents(spec, evaluation.per_queue, int(time.time() * 1000)), write)
     return _result(spec, evaluation.values, evaluation.reason_code, evaluation.reason, api, evaluation.samples)
 
 

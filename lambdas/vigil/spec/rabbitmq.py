@@ -1,16 +1,19 @@
 """Kind `rabbitmq`: queues and broker health read from the RabbitMQ management HTTP API.
 
-Queue signals exist twice. Every queue listed under `queues` gets its own alarm per queue signal,
-on a metric with the dimensions Check and Queue, named `<signal>@<queue>` (vigil-<env>-<check>-
-backlog@orders); its rule is the check's rule for that signal with the queue's own overrides on
-top. Queues selected only by `pattern` (or every queue, when neither is given) roll up into one
-series per signal on the Check dimension (the worst queue's value, or a count), so a pattern that
-matches thousands of queues still costs one alarm per signal.
+Queue signals roll up into one check-level series per signal on the Check dimension (the worst
+queue's value, or a count): the queues `pattern` selects (every queue, when neither `pattern` nor
+`queues` is given), and each listed queue without an override of its own for that signal. So a
+pattern matching thousands of queues, or a list of fifty, costs one alarm per signal; the checker
+computes the worst itself (no metric math), and the run's samples name the worst queue per signal.
 
-A listed queue that is gone (deleted, renamed, or declared in another vhost) has no per-queue
-series, and those alarms hold their state (missing data `ignore`): `queue_missing` is what pages
-for it, counting the listed queues not found, plus 1 when `pattern` selects no queue at all (its
-rollup would otherwise report zeros, which look healthy).
+A listed queue WITH an override for a signal keeps its own alarm for it, on a metric with the
+dimensions Check and Queue, named `<signal>@<queue>` (vigil-<env>-<check>-backlog@orders); its
+rule is the check's rule for that signal with the queue's override on top.
+
+A listed queue that is gone (deleted, renamed, or declared in another vhost) has no figures:
+its own alarms hold their state (missing data `ignore`) and the worst-of series leave it out.
+`queue_missing` is what pages for it, counting the listed queues not found, plus 1 when `pattern`
+selects no queue at all (its rollup would otherwise report zeros, which look healthy).
 """
 
 from __future__ import annotations
@@ -92,11 +95,12 @@ def split_signal(name: str) -> tuple[str, str | None]:
 
 
 class QueueSpec(StrictModel):
-    """A queue watched one by one, optionally with its own alarm rules."""
+    """A queue watched by name; an override of a signal gives it its own alarm for that signal."""
 
     name: QueueName
     alarms: dict[str, AlarmRuleOverride] = Field(
-        default_factory=dict, description=f"overrides of the check's rules for this queue: {', '.join(QUEUE_SIGNALS)}"
+        default_factory=dict,
+        description=(f"overrides of the check's rules for this queue, each its own alarm: {', '.join(QUEUE_SIGNALS)}"),
     )
 
 
@@ -202,7 +206,10 @@ class RabbitmqCheck(CheckBase):
     queues: list[QueueEntry] = Field(
         default_factory=list,
         max_length=MAX_LISTED_QUEUES,
-        description="queues watched one by one (metrics and alarms per queue), in vhost (or / when vhost is omitted)",
+        description=(
+            "queues watched by name, in vhost (or / when vhost is omitted): each signal's worst queue is "
+            "one check-level series; a queue's own override of a signal gives it its own alarm"
+        ),
     )
     pattern: str | None = Field(
         default=None,
@@ -279,8 +286,19 @@ class RabbitmqCheck(CheckBase):
         queue = split_signal(signal)[1]
         return super().alarm_dimensions(signal) | ({QUEUE_DIMENSION: queue} if queue is not None else {})
 
+    def own_alarm(self, queue: QueueSpec, signal: str) -> bool:
+        """Whether a listed queue has its own alarm for a queue signal: only with its own override."""
+        return signal in queue.alarms
+
+    def pooled_queues(self, signal: str) -> list[str]:
+        """Listed queues whose value for a queue signal goes into the check-level worst-of series."""
+        return [q.name for q in self.queues if not self.own_alarm(q, signal)]
+
+    def check_level_queue_signals(self) -> list[str]:
+        """Queue signals with a check-level series: a rollup, or a listed queue without its own alarm."""
+        return [s for s in QUEUE_SIGNALS if self.rolls_up or self.pooled_queues(s)]
+
     def active_signals(self) -> list[str]:
-        rollup = list(QUEUE_SIGNALS) if self.rolls_up else []
-        listed = [queue_signal(s, q.name) for q in self.queues for s in QUEUE_SIGNALS]
+        listed = [queue_signal(s, q.name) for q in self.queues for s in QUEUE_SIGNALS if self.own_alarm(q, s)]
         missing = [QUEUE_MISSING] if self.expects_queues else []
-        return [UNREACHABLE, RESOURCE_ALARM, *missing, *rollup, *listed, MEASURE_SIGNAL.name]
+        return [UNREACHABLE, RESOURCE_ALARM, *missing, *self.check_level_queue_signals(), *listed, MEASURE_SIGNAL.name]
