@@ -24,9 +24,9 @@ pytestmark = pytest.mark.slow
 
 KINDS_CATALOG = REPO_ROOT / "tests" / "fixtures" / "kinds"  # the native kinds, with tag selectors
 
-# Enough copies of the fixture's RabbitMQ check (17 resources each: its alarms and its schedule)
+# Enough copies of the fixture's RabbitMQ check (11 resources each: its alarms and its schedule)
 # to take messaging.yaml's stack past its budget of 450.
-BROKER_COPIES = 26
+BROKER_COPIES = 42
 
 
 def run_app(tmp_path: Path, **context: str) -> subprocess.CompletedProcess[str]:

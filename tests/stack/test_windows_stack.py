@@ -40,7 +40,7 @@ ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 _CRON = re.compile(r"^cron\([0-9A-Z*,-]+ [0-9A-Z*,-]+ [0-9A-Z*,-]+ [0-9A-Z*,-]+ [0-9A-Z*,-]+\)$")
 _AT = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}\)$")
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
-STATUS_CHECKS = 20
+STATUS_CHECKS = 25
 OUTPUT_SECRETS = {
     "servicenow-api": "vigil/servicenow/api",
     "ops-webhook": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:vigil/ops-webhook-AbCdEf",
