@@ -107,6 +107,12 @@ def _sqs() -> Any:
     return _client("sqs", connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2})
 
 
+def _cloudwatch() -> Any:
+    # One client for every DescribeAlarms (inhibition checks, follow-ups): a slow answer fails fast,
+    # and the caller's own fallback (page, or Scheduler's retry) takes over.
+    return _client("cloudwatch", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
+
+
 def _logs() -> Any:
     # Evidence is a nicety: a slow Logs API must not hold an alert back (evidence.fetch also stops
     # at its own deadline). One attempt: total_max_attempts counts the first call.
@@ -309,7 +315,7 @@ def follow_up(payload: dict[str, Any], run: Run) -> None:
         return
     record = repeats.Record.of(run.store.get(repeats.record_key(follow.alarm_arn))) if run.store else None
     # A failure here raises: Scheduler retries the invocation (repeats.SCHEDULE_RETRIES).
-    alarm = repeats.describe(_client("cloudwatch"), follow.alarm_arn)
+    alarm = repeats.describe(_cloudwatch(), follow.alarm_arn)
     stop = repeats.why_stop(follow, alarm, record)
     if stop or alarm is None:
         _skip(run, f"{follow.vigil} {follow.count} stops: {stop}", alarm=follow.alarm_arn)
@@ -543,10 +549,6 @@ def inhibit_check(event: AlarmEvent, run: Run) -> None:
     if not outgoing.fallback and claim.kind is ClaimKind.new:
         outgoing = begin_paging(outgoing, event, run)  # a released ALARM repeats and is acknowledged too
     deliver(outgoing, key, claim, run)
-
-
-def _cloudwatch() -> Any:
-    return _client("cloudwatch", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
 
 
 # --- publishing -----------------------------------------------------------------------------------
