@@ -1,9 +1,12 @@
-"""Repeats, escalation and acknowledgement (vigil.notifier.repeats, vigil.notifier.ack): what they run on.
+"""Repeats, escalation and acknowledgement (vigil.notifier.repeats, vigil.notifier.ack), and the page at
+an ad-hoc silence's end (vigil.notifier.silence_end): what they run on.
 
 - A Scheduler group, vigil-<env>-paging, for the notifier's one-shot schedules (each deletes itself
   after it runs), and the role Scheduler invokes the notifier with: trusted by scheduler.amazonaws.com
   for this account's schedules in this group only, allowed to invoke the notifier and nothing else.
-  The notifier may create schedules in that group and pass that role, to Scheduler only.
+  The notifier may create schedules in that group and pass that role, to Scheduler only. Every
+  stack has them: any route's alarm can be silenced, and its page at the silence's end needs them.
+The rest only when some route repeats or escalates:
 - The acknowledgement function behind a function URL with auth type NONE: its HMAC-signed token is
   the auth (docs/operations.md, Repeats). Its only write is the paging record of an alarm
   (`alarm#` partition) in the notifier's state table.
@@ -59,6 +62,12 @@ class Paging(Construct):
         failures: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._schedules(env, notifier)
+        if policy.routes:
+            self._repeats(env, policy, notifier, state, code, failures)
+
+    def _schedules(self, env: str, notifier: lambda_.Function) -> None:
+        """The group, the role Scheduler invokes the notifier with, and the notifier's right to use both."""
         scheduler.CfnScheduleGroup(self, "Group", name=group_name(env))
         scheduler_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         schedules = f"{scheduler_arn}:schedule/{group_name(env)}/*"
@@ -88,7 +97,35 @@ class Paging(Construct):
             [f"AwsSolutions-IAM5[Resource::<{notifier_id}.Arn>:*]"],
             "The notifier's own versions and aliases, which the schedule's target ARN may name; no other function.",
         )
+        notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
+        notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
+        notifier.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules]))
+        notifier.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        assert notifier.role is not None
+        nag.acknowledge(
+            notifier.role,
+            [
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group_name(env)}/*]"
+            ],
+            "Schedules are made per ALARM at run time in vigil's one group.",
+        )
 
+    def _repeats(
+        self,
+        env: str,
+        policy: Policy,
+        notifier: lambda_.Function,
+        state: NotifierState,
+        code: lambda_.Code,
+        failures: sqs.IQueue,
+    ) -> None:
+        """The acknowledgement function and its key; the policy and the alarm re-reads for the notifier."""
         self.key = secretsmanager.Secret(
             self,
             "AckKey",
@@ -126,34 +163,10 @@ class Paging(Construct):
             "Writing the KMS-encrypted state table needs the GenerateDataKey family, on vigil's one key, through DynamoDB only.",
         )
 
-        # The notifier: re-read the alarm and the record, schedule the next follow-up, sign links.
+        # The notifier: read the record (an acknowledgement stops the repeats), sign links. It re-reads
+        # alarms with the DescribeAlarms the notifier has for inhibition (infra/notifications.py).
         notifier.add_environment(PAGING_ENV, policy.model_dump_json())
-        notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
-        notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
         notifier.add_environment(ACK_URL_ENV, self.url.url)
         notifier.add_environment(ACK_SECRET_ENV, self.key.secret_arn)
-        notifier.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules]))
-        notifier.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
-        )
-        notifier.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:vigil-{env}-*"],
-            )
-        )
         state.grant_alarm_partitions(notifier, ["dynamodb:GetItem"])
         self.key.grant_read(notifier)
-        assert notifier.role is not None
-        nag.acknowledge(
-            notifier.role,
-            [
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group_name(env)}/*]",
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:vigil-{env}-*]",
-            ],
-            "Schedules are made per ALARM at run time in vigil's one group, and the alarms re-read are vigil's own, all under one name prefix.",
-        )
