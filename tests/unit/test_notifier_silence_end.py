@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from test_notifier_delivery import TABLE, sns_event, table  # noqa: F401
+from test_notifier_grouping import RecordingSqs, flush_record, sqs  # noqa: F401
 from test_notifier_handler import REGION, Routes, env, routes, summary  # noqa: F401
 from test_notifier_repeats import CONTEXT, ROUTE, Clock, alarm_in_moto, paging, schedules  # noqa: F401
 
@@ -153,6 +154,22 @@ def test_an_extended_silence_moves_the_follow_up_to_its_new_end(now: Clock, tabl
         f"until {extended.until.day} {extended.until:%b %H:%M} UTC; still in ALARM"
         in (Routes.published(ROUTE)[0][1]["default"])
     )
+
+
+def test_with_grouping_on_the_page_at_the_silences_end_joins_its_services_group(
+    now: Clock,
+    table: Any,  # noqa: F811
+    sqs: RecordingSqs,  # noqa: F811
+) -> None:
+    silence(table, now)
+    assert notifier.handler(alarm_in_moto(), CONTEXT) == summary(skipped=1)  # held before any group
+    assert sqs.sent == []
+    (schedule,) = silence_ends()
+    assert fire(schedule, now) == {**summary(), "grouped": 1}
+    (flush,) = sqs.sent
+    assert notifier.handler(flush_record(flush), CONTEXT) == summary(published=1)
+    ((subject, _),) = Routes.published(ROUTE)
+    assert subject == f"SILENCE ENDED: {SUBJECT}"
 
 
 def test_a_window_open_at_the_silences_end_moves_the_follow_up_to_the_windows_end(

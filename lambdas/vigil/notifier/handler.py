@@ -20,7 +20,8 @@ Each payload, in order:
 2. skip what the alarm's own actions would not page (vigil.notifier.paging);
 3. drop a state change older than the last one paged, an OK that resolves nothing on-call heard of
    (a new alarm's first evaluation, an inhibited ALARM never paged), hold back one a silence covers
-   (vigil.notifier.silencing) and an inhibited signal's ALARM for its inhibitor's wait
+   (vigil.notifier.silencing; an ALARM an ad-hoc silence holds gets a look at the silence's end,
+   vigil.notifier.silence_end) and an inhibited signal's ALARM for its inhibitor's wait
    (vigil.notifier.inhibition), and drop one already delivered or being delivered by another
    invocation (vigil.notifier.state);
 4. render it (on failure, the plain fallback), with the evidence on ALARM (the checker's last run,
@@ -38,7 +39,8 @@ Each payload, in order:
 
 A first ALARM page to routes that repeat or escalate also schedules its follow-ups and carries an
 acknowledgement link; an OK page says who acknowledged. A follow-up payload from Scheduler goes
-through `follow_up` instead (vigil.notifier.repeats; SCHEDULE_GROUP and the variables beside it).
+through `follow_up` instead (vigil.notifier.repeats; SCHEDULE_GROUP and the variables beside it),
+and the look at a silence's end through `silence_ended` (vigil.notifier.silence_end).
 """
 
 from __future__ import annotations
