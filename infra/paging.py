@@ -63,69 +63,9 @@ class Paging(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._schedules(env, notifier)
-        if policy.routes:
-            self._repeats(env, policy, notifier, state, code, failures)
-
-    def _schedules(self, env: str, notifier: lambda_.Function) -> None:
-        """The group, the role Scheduler invokes the notifier with, and the notifier's right to use both."""
-        scheduler.CfnScheduleGroup(self, "Group", name=group_name(env))
-        scheduler_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        schedules = f"{scheduler_arn}:schedule/{group_name(env)}/*"
-        # Confused-deputy guard: Scheduler assumes the role for this account's group only (Scheduler sets
-        # aws:SourceArn to the schedule group's ARN).
-        self.role = iam.Role(
-            self,
-            "SchedulerRole",
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com").with_conditions(
-                {
-                    "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
-                        "aws:SourceArn": f"{scheduler_arn}:schedule-group/{group_name(env)}",
-                    }
-                }
-            ),
-            description=f"vigil {env}: EventBridge Scheduler invokes the notifier with a repeat or escalation",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[notifier.function_arn, f"{notifier.function_arn}:*"]
-            )
-        )
-        notifier_id = Stack.of(notifier).get_logical_id(cast(CfnElement, notifier.node.default_child))
-        nag.acknowledge(
-            self.role,
-            [f"AwsSolutions-IAM5[Resource::<{notifier_id}.Arn>:*]"],
-            "The notifier's own versions and aliases, which the schedule's target ARN may name; no other function.",
-        )
-        notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
-        notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
-        notifier.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules]))
-        notifier.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
-        )
-        assert notifier.role is not None
-        nag.acknowledge(
-            notifier.role,
-            [
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group_name(env)}/*]"
-            ],
-            "Schedules are made per ALARM at run time in vigil's one group.",
-        )
-
-    def _repeats(
-        self,
-        env: str,
-        policy: Policy,
-        notifier: lambda_.Function,
-        state: NotifierState,
-        code: lambda_.Code,
-        failures: sqs.IQueue,
-    ) -> None:
-        """The acknowledgement function and its key; the policy and the alarm re-reads for the notifier."""
+        if not policy.routes:
+            return
+        # Repeats and escalation: the acknowledgement function and its key; the policy for the notifier.
         self.key = secretsmanager.Secret(
             self,
             "AckKey",
@@ -170,3 +110,53 @@ class Paging(Construct):
         notifier.add_environment(ACK_SECRET_ENV, self.key.secret_arn)
         state.grant_alarm_partitions(notifier, ["dynamodb:GetItem"])
         self.key.grant_read(notifier)
+
+    def _schedules(self, env: str, notifier: lambda_.Function) -> None:
+        """The group, the role Scheduler invokes the notifier with, and the notifier's right to use both."""
+        scheduler.CfnScheduleGroup(self, "Group", name=group_name(env))
+        scheduler_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        schedules = f"{scheduler_arn}:schedule/{group_name(env)}/*"
+        # Confused-deputy guard: Scheduler assumes the role for this account's group only (Scheduler sets
+        # aws:SourceArn to the schedule group's ARN).
+        self.role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com").with_conditions(
+                {
+                    "StringEquals": {
+                        "aws:SourceAccount": Aws.ACCOUNT_ID,
+                        "aws:SourceArn": f"{scheduler_arn}:schedule-group/{group_name(env)}",
+                    }
+                }
+            ),
+            description=f"vigil {env}: EventBridge Scheduler invokes the notifier with a repeat, an escalation or a silence end",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[notifier.function_arn, f"{notifier.function_arn}:*"]
+            )
+        )
+        notifier_id = Stack.of(notifier).get_logical_id(cast(CfnElement, notifier.node.default_child))
+        nag.acknowledge(
+            self.role,
+            [f"AwsSolutions-IAM5[Resource::<{notifier_id}.Arn>:*]"],
+            "The notifier's own versions and aliases, which the schedule's target ARN may name; no other function.",
+        )
+        notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
+        notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
+        notifier.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules]))
+        notifier.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        assert notifier.role is not None
+        nag.acknowledge(
+            notifier.role,
+            [
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group_name(env)}/*]"
+            ],
+            "Schedules are made per ALARM at run time in vigil's one group.",
+        )

@@ -71,6 +71,15 @@ def fire(schedule: dict[str, Any], clock: Clock) -> dict[str, int]:
     return notifier.handler(json.loads(schedule["Target"]["Input"]), CONTEXT)
 
 
+def first_email() -> str:
+    return str(Routes.published(ROUTE)[0][1]["default"])
+
+
+def clock_text(moment: datetime) -> str:
+    """How the page words a silence's end: '3 Dec 04:00 UTC'."""
+    return f"{moment.day} {moment:%b %H:%M} UTC"
+
+
 def fixture_alarm() -> AlarmEvent:
     """The fixture's ALARM (14:03:41.187 on 2 May 2024), as the notifier reads it."""
     return from_sns_message(json.loads(sns_event()["Records"][0]["Sns"]["Message"]))
@@ -96,9 +105,7 @@ def test_a_held_alarm_still_in_alarm_pages_once_when_its_silence_ends(now: Clock
     ((subject, message),) = Routes.published(ROUTE)
     assert subject == f"SILENCE ENDED: {SUBJECT}"
     email = message["default"]
-    assert email.startswith(
-        f"Held by silence 3f9a2c (alice: deploy) until {held.until.day} {held.until:%b %H:%M} UTC; still in ALARM.\n"
-    )
+    assert email.startswith(f"Held by silence 3f9a2c (alice: deploy) until {clock_text(held.until)}; still in ALARM.\n")
     assert message["sms"].startswith("SILENCE ENDED: ALARM crit orders-queue backlog")
     # As a first page: the acknowledgement link, and the repeats and escalation begin.
     assert "Acknowledge (stops the repeats and escalation" in email
@@ -150,10 +157,7 @@ def test_an_extended_silence_moves_the_follow_up_to_its_new_end(now: Clock, tabl
     later = silence_ends()[-1]
     assert later["ScheduleExpression"] == f"at({extended.until:%Y-%m-%dT%H:%M:%S})"
     assert fire(later, now) == summary(published=1)
-    assert (
-        f"until {extended.until.day} {extended.until:%b %H:%M} UTC; still in ALARM"
-        in (Routes.published(ROUTE)[0][1]["default"])
-    )
+    assert f"until {clock_text(extended.until)}; still in ALARM" in first_email()
 
 
 def test_with_grouping_on_the_page_at_the_silences_end_joins_its_services_group(
@@ -203,10 +207,7 @@ def test_a_silence_expired_early_pages_at_its_planned_end_and_says_who_ended_it(
     (schedule,) = silence_ends()
     assert schedule["ScheduleExpression"] == f"at({held.until:%Y-%m-%dT%H:%M:%S})"  # late, not lost
     assert fire(schedule, now) == summary(published=1)
-    assert (
-        f"until {ended.day} {ended:%b %H:%M} UTC, when bob ended it; still in ALARM."
-        in (Routes.published(ROUTE)[0][1]["default"])
-    )
+    assert f"until {clock_text(ended)}, when bob ended it; still in ALARM." in first_email()
 
 
 def test_a_route_without_repeats_still_gets_the_page_without_an_ack_link(
