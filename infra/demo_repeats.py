@@ -98,30 +98,30 @@ def run_story(
     clock = Clock(start.timestamp())
     began = clock.now
     with simulated(clock):
-        _set_state(cloudwatch, alarm, "ALARM")
+        set_state(cloudwatch, alarm, "ALARM")
         first = event_for("ALARM", start)
         before = len(published)
         notifier.handler(first, context)
         notifier.handler(eventbridge_event(first), context)  # the EventBridge twin: deduplicated
-        made = _schedules(scheduler, group)
+        made = schedules(scheduler, group)
         story.log(
             clock,
             began,
-            f"{_subjects(published[before:])}; schedules created in {group}: "
+            f"{subjects(published[before:])}; schedules created in {group}: "
             + ", ".join(f"{name[:16]}… {s['ScheduleExpression']}" for name, s in made.items()),
         )
         for count in (2, 3, 4):
-            schedule = next((s for name, s in _schedules(scheduler, group).items() if name.endswith(f"-{count}")), None)
+            schedule = next((s for name, s in schedules(scheduler, group).items() if name.endswith(f"-{count}")), None)
             if schedule is None:
                 story.log(clock, began, f"no schedule for repeat {count}: the notifier scheduled nothing more")
                 break
-            clock.now = _when(schedule)
+            clock.now = when(schedule)
             before = len(published)
             result = notifier.handler(json.loads(schedule["Target"]["Input"]), context)
             fired = f"schedule repeat …-{count} fired ({schedule['ActionAfterCompletion']} after completion)"
             if result["published"]:
                 story.repeats_paged += 1
-                story.log(clock, began, f"{fired}: {_subjects(published[before:])}")
+                story.log(clock, began, f"{fired}: {subjects(published[before:])}")
             else:
                 story.stopped_on_ack = result["skipped"] == 1 and not published[before:]
                 story.log(clock, began, f"{fired}: nothing paged, the alarm was acknowledged; no repeat {count + 1}")
@@ -140,15 +140,13 @@ def run_story(
                     f"confirmed by {ACKNOWLEDGER} (POST {confirmed['statusCode']}: {_title(confirmed['body'])})",
                 )
         clock.now += 300
-        _set_state(cloudwatch, alarm, "OK")
+        set_state(cloudwatch, alarm, "OK")
         recovered = event_for("OK", datetime.fromtimestamp(clock.now, UTC))
         before = len(published)
         notifier.handler(recovered, context)
-        said = [line for p in published[before:] for line in _email(p).splitlines() if "Acknowledged by" in line]
+        said = [line for p in published[before:] for line in email(p).splitlines() if "Acknowledged by" in line]
         story.ok_names_acknowledger = any(ACKNOWLEDGER in line for line in said)
-        story.log(
-            clock, began, f"{_subjects(published[before:])}; its e-mail: {' '.join(said) or 'no acknowledgement'}"
-        )
+        story.log(clock, began, f"{subjects(published[before:])}; its e-mail: {' '.join(said) or 'no acknowledgement'}")
     return story
 
 
@@ -166,27 +164,27 @@ def print_repeats_step(story: Story, out: Any) -> bool:
     return shown
 
 
-def _set_state(cloudwatch: Any, alarm: str, state: str) -> None:
+def set_state(cloudwatch: Any, alarm: str, state: str) -> None:
     """Put the deployed alarm in `state`, as its evaluation would: what DescribeAlarms tells the repeats."""
     cloudwatch.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="demo: repeat story")
 
 
-def _schedules(scheduler: Any, group: str | None) -> dict[str, dict[str, Any]]:
+def schedules(scheduler: Any, group: str | None) -> dict[str, dict[str, Any]]:
     names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
     return {name: scheduler.get_schedule(GroupName=group, Name=name) for name in sorted(names)}
 
 
-def _when(schedule: dict[str, Any]) -> float:
+def when(schedule: dict[str, Any]) -> float:
     at = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
     assert at is not None
     return datetime.fromisoformat(at.group(1)).replace(tzinfo=UTC).timestamp()
 
 
-def _email(params: dict[str, Any]) -> str:
+def email(params: dict[str, Any]) -> str:
     return str(json.loads(params["Message"])["default"])
 
 
-def _subjects(published: list[dict[str, Any]]) -> str:
+def subjects(published: list[dict[str, Any]]) -> str:
     """Which route got which subject (the route is the topic's name after the stack's prefix)."""
     prefix = os.environ.get("TOPIC_ARN_PREFIX", "")
     return (
@@ -195,7 +193,7 @@ def _subjects(published: list[dict[str, Any]]) -> str:
 
 
 def _ack_link(params: dict[str, Any]) -> str | None:
-    return next((line for line in _email(params).splitlines() if ".lambda-url." in line and "?a=" in line), None)
+    return next((line for line in email(params).splitlines() if ".lambda-url." in line and "?a=" in line), None)
 
 
 def _title(body: str) -> str:
