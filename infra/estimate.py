@@ -2,8 +2,8 @@
 
 `validate` refuses a service file whose estimate is over the stack budget (infra.budgets), so a
 pull request learns it before synth. Per check: one alarm per active signal (times the kind's
-per_signal), a schedule when it runs a checker, and the kind's per_check extras (infra.kinds). Per service stack: its dashboard and its maintenance-window
-rules. A tag selector's resources are unknown before discovery: it counts as one, and synth checks
+per_signal), a schedule when it runs a checker, and the kind's per_check extras (infra.kinds). Per service stack: its dashboard, its maintenance-window
+rules, and an access role with its policy per AWS-reading checker its checks run (infra.checks.access). A tag selector's resources are unknown before discovery: it counts as one, and synth checks
 the real number. tests/stack/test_estimate.py keeps the estimate at or above the real count.
 """
 
@@ -14,11 +14,14 @@ import math
 from infra import budgets
 from infra.catalog import Catalog
 from infra.kinds import KINDS
+from infra.placement import placement_key, placement_of
 from infra.split import by_service_file
 from vigil.silences.windows import MAX_ALARMS_PER_RULE
 from vigil.spec.common import CheckBase
 
 DASHBOARD = 1
+# An access role and its default policy (infra.checks.access), per service stack and such checker.
+ACCESS_ROLE = 2
 
 
 def alarms(check: CheckBase) -> int:
@@ -36,7 +39,8 @@ def stack_resources(checks: list[CheckBase], catalog: Catalog) -> int:
         for window in catalog.windows
         if (covered := sum(alarms(c) for c in checks if window.covers(c.id, c.service)))
     )
-    return DASHBOARD + rules + sum(check_resources(c) for c in checks)
+    access = {(c.kind, placement_key(placement_of(c))) for c in checks if KINDS[c.kind].access_role and c.has_checker}
+    return DASHBOARD + rules + ACCESS_ROLE * len(access) + sum(check_resources(c) for c in checks)
 
 
 def by_file(catalog: Catalog) -> dict[str, int]:

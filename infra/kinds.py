@@ -37,9 +37,11 @@ class Kind:
     # What one check adds to its service stack beyond one alarm per active signal (and a schedule
     # when it runs a checker): validate's estimate (infra.estimate), calibrated against synth by
     # tests/stack/test_estimate.py. Per signal: log_pattern's metric filter. Per check: ecs's two
-    # event metric filters, logs_query's and sqs prefix's own IAM policy.
+    # event metric filters.
     per_signal: int = 1
     per_check: int = 0
+    # Its checker reads AWS APIs in an access role per service stack (infra.checks.access).
+    access_role: bool = False
 
     def constructs(self) -> ModuleType:
         return importlib.import_module(self.construct_module)
@@ -54,11 +56,11 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "http": Kind(HttpCheck, "infra.checks.http", "vigil.checkers.http"),
     # Only prefix checks run the checker (SqsCheck.has_checker); queues and lists are Lambda-free.
-    "sqs": Kind(SqsCheck, "infra.checks.sqs", "vigil.checkers.sqs", per_check=1),
+    "sqs": Kind(SqsCheck, "infra.checks.sqs", "vigil.checkers.sqs", access_role=True),
     "amazonmq": Kind(AmazonMqCheck, "infra.checks.amazonmq"),
     "log_pattern": Kind(LogPatternCheck, "infra.checks.log_pattern", per_signal=2),
     "rabbitmq": Kind(RabbitmqCheck, "infra.checks.rabbitmq", "vigil.checkers.rabbitmq"),
-    "logs_query": Kind(LogsQueryCheck, "infra.checks.logs_query", "vigil.checkers.logs_query", per_check=1),
+    "logs_query": Kind(LogsQueryCheck, "infra.checks.logs_query", "vigil.checkers.logs_query", access_role=True),
     "elasticsearch": Kind(ElasticsearchCheck, "infra.checks.elasticsearch", "vigil.checkers.elasticsearch"),
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),

@@ -74,6 +74,8 @@ class Checker:
     timeout: int
     key: str
     scheduler_role: iam.IRole
+    # Whether the function's role may assume its kind's access roles (infra.checks.access).
+    assumes_access_roles: bool = False
 
 
 @dataclass
@@ -93,14 +95,17 @@ class CheckContext:
     kind_code: dict[str, lambda_.Code] = field(default_factory=dict)
     # What each check with a tag selector found (infra.discovery.resolve), by the check's id.
     targets: Targets = field(default_factory=dict)
+    # Each service stack's access role per checker (infra.checks.access), by (stack path, kind, placement).
+    access_roles: dict[tuple[str, str, str], iam.Role] = field(default_factory=dict)
 
     def code_for(self, kind: str) -> lambda_.Code:
         """The kind's own asset when it has one, else the shared one: pyarrow stays out of the rest."""
         return self.kind_code.get(kind, self.code)
 
-    def event(self, check: CheckBase) -> dict[str, object]:
-        """The checker's input: the spec itself (validated again by the same model) and secret ids."""
-        return make_event(check, secret_ids(check, self.catalog))
+    def event(self, check: CheckBase, access_role: str | None = None) -> dict[str, object]:
+        """The checker's input: the spec itself (validated again by the same model), secret ids, and
+        the role to read AWS in when the kind needs one."""
+        return make_event(check, secret_ids(check, self.catalog), access_role)
 
     def checker(self, check: CheckBase) -> Checker:
         placement = placement_of(check)
@@ -167,10 +172,13 @@ class CheckContext:
 SCHEDULE_RETRIES = 2
 
 
-def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler.Schedule:
-    """Any checker kind: invoke its checker every cadence, at the check's own minute (infra.jitter), with the spec as input."""
+def schedule(
+    scope: Construct, check: CheckBase, ctx: CheckContext, access: iam.IRole | None = None
+) -> scheduler.Schedule:
+    """Any checker kind: invoke its checker every cadence, at the check's own minute (infra.jitter),
+    with the spec as input; `access`: the role the checker reads AWS in (infra.checks.access)."""
     checker = ctx.checker(check)
-    return scheduler.Schedule(
+    found = scheduler.Schedule(
         scope,
         "Schedule",
         schedule=scheduler.ScheduleExpression.expression(
@@ -180,7 +188,9 @@ def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler
         description=f"vigil {ctx.env}: {check.id} every {check.cadence // 60} min",
         target=targets.LambdaInvoke(
             checker.function,
-            input=scheduler.ScheduleTargetInput.from_object(ctx.event(check)),
+            input=scheduler.ScheduleTargetInput.from_object(
+                ctx.event(check, access.role_arn if access is not None else None)
+            ),
             retry_attempts=SCHEDULE_RETRIES,
             # A run older than one cadence is superseded by the next one.
             max_event_age=Duration.seconds(max(60, check.cadence)),
@@ -188,6 +198,10 @@ def schedule(scope: Construct, check: CheckBase, ctx: CheckContext) -> scheduler
             role=checker.scheduler_role,
         ),
     )
+    if access is not None:
+        # The first run must not race the role's grants: a run without them reports AccessDenied and pages.
+        found.node.add_dependency(access)
+    return found
 
 
 def checker_alarms(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:

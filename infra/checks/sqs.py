@@ -9,7 +9,8 @@ math alarm per signal on the worst of them, MAX([...]).
 
 A name prefix: the sqs checker (vigil.checkers.sqs) on a schedule, alarms on the metrics it emits
 (namespace Vigil, dimension Check; the metric names are the prefix signals', PREFIX_METRICS), and
-a policy on the shared checker function's role for exactly this check's queues. ListQueues and
+GetQueueAttributes on exactly this check's queues in its service stack's access role
+(infra.checks.access), which the schedule names. ListQueues and
 GetMetricData take no resource-level permissions (Service Authorization Reference: no resource
 type for either), so they are granted on "*"; GetQueueAttributes only on the prefix's queues.
 """
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Stack, Token
+from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import nag
 from infra.checks import CheckContext, alarm_signals, checker_alarms, schedule, worst_of
+from infra.checks.access import access_role, nag_arn
 from vigil.spec.common import CheckBase
 from vigil.spec.sqs import DRAIN_TIME_METRICS, NEVER_DRAINS, SqsCheck
 
@@ -68,44 +70,25 @@ def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
     if check.queue_prefix is None:
         alarm_signals(scope, check, ctx, signal_metric(check))  # type: ignore[arg-type]
         return
-    role = ctx.checker(check).function.role
-    assert role is not None, "a checker function always has a role"
-    policy = prefix_policy(scope, check, role)
-    # The first run must not race the policy: a run without it reports AccessDenied and pages.
-    schedule(scope, check, ctx).node.add_dependency(policy)
+    # ListQueues and GetMetricData take no resource-level permissions.
+    listing = iam.PolicyStatement(actions=["sqs:ListQueues", "cloudwatch:GetMetricData"], resources=["*"])
+    role = access_role(scope, check, ctx, [listing])
+    grant_prefix(role, check.queue_prefix)
+    schedule(scope, check, ctx, access=role)
     checker_alarms(scope, check, ctx)
 
 
-def prefix_policy(scope: Construct, check: SqsCheck, role: iam.IRole) -> iam.Policy:
-    """What the checker needs for this check: list, read the prefix's queues, read their SQS metrics."""
-    stack = Stack.of(scope)
-    queues = stack.format_arn(service="sqs", resource=f"{check.queue_prefix}*")
-    policy = iam.Policy(
-        scope,
-        "QueuePolicy",
-        roles=[role],
-        statements=[
-            iam.PolicyStatement(actions=["sqs:GetQueueAttributes"], resources=[queues]),
-            iam.PolicyStatement(actions=["sqs:ListQueues", "cloudwatch:GetMetricData"], resources=["*"]),
-        ],
+def grant_prefix(role: iam.Role, prefix: str) -> None:
+    """GetQueueAttributes on the queues the prefix matches (known only at run time), in the service's access role."""
+    stack = Stack.of(role)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["sqs:GetQueueAttributes"], resources=[stack.format_arn(service="sqs", resource=f"{prefix}*")]
+        )
     )
     nag.acknowledge(
-        policy,
-        [
-            "AwsSolutions-IAM5[Resource::*]",
-            f"AwsSolutions-IAM5[Resource::{_as_nag_prints(stack, check.queue_prefix)}*]",
-        ],
+        role,
+        ["AwsSolutions-IAM5[Resource::*]", f"AwsSolutions-IAM5[Resource::{nag_arn(stack, 'sqs', prefix)}*]"],
         "ListQueues and GetMetricData support no resource-level permissions, and the queues a name prefix "
         "matches are known only at run time, so GetQueueAttributes is granted on exactly that prefix.",
     )
-    return policy
-
-
-def _as_nag_prints(stack: Stack, prefix: str | None) -> str:
-    """The queue ARN as cdk-nag spells it in a finding id: unresolved pseudo parameters as <AWS::Name>."""
-
-    def part(value: str, pseudo: str) -> str:
-        return f"<{pseudo}>" if Token.is_unresolved(value) else value
-
-    partition = part(stack.partition, "AWS::Partition")
-    return f"arn:{partition}:sqs:{part(stack.region, 'AWS::Region')}:{part(stack.account, 'AWS::AccountId')}:{prefix}"

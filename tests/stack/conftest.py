@@ -44,6 +44,17 @@ class Synth:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
 
 
+def schedule_event(schedule: dict) -> dict:
+    """A schedule's input (its Properties) as the event the checker gets; a reference CloudFormation
+    resolves at deploy (an access role's ARN) reads `<LogicalId.Attribute>`."""
+    value = schedule["Target"]["Input"]
+    if isinstance(value, dict):
+        value = "".join(
+            part if isinstance(part, str) else "<{}.{}>".format(*part["Fn::GetAtt"]) for part in value["Fn::Join"][1]
+        )
+    return json.loads(value)
+
+
 def synth(catalog_dir: Path, outdir: Path, asset_dir: Path, env: str = ENV, discovery: Source | None = None) -> Synth:
     """`discovery`: where tag selectors find their resources (a recorded listing in tests)."""
     started = time.perf_counter()

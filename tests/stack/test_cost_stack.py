@@ -8,7 +8,7 @@ import json
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
-from conftest import SAMPLE, Synth
+from conftest import SAMPLE, Synth, schedule_event
 
 from infra.catalog import load_catalog
 from infra.jitter import schedule_expression
@@ -49,7 +49,7 @@ def test_checker_memory_and_reserved_concurrency_follow_infra_sizing(sample: Syn
 
 def test_each_schedule_fires_at_its_checks_minute(sample: Synth) -> None:
     schedules = [s["Properties"] for s in sample.of_type("AWS::Scheduler::Schedule").values()]
-    by_check = {json.loads(s["Target"]["Input"])["check"]["id"]: s["ScheduleExpression"] for s in schedules}
+    by_check = {schedule_event(s)["check"]["id"]: s["ScheduleExpression"] for s in schedules}
     assert by_check
     for check_id, expression in by_check.items():
         assert expression == schedule_expression(

@@ -3,14 +3,13 @@ read permission and its VPC placement."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, secret_statements
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, schedule_event, secret_statements
 
 from infra.catalog import load_catalog
 from vigil.alarm_meta import alarm_name, decode_description
@@ -108,9 +107,7 @@ def test_an_alarm_per_active_signal_on_the_checkers_metrics(synth: Synth) -> Non
 
 def test_each_check_is_scheduled_with_its_spec_and_secret_ids(synth: Synth, catalog_dir: Path) -> None:
     catalog = load_catalog(catalog_dir)
-    events = [
-        json.loads(s["Properties"]["Target"]["Input"]) for s in synth.of_type("AWS::Scheduler::Schedule").values()
-    ]
+    events = [schedule_event(s["Properties"]) for s in synth.of_type("AWS::Scheduler::Schedule").values()]
     by_id = {e["check"]["id"]: e for e in events if e["check"]["kind"] == "elasticsearch"}
     assert set(by_id) == {"api-slow-requests", "api-error-logs"}
     for check_id, event in by_id.items():

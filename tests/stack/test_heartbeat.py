@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Synth
+from conftest import Synth, schedule_event
 
 from infra.jitter import schedule_expression
 from tests.support.function_urls import permissions_of, public_url_permissions
@@ -121,7 +121,7 @@ def test_the_checker_reads_and_registers_in_the_table_and_reads_no_secret(stack)
 
 def test_each_heartbeat_has_a_schedule_at_its_cadence(stack):
     schedules = {
-        json.loads(s["Properties"]["Target"]["Input"])["check"]["id"]: s["Properties"]["ScheduleExpression"]
+        schedule_event(s["Properties"])["check"]["id"]: s["Properties"]["ScheduleExpression"]
         for s in stack.of_type("AWS::Scheduler::Schedule").values()
     }
     assert schedules["nightly-export"] == schedule_expression("nightly-export", 300)  # every 5 minutes

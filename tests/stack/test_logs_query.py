@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SAMPLE, Synth
+from conftest import SAMPLE, Synth, schedule_event
 
 from infra.catalog import load_catalog
 from infra.jitter import schedule_expression
@@ -69,24 +69,22 @@ def test_start_query_is_granted_on_the_checks_log_groups_only(sample: Synth) -> 
     assert [(sorted(s["Action"]), s["Resource"]) for s in rest] == [(["logs:GetQueryResults", "logs:StopQuery"], "*")]
 
 
-def test_the_policy_belongs_to_the_logs_query_checker_and_precedes_its_schedule(sample: Synth) -> None:
+def test_the_grant_is_in_the_services_access_role_which_the_schedule_names_and_waits_for(sample: Synth) -> None:
     policies = {
         k: p
         for k, p in sample.of_type("AWS::IAM::Policy").items()
         if "logs:StartQuery" in json.dumps(p["Properties"]["PolicyDocument"])
     }
     ((policy_id, policy),) = policies.items()
-    functions = {
-        f["Properties"]["Role"]["Fn::GetAtt"][0]
-        for f in sample.of_type("AWS::Lambda::Function").values()
-        if f["Properties"]["Handler"] == "vigil.checkers.logs_query.handler"
-    }
-    assert [r["Ref"] for r in policy["Properties"]["Roles"]] == sorted(functions)
-    (schedule,) = [
-        s
-        for s in sample.of_type("AWS::Scheduler::Schedule").values()
-        if json.loads(s["Properties"]["Target"]["Input"])["check"]["id"] == CHECK.id
+    ((schedule_id, schedule),) = [
+        (k, s)
+        for k, s in sample.of_type("AWS::Scheduler::Schedule").items()
+        if schedule_event(s["Properties"])["check"]["id"] == CHECK.id
     ]
+    (role,) = [r["Ref"] for r in policy["Properties"]["Roles"]]
+    assert schedule_event(schedule["Properties"])["access_role"] == f"<{role}.Arn>"
+    # In the check's own service stack (the merged view prefixes a nested resource with its stack).
+    assert role.split(".")[0] == schedule_id.split(".")[0] == policy_id.split(".")[0]
     assert policy_id in schedule["DependsOn"]
 
 
@@ -94,9 +92,9 @@ def test_the_schedule_carries_the_spec_the_checker_accepts(sample: Synth) -> Non
     (schedule,) = [
         s["Properties"]
         for s in sample.of_type("AWS::Scheduler::Schedule").values()
-        if json.loads(s["Properties"]["Target"]["Input"])["check"]["id"] == CHECK.id
+        if schedule_event(s["Properties"])["check"]["id"] == CHECK.id
     ]
-    event = json.loads(schedule["Target"]["Input"])
+    event = schedule_event(schedule)
     assert LogsQueryCheck.model_validate(event["check"]) == CHECK
     assert event["secrets"] == {}
     assert schedule["ScheduleExpression"] == schedule_expression(

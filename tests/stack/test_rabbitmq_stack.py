@@ -3,10 +3,8 @@ function in the check's VPC with read access to exactly its credentials secret, 
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, secret_statements
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, schedule_event, secret_statements
 
 from infra.catalog import load_catalog
 from vigil.alarm_meta import alarm_name, decode_description
@@ -96,7 +94,7 @@ def test_the_checker_runs_in_the_check_vpc_and_reads_only_its_secret(sample: Syn
 
 def test_the_schedule_carries_the_spec_and_the_secret_id(sample: Synth) -> None:
     schedules = [s["Properties"] for s in sample.of_type("AWS::Scheduler::Schedule").values()]
-    events = [json.loads(s["Target"]["Input"]) for s in schedules]
+    events = [schedule_event(s) for s in schedules]
     (event,) = [e for e in events if e["check"]["id"] == CHECK.id]
     assert RabbitmqCheck.model_validate(event["check"]) == CHECK
     assert event["secrets"] == {CHECK.credentials_secret: CATALOG.settings.secrets[CHECK.credentials_secret]}

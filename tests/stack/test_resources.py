@@ -6,7 +6,15 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, resource_tail, secret_statements
+from conftest import (
+    ENV,
+    SAMPLE,
+    Synth,
+    assert_reads_catalog_secrets_by_prefix,
+    resource_tail,
+    schedule_event,
+    secret_statements,
+)
 
 from infra import split
 from infra.catalog import load_catalog, secret_refs
@@ -94,10 +102,10 @@ def test_a_schedule_per_checker_check_with_the_spec_as_input(sample: Synth) -> N
     schedules = [s["Properties"] for s in sample.of_type("AWS::Scheduler::Schedule").values()]
     checker_checks = [c for c in CATALOG.checks if c.has_checker]
     assert len(schedules) == len(checker_checks)
-    by_id = {json.loads(s["Target"]["Input"])["check"]["id"]: s for s in schedules}
+    by_id = {schedule_event(s)["check"]["id"]: s for s in schedules}
     for check in checker_checks:
         schedule = by_id[check.id]
-        event = json.loads(schedule["Target"]["Input"])
+        event = schedule_event(schedule)
         assert type(check).model_validate(event["check"]) == check
         assert set(event["secrets"]) == set(secret_refs(check).values())
         for name, ref in event["secrets"].items():

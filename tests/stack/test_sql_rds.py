@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, secret_statements
+from conftest import ENV, SAMPLE, Synth, assert_reads_catalog_secrets_by_prefix, schedule_event, secret_statements
 
 from infra.jitter import schedule_expression
 from vigil.alarm_meta import alarm_name, decode_description
@@ -127,7 +127,7 @@ def test_sql_checker_runs_in_the_vpc_and_reads_only_its_secret(synth: Synth) -> 
 
 def test_sql_schedules_carry_the_spec_and_the_secret_id(synth: Synth) -> None:
     schedules = [s["Properties"] for s in synth.of_type("AWS::Scheduler::Schedule").values()]
-    events = {json.loads(s["Target"]["Input"])["check"]["id"]: (s, json.loads(s["Target"]["Input"])) for s in schedules}
+    events = {schedule_event(s)["check"]["id"]: (s, schedule_event(s)) for s in schedules}
     assert set(events) == {"failed-jobs", "sends-fresh"}  # rds runs no checker
     schedule, event = events["sends-fresh"]
     assert schedule["ScheduleExpression"] == schedule_expression(

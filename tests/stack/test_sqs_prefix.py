@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SAMPLE, Synth
+from conftest import SAMPLE, Synth, schedule_event
 
 from infra.catalog import load_catalog
 from vigil.alarm_meta import alarm_name, decode_description
@@ -34,13 +34,13 @@ def _schedules(sample: Synth, check_id: str) -> list[dict]:
     return [
         s
         for s in sample.of_type("AWS::Scheduler::Schedule").values()
-        if json.loads(s["Properties"]["Target"]["Input"])["check"]["id"] == check_id
+        if schedule_event(s["Properties"])["check"]["id"] == check_id
     ]
 
 
 def test_the_schedule_carries_the_spec_the_checker_accepts(sample: Synth) -> None:
     (schedule,) = _schedules(sample, CHECK.id)
-    event = json.loads(schedule["Properties"]["Target"]["Input"])
+    event = schedule_event(schedule["Properties"])
     assert SqsCheck.model_validate(event["check"]) == CHECK
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     (function,) = [
@@ -92,11 +92,9 @@ def test_iam_is_scoped_to_the_prefix_and_precedes_the_schedule(sample: Synth) ->
         "arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:campaign-fulfilment-*"
     )
     assert by_action['["sqs:ListQueues", "cloudwatch:GetMetricData"]'] == "*"
-    roles = {
-        f["Properties"]["Role"]["Fn::GetAtt"][0]
-        for f in sample.of_type("AWS::Lambda::Function").values()
-        if f["Properties"]["Handler"] == "vigil.checkers.sqs.handler"
-    }
-    assert [r["Ref"] for r in policy["Properties"]["Roles"]] == sorted(roles)
+    # In the service stack's access role (the trust and the assume grant: test_access_roles.py),
+    # which the schedule names and waits for.
+    (role,) = [r["Ref"] for r in policy["Properties"]["Roles"]]
     (schedule,) = _schedules(sample, CHECK.id)
+    assert schedule_event(schedule["Properties"])["access_role"] == f"<{role}.Arn>"
     assert policy_id in schedule["DependsOn"]

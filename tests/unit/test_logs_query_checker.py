@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.support.emf import assert_vigil_emf, only_emf
-from vigil.checkers import logs_query
+from vigil.checkers import aws, logs_query
 from vigil.checkers.logs_query import Clock, read_value
 from vigil.spec.common import Comparison
 from vigil.spec.logs_query import INGESTION_DELAY, LogsQueryCheck
@@ -215,9 +215,9 @@ def test_a_result_without_one_clear_number_cannot_measure(rows, value_field, mes
 @pytest.fixture
 def moto_logs() -> Iterator[Any]:
     with mock_aws():
-        logs_query._logs_client.cache_clear()
+        aws.clear_cache()
         yield boto3.client("logs", region_name="us-east-1")
-    logs_query._logs_client.cache_clear()
+    aws.clear_cache()
 
 
 def test_a_missing_log_group_fails_the_run_and_emits_measure_failed(moto_logs, capsys):

@@ -30,8 +30,8 @@ from tests.support.heartbeat import ping
 from tests.support.http_server import LoopbackServer, Reply, running_server
 from tests.unit.test_catalog import SETTINGS
 from vigil import secrets
+from vigil.checkers import aws
 from vigil.checkers import heartbeat as heartbeat_checker
-from vigil.checkers import logs_query, sqs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SECRETS = {"api-headers": "vigil/api/headers", "rabbit": "vigil/rabbit/monitoring", "search": "vigil/search"}
@@ -61,12 +61,10 @@ def server() -> Iterator[LoopbackServer]:
 @pytest.fixture(autouse=True)
 def _no_cached_clients() -> Iterator[None]:
     secrets.clear_cache()
-    sqs._clients.cache_clear()
-    logs_query._logs_client.cache_clear()
+    aws.clear_cache()
     yield
     secrets.clear_cache()
-    sqs._clients.cache_clear()
-    logs_query._logs_client.cache_clear()
+    aws.clear_cache()
 
 
 # -- http ----------------------------------------------------------------------------------------
@@ -175,7 +173,7 @@ def test_sqs_prefix(tmp_path, capsys, messages, code):
 @pytest.mark.parametrize(("errors", "code"), [("7", 1), ("0", 0)])
 def test_logs_query(tmp_path, capsys, monkeypatch, errors, code):
     client = boto3.client("logs")
-    monkeypatch.setattr(logs_query, "_logs_client", lambda: client)
+    monkeypatch.setattr(aws, "client", lambda service, role: client)
     check = {
         "id": "api-errors",
         "kind": "logs_query",

@@ -16,6 +16,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from tests.support.emf import assert_vigil_emf, metric_units, only_emf
+from vigil.checkers import aws as aws_access
 from vigil.checkers import sqs as checker
 from vigil.checkers.sqs import QueueReading, rollup, samples
 from vigil.spec.sqs import NEVER_DRAINS, SqsCheck
@@ -122,9 +123,9 @@ def aws(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.usefixtures("aws")
 def test_the_handler_lists_by_prefix_and_emits_backlog_without_unknown_ages(capsys):
-    checker._clients.cache_clear()
+    aws_access.clear_cache()
     result = checker.handler(event(spec(dlq_suffix="-dlq")))
-    checker._clients.cache_clear()
+    aws_access.clear_cache()
     assert result["status"] == "ok", result
     # billing-eu and orders (no dash) do not match; moto publishes no SQS metrics: no ages at all.
     assert result["values"] == {"Queues": 3, "Backlog": 12, "DlqMessages": 1}
@@ -182,13 +183,10 @@ def test_access_denied_fails_the_run_and_emits_no_value(capsys):
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     with Stubber(sqs) as stub:
         stub.add_client_error("list_queues", "AccessDenied", "not authorized to perform: sqs:ListQueues", 403)
-        checker._clients.cache_clear()
-        original = checker._clients
-        checker._clients = lambda: (sqs, cloudwatch)  # type: ignore[assignment]
-        try:
+        clients = {"sqs": sqs, "cloudwatch": cloudwatch}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(aws_access, "client", lambda service, role, **_: clients[service])
             result = checker.handler(event(spec()))
-        finally:
-            checker._clients = original  # type: ignore[assignment]
     assert (result["status"], result["reason_code"]) == ("failed", "access_denied")
     assert "sqs:ListQueues" in result["reason"]
     assert_vigil_emf(only_emf(capsys.readouterr().out), "fulfilment", {"MeasureFailed": 1})

@@ -1,10 +1,33 @@
-"""What the checkers that call AWS APIs (logs_query, sqs by prefix) share: their errors as CannotMeasure."""
+"""What the checkers that call AWS APIs (logs_query, sqs by prefix) share: their clients, in the
+service's access role when the schedule names one, and their errors as CannotMeasure.
+
+Why an access role: these checkers share one function per kind, and each check may read
+different log groups or queues. Granting every check's resources to the shared function's role
+made that role grow with the catalog, past IAM's 10,240 characters per role at a few dozen checks.
+Instead each service stack has one role per kind holding exactly its checks' grants (infra.access),
+the schedule's event names it (`access_role`), and the function's own role may only assume roles
+under the environment's path for its kind. Credentials are kept until 5 minutes before they expire.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from vigil.checkers.runner import CannotMeasure
+from vigil.checkers.runner import ACCESS_ROLE, CannotMeasure
+
+SESSION_NAME = "vigil-checker"
+SESSION_SECONDS = 3600
+REFRESH_MARGIN_S = 300
+# Bounded per call, so one hung request cannot run past the Lambda's own timeout.
+CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 5,
+    "read_timeout": 10,
+    "retries": {"mode": "standard", "max_attempts": 3},
+}
 
 
 def aws_failure(exc: Exception, codes: Mapping[str, str]) -> CannotMeasure:
@@ -18,3 +41,61 @@ def aws_failure(exc: Exception, codes: Mapping[str, str]) -> CannotMeasure:
         code = str(error.get("Code", "ClientError"))
         return CannotMeasure(codes.get(code, "aws"), f"{code}: {error.get('Message', '')}".strip())
     return CannotMeasure("aws", f"{type(exc).__name__}: {exc}")
+
+
+def access_role(event: object) -> str | None:
+    """The role the schedule asks the checker to work in; None (a local run): the caller's own."""
+    role = event.get(ACCESS_ROLE) if isinstance(event, Mapping) else None
+    return role if isinstance(role, str) and role else None
+
+
+@dataclass
+class _Session:
+    expires: float  # epoch seconds; never, for the function's own credentials
+    session: Any
+    clients: dict[str, Any] = field(default_factory=dict)
+
+
+_sessions: dict[str | None, _Session] = {}
+_lock = threading.Lock()  # sqs reads queues from a thread pool
+
+
+def clear_cache() -> None:
+    """Forget every session and client: the next call opens new ones (an endpoint mocked or changed)."""
+    with _lock:
+        _sessions.clear()
+
+
+def client(service: str, role: str | None, max_pool: int = 10, now: Callable[[], float] = time.time) -> Any:
+    """A boto3 client for `service`, in `role` when given. Raises what boto3 raises (AccessDenied
+    when the role may not be assumed): callers turn it into CannotMeasure with aws_failure."""
+    with _lock:
+        held = _sessions.get(role)
+        if held is None or held.expires - now() < REFRESH_MARGIN_S:
+            held = _sessions[role] = _open(role)
+        if service not in held.clients:
+            from botocore.config import Config
+
+            held.clients[service] = held.session.client(
+                service, config=Config(**CLIENT_CONFIG, max_pool_connections=max_pool)
+            )
+        return held.clients[service]
+
+
+def _open(role: str | None) -> _Session:
+    import boto3  # lazy: the import costs more than the rest of a checker (cold start)
+
+    if role is None:
+        return _Session(expires=float("inf"), session=boto3.Session())
+    from botocore.config import Config
+
+    sts = boto3.client("sts", config=Config(**CLIENT_CONFIG))
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)[
+        "Credentials"
+    ]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return _Session(expires=credentials["Expiration"].timestamp(), session=session)

@@ -21,8 +21,9 @@ Cannot measure (status failed, never a value): the query Failed, was Cancelled o
 log group does not exist, access is denied, too many concurrent queries, the result has no
 number. The checker reports them; the measure alarm pages.
 
-boto3 is imported on the first run, not at module import (vigil.secrets does the same): the
-Lambda runtime has it, and the import costs more than the rest of the checker.
+The client comes from vigil.checkers.aws, in the service's access role the schedule names; boto3
+is imported on the first run, not at module import (vigil.secrets does the same): the Lambda
+runtime has it, and the import costs more than the rest of the checker.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import partial
 from typing import Any
 
-from vigil.checkers import runner
+from vigil.checkers import aws, runner
 from vigil.checkers.aws import aws_failure
 from vigil.checkers.runner import CannotMeasure
 from vigil.result import CheckResult, Status
@@ -50,6 +51,7 @@ _FAILED_STATES = {"Failed": "query_failed", "Cancelled": "query_cancelled", "Tim
 _CLIENT_ERRORS = {
     "ResourceNotFoundException": "log_group_missing",
     "AccessDeniedException": "access_denied",
+    "AccessDenied": "access_denied",  # STS: the access role may not be assumed
     "MalformedQueryException": "query_invalid",
     "InvalidParameterException": "query_invalid",
     "LimitExceededException": "limit",
@@ -85,18 +87,7 @@ def parse(check: Mapping[str, Any]) -> LogsQueryCheck:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return runner.run(event, KIND, parse, measure)
-
-
-@cache
-def _logs_client() -> Any:
-    import boto3  # lazy: see module docstring
-    from botocore.config import Config
-
-    # Bounded per call, so one hung request cannot run past the Lambda's own timeout.
-    return boto3.client(
-        "logs", config=Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-    )
+    return runner.run(event, KIND, parse, partial(measure, role=aws.access_role(event)))
 
 
 # -- query (the AWS edge) ------------------------------------------------------------------------
@@ -218,9 +209,17 @@ def sample_line(row: Mapping[str, str]) -> str:
 
 
 def measure(
-    spec: LogsQueryCheck, resolve: runner.SecretsResolver, logs: Any = None, clock: Clock = SYSTEM_CLOCK
+    spec: LogsQueryCheck,
+    resolve: runner.SecretsResolver,
+    logs: Any = None,
+    clock: Clock = SYSTEM_CLOCK,
+    role: str | None = None,
 ) -> CheckResult:
-    logs = logs if logs is not None else _logs_client()
+    """`role`: the service's access role (vigil.checkers.aws), None to query as the caller."""
+    try:
+        logs = logs if logs is not None else aws.client("logs", role)
+    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
+        return runner.cannot_measure(spec.id, KIND, aws_failure(exc, _CLIENT_ERRORS))
     rule = spec.rule(VALUE)
     deadline = clock.monotonic() + spec.timeout
     end = int(clock.wall()) - INGESTION_DELAY

@@ -1,6 +1,7 @@
 """What every checker handler does around its kind's `measure`: never raise, always report.
 
-Event: {"check": <CheckSpec as model_dump(mode="json")>, "secrets": {name: Secrets Manager id or ARN}}.
+Event: {"check": <CheckSpec as model_dump(mode="json")>, "secrets": {name: Secrets Manager id or ARN}},
+and for the kinds that read AWS APIs, "access_role": the role to read in (vigil.checkers.aws).
 
 Each kind passes its own `parse`, which checks the event's spec against the kind's catalog model
 (directly, or through the JSON Schema generated from it, see vigil.check_schema) and raises
@@ -64,6 +65,8 @@ def cannot_measure(check_id: str, kind: str, exc: CannotMeasure, **fields: Any) 
     )
 
 
+ACCESS_ROLE = "access_role"  # the event's key naming the role an AWS-reading checker works in
+
 # The event's "check" → the kind's spec; raises ValueError (pydantic's ValidationError is one).
 Parse = Callable[[Mapping[str, Any]], Spec]
 Measure = Callable[[Any, SecretsResolver], CheckResult]
@@ -101,10 +104,13 @@ def run(event: Any, kind: str, parse: Parse, measure: Measure) -> dict[str, Any]
     return result.to_dict()
 
 
-def make_event(check: Any, secret_ids: Mapping[str, str]) -> dict[str, Any]:
+def make_event(check: Any, secret_ids: Mapping[str, str], access_role: str | None = None) -> dict[str, Any]:
     """The event `run` reads from a catalog check (a vigil.spec model): what each schedule
-    carries, and what local runs pass in-process."""
-    return {"check": check.model_dump(mode="json"), "secrets": dict(secret_ids)}
+    carries, and what local runs pass in-process (without an access role: the caller's own)."""
+    event: dict[str, Any] = {"check": check.model_dump(mode="json"), "secrets": dict(secret_ids)}
+    if access_role is not None:
+        event[ACCESS_ROLE] = access_role
+    return event
 
 
 def _measure_event(event: Any, kind: str, parse: Parse, measure: Measure) -> CheckResult:

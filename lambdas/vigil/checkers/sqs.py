@@ -24,7 +24,8 @@ that suddenly matches nothing is a renamed or deleted fleet, or the wrong accoun
 on-call hears it through the measure alarm), access denied, throttling, any other AWS error, or
 the run's timeout.
 
-boto3 is imported on the first run, not at module import (vigil.secrets does the same).
+Clients come from vigil.checkers.aws, in the service's access role the schedule names; boto3 is
+imported on the first run, not at module import (vigil.secrets does the same).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import partial
 from typing import Any
 
-from vigil.checkers import runner
+from vigil.checkers import aws, runner
 from vigil.checkers.aws import aws_failure
 from vigil.checkers.runner import CannotMeasure
 from vigil.result import MAX_SAMPLES, CheckResult, Status
@@ -73,22 +74,7 @@ def parse(check: Mapping[str, Any]) -> SqsCheck:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return runner.run(event, KIND, parse, measure)
-
-
-@cache
-def _clients() -> tuple[Any, Any]:
-    import boto3  # lazy: see module docstring
-    from botocore.config import Config
-
-    # Bounded per call, so one hung request cannot run past the Lambda's own timeout.
-    config = Config(
-        connect_timeout=5,
-        read_timeout=10,
-        retries={"mode": "standard", "max_attempts": 3},
-        max_pool_connections=ATTRIBUTE_WORKERS,
-    )
-    return boto3.client("sqs", config=config), boto3.client("cloudwatch", config=config)
+    return runner.run(event, KIND, parse, partial(measure, role=aws.access_role(event)))
 
 
 # -- readings (pure) -----------------------------------------------------------------------------
@@ -362,10 +348,14 @@ def measure(
     cloudwatch: Any = None,
     wall: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
+    role: str | None = None,
 ) -> CheckResult:
-    if sqs is None or cloudwatch is None:
-        default_sqs, default_cloudwatch = _clients()
-        sqs, cloudwatch = sqs or default_sqs, cloudwatch or default_cloudwatch
+    """`role`: the service's access role (vigil.checkers.aws), None to read as the caller."""
+    try:
+        sqs = sqs if sqs is not None else aws.client("sqs", role, max_pool=ATTRIBUTE_WORKERS)
+        cloudwatch = cloudwatch if cloudwatch is not None else aws.client("cloudwatch", role)
+    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
+        return runner.cannot_measure(spec.id, KIND, aws_failure(exc, _CLIENT_ERRORS))
     deadline = monotonic() + spec.timeout
     try:
         readings = read_queues(spec, sqs, cloudwatch, wall(), deadline, monotonic)
