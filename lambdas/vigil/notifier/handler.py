@@ -359,9 +359,9 @@ def _scheduler() -> Any:
 def _arrange_silence_end(event: AlarmEvent, silence: Silence, run: Run) -> None:
     """A held change: when an ad-hoc silence covers it, look at it again at `silence`'s end (the longest
     silence or window covering it). Only for ALARM (vigil.notifier.silence_end.plan)."""
-    first = run.silencing.first_adhoc(event)
-    if first is not None:  # else a window alone: CloudWatch runs the muted ALARM action at its end
-        _arrange(event, silence.end, (first.id, first.until), run)
+    adhoc = run.silencing.adhoc_for(event)
+    if adhoc is not None:  # else a window alone: CloudWatch runs the muted ALARM action at its end
+        _arrange(event, silence.end, (adhoc.id, adhoc.until), run)
 
 
 def _arrange(event: AlarmEvent, end: datetime, held_by: tuple[str, datetime], run: Run) -> None:

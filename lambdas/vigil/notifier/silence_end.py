@@ -49,7 +49,7 @@ class SilenceEnd(BaseModel):
     vigil: Literal["silence-end"] = KIND
     alarm_arn: str = Field(min_length=1)
     at: str = Field(min_length=1)  # the held ALARM's state timestamp (vigil.notifier.state.stamp)
-    silence: str = Field(min_length=1)  # the id of the ad-hoc silence that held it first
+    silence: str = Field(min_length=1)  # the id of the ad-hoc silence that held it (last, when re-arranged)
     until: datetime  # that silence's end when the hold was seen
 
 
@@ -78,7 +78,7 @@ def schedule_name(follow: SilenceEnd, when: datetime) -> str:
 
 
 def held_line(follow: SilenceEnd, silence: AdhocSilence | None) -> str:
-    """'Held by silence 3f9a2c (alice: deploy) until 04:00 UTC; still in ALARM.' The silence as the
+    """'Held by silence 3f9a2c (alice: deploy) until 3 Dec 04:00 UTC; still in ALARM.' The silence as the
     table has it now (an early end and who made it), or as the schedule remembered it when it is gone."""
     if silence is None:
         return f"Held by silence {follow.silence} until {_clock_text(follow.until)}; still in ALARM."

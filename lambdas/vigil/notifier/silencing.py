@@ -124,8 +124,8 @@ class Silencing:
         """The ad-hoc silence with this id as the table has it now (an early end included)."""
         return next((s for s in self._load() if s.id == silence_id), None)
 
-    def first_adhoc(self, event: AlarmEvent) -> AdhocSilence | None:
-        """The ad-hoc silence that covered this change when it happened (the longest, if several)."""
+    def adhoc_for(self, event: AlarmEvent) -> AdhocSilence | None:
+        """The ad-hoc silence that covered this change when it happened (the longest lasting, if several)."""
         if event.meta is None or event.state_time is None:
             return None
         meta, at = event.meta, event.state_time
