@@ -503,27 +503,21 @@ def simulate(
         deployed_notifier_variables(endpoint),
         out,
     )
-    repeats_start = start + timedelta(minutes=MINUTES + len(demo_servicenow.STORY) + 1)  # after the ServiceNow story
-    repeats_story = demo_repeats.run_story(
+    stage = demo_repeats.Stage(
         cloudwatch,
         session.client("scheduler", endpoint_url=endpoint),
         alarm_name(ENV, STORY_CHECK, STORY_SIGNAL),
         lambda state, at: _story_event(cloudwatch, tracks, AlarmState(state), at),
         publications.items,
         deployed_notifier(endpoint)["FunctionArn"],
-        repeats_start,
     )
-    repeats_shown = demo_repeats.print_repeats_step(repeats_story, out)
+    repeats_start = start + timedelta(minutes=MINUTES + len(demo_servicenow.STORY) + 1)  # after the ServiceNow story
+    repeats_shown = demo_repeats.print_repeats_step(demo_repeats.run_story(stage, repeats_start), out)
     silence_end_story = demo_silence_end.run_story(
+        stage,
         session.client("dynamodb", endpoint_url=endpoint),
         table_name(ENV),
-        cloudwatch,
-        session.client("scheduler", endpoint_url=endpoint),
-        alarm_name(ENV, STORY_CHECK, STORY_SIGNAL),
         STORY_CHECK,
-        lambda state, at: _story_event(cloudwatch, tracks, AlarmState(state), at),
-        publications.items,
-        deployed_notifier(endpoint)["FunctionArn"],
         repeats_start + timedelta(hours=4),  # the repeats story is over by then
     )
     silence_end_shown = demo_silence_end.print_step(silence_end_story, out)

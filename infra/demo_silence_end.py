@@ -11,14 +11,13 @@ standing, pages then, saying which silence held it; its recovery afterwards page
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from infra.alarm_events import eventbridge_event
-from infra.demo_repeats import Clock, email, schedules, set_state, simulated, subjects, when
+from infra.demo_repeats import Clock, Stage, email, schedules, set_state, simulated, subjects, when
 from vigil.notifier import repeats, silence_end
 from vigil.silences.adhoc import AdhocSilence
 
@@ -39,23 +38,12 @@ class Story:
         self.lines.append(f"+{round((clock.now - start) / 60):>3} min: {text}")
 
 
-def run_story(
-    dynamodb: Any,
-    table: str,
-    cloudwatch: Any,
-    scheduler: Any,
-    alarm: str,
-    check: str,
-    event_for: Callable[[str, datetime], dict[str, Any]],
-    published: list[dict[str, Any]],
-    function_arn: str,
-    start: datetime,
-) -> Story:
-    """Silence `check` from `start`, raise `alarm` under it, fire the schedule at its end, then recover."""
+def run_story(stage: Stage, dynamodb: Any, table: str, check: str, start: datetime) -> Story:
+    """Silence `check` from `start`, raise the stage's alarm under it, fire the schedule at its end, then recover."""
     from vigil.notifier import handler as notifier  # after the demo set the notifier's log level
 
     story = Story()
-    context = SimpleNamespace(invoked_function_arn=function_arn, aws_request_id="demo-silence-end")
+    context = SimpleNamespace(invoked_function_arn=stage.function_arn, aws_request_id="demo-silence-end")
     group = repeats.Paging.from_env().group
     clock = Clock(start.timestamp())
     silence = AdhocSilence(
@@ -72,33 +60,33 @@ def run_story(
         story.log(clock, clock.now, f"silence {SILENCE_ID}: check {check} silenced for {SILENCE_MINUTES} min by bob")
         began = clock.now
         clock.now += ALARM_AFTER.total_seconds()
-        set_state(cloudwatch, alarm, "ALARM")
-        raised = event_for("ALARM", datetime.fromtimestamp(clock.now, UTC))
-        before = len(published)
+        set_state(stage.cloudwatch, stage.alarm, "ALARM")
+        raised = stage.event_for("ALARM", datetime.fromtimestamp(clock.now, UTC))
+        before = len(stage.published)
         notifier.handler(raised, context)
         notifier.handler(eventbridge_event(raised), context)
-        ends = [s for name, s in schedules(scheduler, group).items() if name.startswith(f"{silence_end.KIND}-")]
-        story.held_quietly = len(published) == before and len(ends) == 1
+        ends = [s for name, s in schedules(stage.scheduler, group).items() if name.startswith(f"{silence_end.KIND}-")]
+        story.held_quietly = len(stage.published) == before and len(ends) == 1
         story.log(
             clock,
             began,
-            f"ALARM under the silence: {subjects(published[before:])}; schedules at its end: "
+            f"ALARM under the silence: {subjects(stage.published[before:])}; schedules at its end: "
             + ", ".join(s["ScheduleExpression"] for s in ends),
         )
         for schedule in ends:
             clock.now = when(schedule)
-            before = len(published)
+            before = len(stage.published)
             notifier.handler(json.loads(schedule["Target"]["Input"]), context)
-            pages = published[before:]
+            pages = stage.published[before:]
             story.paged_at_end = bool(pages) and all(p.get("Subject", "").startswith("SILENCE ENDED: ") for p in pages)
             first = email(pages[0]).splitlines()[0] if pages else "nothing paged"
             story.log(clock, began, f"the silence ended, the alarm still in ALARM: {subjects(pages)}; e-mail: {first}")
         clock.now += RECOVERY_AFTER.total_seconds()
-        set_state(cloudwatch, alarm, "OK")
-        before = len(published)
-        notifier.handler(event_for("OK", datetime.fromtimestamp(clock.now, UTC)), context)
-        story.recovered = any(p.get("Subject", "").startswith("[OK]") for p in published[before:])
-        story.log(clock, began, f"recovered: {subjects(published[before:])}")
+        set_state(stage.cloudwatch, stage.alarm, "OK")
+        before = len(stage.published)
+        notifier.handler(stage.event_for("OK", datetime.fromtimestamp(clock.now, UTC)), context)
+        story.recovered = any(p.get("Subject", "").startswith("[OK]") for p in stage.published[before:])
+        story.log(clock, began, f"recovered: {subjects(stage.published[before:])}")
     return story
 
 
