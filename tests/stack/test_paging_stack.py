@@ -2,17 +2,20 @@
 it, the link key by reference (structural walks: moto models neither function URLs, Scheduler's
 assumption of a role, nor IAM conditions).
 
-The sample catalog's critical routes repeat by the default policy (critical every 30 minutes).
+The sample catalog's critical routes repeat by the default policy (critical every 30 minutes); a
+catalog whose routes neither repeat nor escalate still gets the group and the role, which the page
+at an ad-hoc silence's end needs (vigil.notifier.silence_end), and nothing else.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, ROOT, SAMPLE, Synth
 
 from infra.catalog import load_catalog
 from infra.notifications import NOTIFIER_HANDLER
@@ -90,9 +93,25 @@ def test_the_link_key_is_generated_and_read_by_reference(synth: Synth) -> None:
         assert any(s["Resource"] == {"Ref": secret_id} for s in reads)
 
 
+@pytest.fixture(scope="module")
+def no_repeats(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The inhibition fixture catalog with the default repeats turned off: no route repeats or escalates."""
+    catalog = tmp_path_factory.mktemp("catalog") / "catalog"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "inhibition", catalog)
+    settings = catalog / "_settings.yaml"
+    settings.write_text(settings.read_text() + "paging:\n  repeat_every: {critical: null}\n")
+    return synthesize(catalog)
+
+
+@pytest.fixture(params=["repeats", "no repeats"])
+def either(request: pytest.FixtureRequest) -> Synth:
+    return request.getfixturevalue("synth" if request.param == "repeats" else "no_repeats")
+
+
 def test_only_scheduler_of_this_account_and_group_may_assume_the_role_and_it_only_invokes_the_notifier(
-    synth: Synth,
+    either: Synth,
 ) -> None:
+    synth = either
     role_id, role = _scheduler_role(synth)
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
@@ -105,7 +124,8 @@ def test_only_scheduler_of_this_account_and_group_may_assume_the_role_and_it_onl
     assert len(statements[0]["Resource"]) == 2  # the function, and its versions and aliases
 
 
-def test_the_notifier_passes_the_scheduler_role_to_scheduler_only_and_schedules_in_its_group(synth: Synth) -> None:
+def test_the_notifier_passes_the_scheduler_role_to_scheduler_only_and_schedules_in_its_group(either: Synth) -> None:
+    synth = either
     role_id, _ = _scheduler_role(synth)
     _, notifier = _function(synth, NOTIFIER_HANDLER)
     statements = _statements_of(synth, _role_of(notifier))
@@ -135,3 +155,14 @@ def test_the_ack_function_writes_only_the_alarm_partitions(synth: Synth) -> None
     dynamo = [s for s in _statements_of(synth, _role_of(ack)) if any(a.startswith("dynamodb:") for a in _actions(s))]
     assert [_actions(s) for s in dynamo] == [["dynamodb:UpdateItem"]]
     assert dynamo[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["alarm#*"]}}
+
+
+def test_without_repeats_there_is_no_ack_function_key_or_policy(no_repeats: Synth) -> None:
+    handlers = [f["Properties"]["Handler"] for f in no_repeats.of_type("AWS::Lambda::Function").values()]
+    assert ACK_HANDLER not in handlers
+    assert no_repeats.of_type("AWS::SecretsManager::Secret") == {}
+    _, notifier = _function(no_repeats, NOTIFIER_HANDLER)
+    variables = notifier["Properties"]["Environment"]["Variables"]
+    assert not {PAGING_ENV, ACK_URL_ENV, ACK_SECRET_ENV} & set(variables)
+    reads = [s for s in _statements_of(no_repeats, _role_of(notifier)) if "dynamodb:GetItem" in _actions(s)]
+    assert reads == []  # the paging record is read only to stop repeats on an acknowledgement
