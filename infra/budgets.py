@@ -17,6 +17,10 @@ from infra import assembly
 
 RESOURCE_LIMIT = 500  # CloudFormation: resources per stack (nested stacks count on their own)
 RESOURCE_BUDGET = 450
+# Resources the core stack holds in any environment, before one nested stack per service file: a
+# lower bound (68 with the smallest fixture catalog's 2 files; tests/stack/test_scale.py keeps it
+# one), so `validate` refuses only a catalog the core surely cannot hold.
+CORE_FLOOR = 60
 TEMPLATE_BYTES_LIMIT = 1_048_576  # CloudFormation: template body uploaded through S3
 TEMPLATE_BYTES_BUDGET = 900_000
 WIDGET_LIMIT = 500  # CloudWatch: widgets per dashboard
@@ -93,6 +97,15 @@ def figures(name: str, template: dict, template_bytes: int) -> StackFigures:
         ],
         managed_policy_chars=managed,
         role_inline_chars=sorted(inline.values()),
+    )
+
+
+def core_way_out(service_files: int) -> str:
+    """What to do when the core is over its resource budget: it is the number of service files."""
+    return (
+        f"the core holds vigil's own resources and one nested stack per service file ({service_files} here): "
+        "merge small service files into larger ones (up to the budget each), or split the catalog into "
+        "more environments, each with its own core (docs/operations.md, Limits)"
     )
 
 

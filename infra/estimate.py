@@ -49,9 +49,18 @@ def by_file(catalog: Catalog) -> dict[str, int]:
 
 
 def problems(catalog: Catalog) -> list[str]:
-    """One line per service file over the resource budget, with what to do."""
+    """One line per service file over the resource budget, and one if the core surely is, with what to do."""
     files = {file_id: catalog.files.get(checks[0].id, file_id) for file_id, checks in by_service_file(catalog).items()}
-    return [
+    core = (
+        [
+            f"{len(files)} service files would make at least {budgets.CORE_FLOOR + len(files)} CloudFormation "
+            f"resources in the environment's core stack, over the budget of {budgets.RESOURCE_BUDGET}: "
+            + budgets.core_way_out(len(files))
+        ]
+        if budgets.CORE_FLOOR + len(files) > budgets.RESOURCE_BUDGET
+        else []
+    )
+    return core + [
         f"{files[file_id]}: its checks would make about {count} CloudFormation resources in its stack, over the "
         f"budget of {budgets.RESOURCE_BUDGET} (CloudFormation allows {budgets.RESOURCE_LIMIT} per stack): "
         "move some checks into a new service file, which gets a stack of its own"

@@ -37,14 +37,19 @@ from vigil.silences.windows import Window
 from vigil.spec.common import CheckBase
 
 
-def resource_budget(stack: str, count: int) -> str | None:
-    """The synth error when a stack holds more resources than its budget; else None."""
+def resource_budget(stack: str, count: int, service_files: int | None = None) -> str | None:
+    """The synth error when a stack holds more resources than its budget; else None. `service_files`:
+    the core's, whose way out is fewer of them rather than a new one."""
     if count <= budgets.RESOURCE_BUDGET:
         return None
+    way_out = (
+        "move some of its checks into a new service file, which gets its own stack (docs/operations.md, Limits)"
+        if service_files is None
+        else budgets.core_way_out(service_files)
+    )
     return (
         f"{stack} would hold {count} CloudFormation resources, over the budget of {budgets.RESOURCE_BUDGET} "
-        f"(CloudFormation allows {budgets.RESOURCE_LIMIT} per stack): move some of its checks into a new "
-        "service file, which gets its own stack (docs/operations.md, Limits)"
+        f"(CloudFormation allows {budgets.RESOURCE_LIMIT} per stack): {way_out}"
     )
 
 
@@ -62,7 +67,7 @@ class _ResourceBudget:
         # A nested stack's resources count against its own budget, not its parent's.
         nested = [c for c in self._stack.node.find_all() if isinstance(c, NestedStack) and c is not self._stack]
         count = _resources(self._stack) - sum(_resources(n) for n in nested)
-        problem = resource_budget(self._name, count)
+        problem = resource_budget(self._name, count, None if isinstance(self._stack, NestedStack) else len(nested))
         return [problem] if problem else []
 
 
