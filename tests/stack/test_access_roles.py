@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 ENV = "demo"
 CATALOG = load_catalog(SAMPLE)
 # Per-check grants that must live in access roles only, never in a shared checker role.
-PER_CHECK_ACTIONS = {"logs:StartQuery", "sqs:GetQueueAttributes"}
+PER_CHECK_ACTIONS = {"logs:StartQuery", "sqs:GetQueueAttributes", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket"}
 
 
 def _text(value: object) -> str:
@@ -72,8 +72,9 @@ def test_every_access_role_admits_only_the_function_its_schedule_invokes_and_tha
     sample: Synth,
 ) -> None:
     walked = _walk(sample)
-    # The sample has a logs_query check and an sqs prefix check: the walk must reach both.
-    assert {kind for *_, kind in walked} == {"logs_query", "sqs"}
+    # The sample has a logs_query check, an sqs prefix check and consistency checks with a DynamoDB
+    # and an S3 side: the walk must reach all three kinds.
+    assert {kind for *_, kind in walked} == {"consistency", "logs_query", "sqs"}
     resources = sample.resources
     for schedule_id, schedule, role_id, kind in walked:
         role = resources[role_id]
@@ -110,7 +111,8 @@ def test_per_check_grants_live_in_access_roles_never_in_a_shared_checker_role(sa
     for role_id in checker_roles:
         for _, statement in _policies_of(sample, role_id):
             if PER_CHECK_ACTIONS & set(_actions(statement)):
-                # Only on vigil's own resources (the failure queue), never on a user's log groups or queues.
+                # Only on vigil's own resources (the failure queue), never on a user's log groups,
+                # queues, tables or exports.
                 assert all(isinstance(r, dict) and "Fn::GetAtt" in r for r in _resources(statement)), statement
     access_roles = {role_id for _, _, role_id, _ in _walk(sample)}
     granted = {action for role_id in access_roles for _, s in _policies_of(sample, role_id) for action in _actions(s)}
