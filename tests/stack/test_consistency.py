@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
-from conftest import ENV, SAMPLE, Synth, schedule_event
+from conftest import ENV, SAMPLE, Synth, actions, role_statements, schedule_event
 
 from infra import packaging
 from infra.checks.consistency import PARQUET_TMP_MB
@@ -70,19 +70,6 @@ def test_reports_bucket_is_kms_encrypted_ssl_only_and_expires(template: Template
     )
 
 
-def _statements(sample: Synth, role_id: str) -> list[dict]:
-    return [
-        s
-        for p in sample.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict) -> list[str]:
-    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-
-
 def _schedules(sample: Synth) -> dict[str, dict]:
     """Each consistency check's schedule input, by check id."""
     events = [schedule_event(s["Properties"]) for s in sample.of_type("AWS::Scheduler::Schedule").values()]
@@ -96,7 +83,7 @@ def test_the_access_role_may_read_only_the_named_table_and_prefix(sample: Synth)
     assert len(roles) == 1
     role_id = roles.pop().strip("<>").removesuffix(".Arn")
     assert sample.resources[role_id]["Properties"]["Path"] == f"/vigil-{ENV}/consistency/"
-    statements = _statements(sample, role_id)
+    statements = role_statements(sample, role_id)
     scan = [s for s in statements if s["Action"] == ["dynamodb:Scan", "dynamodb:DescribeTable"]]
     assert len(scan) == 1 and "table/campaign-results" in json.dumps(scan[0]["Resource"])
     get = [s for s in statements if s["Action"] == "s3:GetObject"]
@@ -109,9 +96,9 @@ def test_the_access_role_may_read_only_the_named_table_and_prefix(sample: Synth)
 
 def test_the_function_role_keeps_only_what_every_check_shares(sample: Synth) -> None:
     function_role = _checker(sample)["Role"]["Fn::GetAtt"][0]
-    actions = {a for s in _statements(sample, function_role) for a in _actions(s)}
-    assert {"states:StartExecution", "s3:PutObject", "sts:AssumeRole"} <= actions
-    assert not actions & {"dynamodb:Scan", "dynamodb:DescribeTable", "s3:GetObject", "s3:ListBucket"}
+    granted = {a for s in role_statements(sample, function_role) for a in actions(s)}
+    assert {"states:StartExecution", "s3:PutObject", "sts:AssumeRole"} <= granted
+    assert not granted & {"dynamodb:Scan", "dynamodb:DescribeTable", "s3:GetObject", "s3:ListBucket"}
 
 
 def test_state_machine_maps_buckets_then_gathers(sample: Synth) -> None:
@@ -214,7 +201,7 @@ def test_a_check_with_only_sql_sides_has_no_access_role(sql_only: Synth) -> None
     assert f"/vigil-{ENV}/consistency/" not in paths
     # Nothing to assume, so the function's role may assume nothing.
     function_role = _checker(sql_only)["Role"]["Fn::GetAtt"][0]
-    assert not any("sts:AssumeRole" in _actions(s) for s in _statements(sql_only, function_role))
+    assert not any("sts:AssumeRole" in actions(s) for s in role_statements(sql_only, function_role))
 
 
 # -- Parquet: the consistency checker's own asset (+ pyarrow), /tmp sized for downloads ----------

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, SAMPLE, Synth, actions, role_statements
 
 from infra.catalog import load_catalog
 from infra.notifications import NOTIFIER_HANDLER
@@ -38,20 +38,6 @@ def _function(synth: Synth, handler: str) -> tuple[str, dict]:
 
 def _role_of(function: dict) -> str:
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
-
-
-def _statements_of(synth: Synth, role: str) -> list[dict]:
-    return [
-        statement
-        for policy in synth.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict) -> list[str]:
-    action = statement["Action"]
-    return action if isinstance(action, list) else [action]
 
 
 def _scheduler_role(synth: Synth) -> tuple[str, dict]:
@@ -86,7 +72,7 @@ def test_the_link_key_is_generated_and_read_by_reference(synth: Synth) -> None:
     for handler in (ACK_HANDLER, NOTIFIER_HANDLER):
         _, function = _function(synth, handler)
         assert function["Properties"]["Environment"]["Variables"][ACK_SECRET_ENV] == {"Ref": secret_id}
-        reads = [s for s in _statements_of(synth, _role_of(function)) if "secretsmanager:GetSecretValue" in _actions(s)]
+        reads = [s for s in role_statements(synth, _role_of(function)) if "secretsmanager:GetSecretValue" in actions(s)]
         assert any(s["Resource"] == {"Ref": secret_id} for s in reads)
 
 
@@ -99,8 +85,8 @@ def test_only_scheduler_of_this_account_and_group_may_assume_the_role_and_it_onl
     assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
     assert group_name(ENV) in json.dumps(trust["Condition"]["StringEquals"]["aws:SourceArn"])
     notifier_id, _ = _function(synth, NOTIFIER_HANDLER)
-    statements = _statements_of(synth, role_id)
-    assert [_actions(s) for s in statements] == [["lambda:InvokeFunction"]]
+    statements = role_statements(synth, role_id)
+    assert [actions(s) for s in statements] == [["lambda:InvokeFunction"]]
     assert notifier_id in json.dumps(statements[0]["Resource"])
     assert len(statements[0]["Resource"]) == 2  # the function, and its versions and aliases
 
@@ -108,12 +94,12 @@ def test_only_scheduler_of_this_account_and_group_may_assume_the_role_and_it_onl
 def test_the_notifier_passes_the_scheduler_role_to_scheduler_only_and_schedules_in_its_group(synth: Synth) -> None:
     role_id, _ = _scheduler_role(synth)
     _, notifier = _function(synth, NOTIFIER_HANDLER)
-    statements = _statements_of(synth, _role_of(notifier))
-    (passing,) = [s for s in statements if "iam:PassRole" in _actions(s)]
+    statements = role_statements(synth, _role_of(notifier))
+    (passing,) = [s for s in statements if "iam:PassRole" in actions(s)]
     assert passing["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
-    (creating,) = [s for s in statements if any(a.startswith("scheduler:") for a in _actions(s))]
-    assert _actions(creating) == ["scheduler:CreateSchedule"]
+    (creating,) = [s for s in statements if any(a.startswith("scheduler:") for a in actions(s))]
+    assert actions(creating) == ["scheduler:CreateSchedule"]
     assert f":schedule/{group_name(ENV)}/*" in json.dumps(creating["Resource"])
     variables = notifier["Properties"]["Environment"]["Variables"]
     assert variables[SCHEDULE_GROUP_ENV] == group_name(ENV)
@@ -132,6 +118,6 @@ def test_the_notifier_carries_the_catalogs_paging_policy(synth: Synth) -> None:
 
 def test_the_ack_function_writes_only_the_alarm_partitions(synth: Synth) -> None:
     _, ack = _function(synth, ACK_HANDLER)
-    dynamo = [s for s in _statements_of(synth, _role_of(ack)) if any(a.startswith("dynamodb:") for a in _actions(s))]
-    assert [_actions(s) for s in dynamo] == [["dynamodb:UpdateItem"]]
+    dynamo = [s for s in role_statements(synth, _role_of(ack)) if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert [actions(s) for s in dynamo] == [["dynamodb:UpdateItem"]]
     assert dynamo[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["alarm#*"]}}
