@@ -26,8 +26,10 @@ through the real ping endpoint, then misses a run (infra.demo_heartbeat).
 
 5. Alert-life steps, each in its own module: a maintenance window silences an alarm
    (infra/demo_silences.py), a ServiceNow incident is created, updated and resolved on a fake
-   instance (infra/demo_servicenow.py), and a burst of 4 alarms of one service becomes 1 grouped
-   page (infra/demo_grouping.py).
+   instance (infra/demo_servicenow.py), a burst of 4 alarms of one service becomes 1 grouped
+   page (infra/demo_grouping.py), a repeat fires twice then stops on acknowledgement
+   (infra/demo_repeats.py), and an alarm still in ALARM when its ad-hoc silence ends pages then
+   (infra/demo_silence_end.py).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from infra import demo_ecs, demo_grouping, demo_repeats, demo_servicenow, demo_silences, local_aws
+from infra import demo_ecs, demo_grouping, demo_repeats, demo_servicenow, demo_silence_end, demo_silences, local_aws
 from infra.alarm_events import eventbridge_event
 from infra.alarm_model import AlarmState, evaluate
 from infra.catalog import Catalog, load_catalog
@@ -501,16 +503,24 @@ def simulate(
         deployed_notifier_variables(endpoint),
         out,
     )
-    repeats_story = demo_repeats.run_story(
+    stage = demo_repeats.Stage(
         cloudwatch,
         session.client("scheduler", endpoint_url=endpoint),
         alarm_name(ENV, STORY_CHECK, STORY_SIGNAL),
         lambda state, at: _story_event(cloudwatch, tracks, AlarmState(state), at),
         publications.items,
         deployed_notifier(endpoint)["FunctionArn"],
-        start + timedelta(minutes=MINUTES + len(demo_servicenow.STORY) + 1),  # after the ServiceNow story
     )
-    repeats_shown = demo_repeats.print_repeats_step(repeats_story, out)
+    repeats_start = start + timedelta(minutes=MINUTES + len(demo_servicenow.STORY) + 1)  # after the ServiceNow story
+    repeats_shown = demo_repeats.print_repeats_step(demo_repeats.run_story(stage, repeats_start), out)
+    silence_end_story = demo_silence_end.run_story(
+        stage,
+        session.client("dynamodb", endpoint_url=endpoint),
+        table_name(ENV),
+        STORY_CHECK,
+        repeats_start + timedelta(hours=4),  # the repeats story is over by then
+    )
+    silence_end_shown = demo_silence_end.print_step(silence_end_story, out)
     alarms = sum(1 for d in delivered if "ALARM" in d.subject)
     oks = sum(1 for d in delivered if d.subject.startswith("[OK"))
     out(f"\n== {len(delivered)} notifications published: {alarms} ALARM, {oks} OK (recovery)")
@@ -519,7 +529,7 @@ def simulate(
         f"EventBridge rule); second copies that paged again: {transitions - duplicates} "
         f"(state table {table_name(ENV)})"
     )
-    steps = window_shown and servicenow_shown and grouped_shown and repeats_shown
+    steps = window_shown and servicenow_shown and grouped_shown and repeats_shown and silence_end_shown
     return 0 if alarms and oks and duplicates == transitions and steps else 1
 
 

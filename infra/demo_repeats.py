@@ -72,62 +72,68 @@ def function_url_event(link: str, method: str, body: str = "") -> dict[str, Any]
     }
 
 
-def run_story(
-    cloudwatch: Any,
-    scheduler: Any,
-    alarm: str,
-    event_for: Callable[[str, datetime], dict[str, Any]],
-    published: list[dict[str, Any]],
-    function_arn: str,
-    start: datetime,
-) -> Story:
-    """Page `alarm`'s ALARM at simulated time `start`, fire its repeats, acknowledge, fire the next, recover.
+@dataclass(frozen=True)
+class Stage:
+    """What a Scheduler story plays on: the deployed stack's clients, its story alarm, the notifier's ARN.
 
     `event_for(state, at)`: CloudWatch's SNS notification of the alarm entering `state` at `at`;
     `published`: every SNS Publish the notifier made so far (grows as it publishes). The alarm's
     state in moto follows the story (moto stamps it with the real time, before the simulated one,
-    so it never looks like a newer ALARM to the repeats).
+    so it never looks like a newer ALARM to the follow-ups).
     """
+
+    cloudwatch: Any
+    scheduler: Any
+    alarm: str
+    event_for: Callable[[str, datetime], dict[str, Any]]
+    published: list[dict[str, Any]]
+    function_arn: str
+
+
+def run_story(stage: Stage, start: datetime) -> Story:
+    """Page the stage's alarm at simulated time `start`, fire its repeats, acknowledge, fire the next, recover."""
     # Imported here, as the demo's simulation does: the notifier's logger reads its level
     # (POWERTOOLS_LOG_LEVEL, set by the demo's AWS environment) when the module is imported.
     from vigil.notifier import handler as notifier
 
     story = Story()
-    context = SimpleNamespace(invoked_function_arn=function_arn, aws_request_id="demo-repeats")
+    context = SimpleNamespace(invoked_function_arn=stage.function_arn, aws_request_id="demo-repeats")
     group = repeats.Paging.from_env().group
     clock = Clock(start.timestamp())
     began = clock.now
     with simulated(clock):
-        _set_state(cloudwatch, alarm, "ALARM")
-        first = event_for("ALARM", start)
-        before = len(published)
+        set_state(stage.cloudwatch, stage.alarm, "ALARM")
+        first = stage.event_for("ALARM", start)
+        before = len(stage.published)
         notifier.handler(first, context)
         notifier.handler(eventbridge_event(first), context)  # the EventBridge twin: deduplicated
-        made = _schedules(scheduler, group)
+        made = schedules(stage.scheduler, group)
         story.log(
             clock,
             began,
-            f"{_subjects(published[before:])}; schedules created in {group}: "
+            f"{subjects(stage.published[before:])}; schedules created in {group}: "
             + ", ".join(f"{name[:16]}… {s['ScheduleExpression']}" for name, s in made.items()),
         )
         for count in (2, 3, 4):
-            schedule = next((s for name, s in _schedules(scheduler, group).items() if name.endswith(f"-{count}")), None)
+            schedule = next(
+                (s for name, s in schedules(stage.scheduler, group).items() if name.endswith(f"-{count}")), None
+            )
             if schedule is None:
                 story.log(clock, began, f"no schedule for repeat {count}: the notifier scheduled nothing more")
                 break
-            clock.now = _when(schedule)
-            before = len(published)
+            clock.now = when(schedule)
+            before = len(stage.published)
             result = notifier.handler(json.loads(schedule["Target"]["Input"]), context)
             fired = f"schedule repeat …-{count} fired ({schedule['ActionAfterCompletion']} after completion)"
             if result["published"]:
                 story.repeats_paged += 1
-                story.log(clock, began, f"{fired}: {_subjects(published[before:])}")
+                story.log(clock, began, f"{fired}: {subjects(stage.published[before:])}")
             else:
-                story.stopped_on_ack = result["skipped"] == 1 and not published[before:]
+                story.stopped_on_ack = result["skipped"] == 1 and not stage.published[before:]
                 story.log(clock, began, f"{fired}: nothing paged, the alarm was acknowledged; no repeat {count + 1}")
             if count == 3:
                 clock.now += 60
-                link = _ack_link(published[-1])
+                link = _ack_link(stage.published[-1])
                 if link is None:
                     story.log(clock, began, "the last page's e-mail has no acknowledgement link")
                     break
@@ -140,14 +146,14 @@ def run_story(
                     f"confirmed by {ACKNOWLEDGER} (POST {confirmed['statusCode']}: {_title(confirmed['body'])})",
                 )
         clock.now += 300
-        _set_state(cloudwatch, alarm, "OK")
-        recovered = event_for("OK", datetime.fromtimestamp(clock.now, UTC))
-        before = len(published)
+        set_state(stage.cloudwatch, stage.alarm, "OK")
+        recovered = stage.event_for("OK", datetime.fromtimestamp(clock.now, UTC))
+        before = len(stage.published)
         notifier.handler(recovered, context)
-        said = [line for p in published[before:] for line in _email(p).splitlines() if "Acknowledged by" in line]
+        said = [line for p in stage.published[before:] for line in email(p).splitlines() if "Acknowledged by" in line]
         story.ok_names_acknowledger = any(ACKNOWLEDGER in line for line in said)
         story.log(
-            clock, began, f"{_subjects(published[before:])}; its e-mail: {' '.join(said) or 'no acknowledgement'}"
+            clock, began, f"{subjects(stage.published[before:])}; its e-mail: {' '.join(said) or 'no acknowledgement'}"
         )
     return story
 
@@ -166,27 +172,27 @@ def print_repeats_step(story: Story, out: Any) -> bool:
     return shown
 
 
-def _set_state(cloudwatch: Any, alarm: str, state: str) -> None:
+def set_state(cloudwatch: Any, alarm: str, state: str) -> None:
     """Put the deployed alarm in `state`, as its evaluation would: what DescribeAlarms tells the repeats."""
     cloudwatch.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="demo: repeat story")
 
 
-def _schedules(scheduler: Any, group: str | None) -> dict[str, dict[str, Any]]:
+def schedules(scheduler: Any, group: str | None) -> dict[str, dict[str, Any]]:
     names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
     return {name: scheduler.get_schedule(GroupName=group, Name=name) for name in sorted(names)}
 
 
-def _when(schedule: dict[str, Any]) -> float:
+def when(schedule: dict[str, Any]) -> float:
     at = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
     assert at is not None
     return datetime.fromisoformat(at.group(1)).replace(tzinfo=UTC).timestamp()
 
 
-def _email(params: dict[str, Any]) -> str:
+def email(params: dict[str, Any]) -> str:
     return str(json.loads(params["Message"])["default"])
 
 
-def _subjects(published: list[dict[str, Any]]) -> str:
+def subjects(published: list[dict[str, Any]]) -> str:
     """Which route got which subject (the route is the topic's name after the stack's prefix)."""
     prefix = os.environ.get("TOPIC_ARN_PREFIX", "")
     return (
@@ -195,7 +201,7 @@ def _subjects(published: list[dict[str, Any]]) -> str:
 
 
 def _ack_link(params: dict[str, Any]) -> str | None:
-    return next((line for line in _email(params).splitlines() if ".lambda-url." in line and "?a=" in line), None)
+    return next((line for line in email(params).splitlines() if ".lambda-url." in line and "?a=" in line), None)
 
 
 def _title(body: str) -> str:

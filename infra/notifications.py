@@ -183,18 +183,17 @@ class Notifications(Construct):
         self.alarm_events.add_subscription(
             subscriptions.LambdaSubscription(self.function, dead_letter_queue=self.delivery_failures)
         )
-        # Repeats and escalation of an unacknowledged ALARM, when a route asks for them.
-        policy = paging_policy(settings)
-        if policy.routes:
-            Paging(
-                self,
-                "Paging",
-                env=env,
-                policy=policy,
-                notifier=self.function,
-                state=state,
-                code=code,
-                failures=self.failures,
-            )
+        # The page at an ad-hoc silence's end; repeats and escalation of an unacknowledged ALARM, when a
+        # route asks for them.
+        Paging(
+            self,
+            "Paging",
+            env=env,
+            policy=paging_policy(settings),
+            notifier=self.function,
+            state=state,
+            code=code,
+            failures=self.failures,
+        )
         # The outputs read their credentials at send time (infra.secret_convention: by prefix, or listed).
         grant_secret_reads(self.function, {settings.secrets[name] for name in output_secret_names(settings)})

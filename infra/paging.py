@@ -1,9 +1,12 @@
-"""Repeats, escalation and acknowledgement (vigil.notifier.repeats, vigil.notifier.ack): what they run on.
+"""Repeats, escalation and acknowledgement (vigil.notifier.repeats, vigil.notifier.ack), and the page at
+an ad-hoc silence's end (vigil.notifier.silence_end): what they run on.
 
 - A Scheduler group, vigil-<env>-paging, for the notifier's one-shot schedules (each deletes itself
   after it runs), and the role Scheduler invokes the notifier with: trusted by scheduler.amazonaws.com
   for this account's schedules in this group only, allowed to invoke the notifier and nothing else.
-  The notifier may create schedules in that group and pass that role, to Scheduler only.
+  The notifier may create schedules in that group and pass that role, to Scheduler only. Every
+  stack has them: any route's alarm can be silenced, and its page at the silence's end needs them.
+The rest only when some route repeats or escalates:
 - The acknowledgement function behind a function URL with auth type NONE: its HMAC-signed token is
   the auth (docs/operations.md, Repeats). Its only write is the paging record of an alarm
   (`alarm#` partition) in the notifier's state table.
@@ -59,36 +62,10 @@ class Paging(Construct):
         failures: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        scheduler.CfnScheduleGroup(self, "Group", name=group_name(env))
-        scheduler_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        schedules = f"{scheduler_arn}:schedule/{group_name(env)}/*"
-        # Confused-deputy guard: Scheduler assumes the role for this account's group only (Scheduler sets
-        # aws:SourceArn to the schedule group's ARN).
-        self.role = iam.Role(
-            self,
-            "SchedulerRole",
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com").with_conditions(
-                {
-                    "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
-                        "aws:SourceArn": f"{scheduler_arn}:schedule-group/{group_name(env)}",
-                    }
-                }
-            ),
-            description=f"vigil {env}: EventBridge Scheduler invokes the notifier with a repeat or escalation",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[notifier.function_arn, f"{notifier.function_arn}:*"]
-            )
-        )
-        notifier_id = Stack.of(notifier).get_logical_id(cast(CfnElement, notifier.node.default_child))
-        nag.acknowledge(
-            self.role,
-            [f"AwsSolutions-IAM5[Resource::<{notifier_id}.Arn>:*]"],
-            "The notifier's own versions and aliases, which the schedule's target ARN may name; no other function.",
-        )
-
+        self._schedules(env, notifier)
+        if not policy.routes:
+            return
+        # Repeats and escalation: the acknowledgement function and its key; the policy for the notifier.
         self.key = secretsmanager.Secret(
             self,
             "AckKey",
@@ -126,12 +103,47 @@ class Paging(Construct):
             "Writing the KMS-encrypted state table needs the GenerateDataKey family, on vigil's one key, through DynamoDB only.",
         )
 
-        # The notifier: re-read the alarm and the record, schedule the next follow-up, sign links.
+        # The notifier: read the record (an acknowledgement stops the repeats), sign links. It re-reads
+        # alarms with the DescribeAlarms the notifier has for inhibition (infra/notifications.py).
         notifier.add_environment(PAGING_ENV, policy.model_dump_json())
-        notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
-        notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
         notifier.add_environment(ACK_URL_ENV, self.url.url)
         notifier.add_environment(ACK_SECRET_ENV, self.key.secret_arn)
+        state.grant_alarm_partitions(notifier, ["dynamodb:GetItem"])
+        self.key.grant_read(notifier)
+
+    def _schedules(self, env: str, notifier: lambda_.Function) -> None:
+        """The group, the role Scheduler invokes the notifier with, and the notifier's right to use both."""
+        scheduler.CfnScheduleGroup(self, "Group", name=group_name(env))
+        scheduler_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        schedules = f"{scheduler_arn}:schedule/{group_name(env)}/*"
+        # Confused-deputy guard: Scheduler assumes the role for this account's group only (Scheduler sets
+        # aws:SourceArn to the schedule group's ARN).
+        self.role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com").with_conditions(
+                {
+                    "StringEquals": {
+                        "aws:SourceAccount": Aws.ACCOUNT_ID,
+                        "aws:SourceArn": f"{scheduler_arn}:schedule-group/{group_name(env)}",
+                    }
+                }
+            ),
+            description=f"vigil {env}: EventBridge Scheduler invokes the notifier with a repeat, an escalation or a silence end",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[notifier.function_arn, f"{notifier.function_arn}:*"]
+            )
+        )
+        notifier_id = Stack.of(notifier).get_logical_id(cast(CfnElement, notifier.node.default_child))
+        nag.acknowledge(
+            self.role,
+            [f"AwsSolutions-IAM5[Resource::<{notifier_id}.Arn>:*]"],
+            "The notifier's own versions and aliases, which the schedule's target ARN may name; no other function.",
+        )
+        notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
+        notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
         notifier.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules]))
         notifier.add_to_role_policy(
             iam.PolicyStatement(
@@ -140,20 +152,11 @@ class Paging(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
             )
         )
-        notifier.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:vigil-{env}-*"],
-            )
-        )
-        state.grant_alarm_partitions(notifier, ["dynamodb:GetItem"])
-        self.key.grant_read(notifier)
         assert notifier.role is not None
         nag.acknowledge(
             notifier.role,
             [
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group_name(env)}/*]",
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:vigil-{env}-*]",
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group_name(env)}/*]"
             ],
-            "Schedules are made per ALARM at run time in vigil's one group, and the alarms re-read are vigil's own, all under one name prefix.",
+            "Schedules are made per ALARM at run time in vigil's one group.",
         )

@@ -3,7 +3,8 @@
 One environment variable, PAGING, compact JSON of vigil.notifier.repeats.Policy: per route, the repeat
 interval per severity (paging.repeat_every, with the route's own repeat_every over it; null turns
 a severity off) and the escalation. Routes that neither repeat nor escalate are left out, so a
-catalog without either writes nothing and the stack builds no Scheduler resources. No aws_cdk here:
+catalog without either writes nothing and the stack builds no acknowledgement function or key (the
+Scheduler group and role are always built: the page at a silence's end uses them). No aws_cdk here:
 validate and plan may use it.
 """
 

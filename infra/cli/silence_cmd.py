@@ -160,6 +160,10 @@ def expire(table: Table, silence_id: str, by: str, now: datetime) -> int:
     ended = found.model_copy(update={"until": now, "expired_by": by})
     table.client.put_item(TableName=table.name, Item=ended.to_item())
     print(f"silence {silence_id} ({found.target} {found.name}) ended at {_at(now)} by {by}")
+    # The notifier's look at the silence's end stays where it was scheduled (docs/operations.md, Silences).
+    print(
+        f"  an alarm it held that is still in ALARM pages at {_at(found.until)}, its planned end, or at its next change"
+    )
     return 0
 
 

@@ -58,6 +58,7 @@ def test_demo_alarms_recovers_and_cleans_up():
     assert_servicenow_incident_created_updated_resolved(text)
     assert_a_burst_of_four_alarms_becomes_one_grouped_page(text)
     assert_a_repeat_fires_twice_then_stops_on_acknowledgement(text)
+    assert_an_alarm_still_in_alarm_at_its_silences_end_pages_then(text)
     assert _moto_processes() == before
 
 
@@ -170,3 +171,16 @@ def assert_a_repeat_fires_twice_then_stops_on_acknowledgement(text: str) -> None
     assert re.search(r"\+ 90 min: schedule repeat …-4 fired .*: nothing paged, the alarm was acknowledged", step)
     assert re.search(r"oncall got '\[OK\]\[critical\] .*Acknowledged by alice \(on call\) at ", step)
     assert "repeats paged: 2, then stopped on acknowledgement: True" in step
+
+
+def assert_an_alarm_still_in_alarm_at_its_silences_end_pages_then(text: str) -> None:
+    step = text.split("\n== an ad-hoc silence ends with its alarm still in ALARM\n")[1].split("\n== ")[0]
+    alarm = "campaign-api-health down"
+    assert re.search(r"\+  5 min: ALARM under the silence: no page; schedules at its end: at\(\S+\)", step), step
+    assert re.search(
+        rf"\+ 30 min: the silence ended, .*: oncall got 'SILENCE ENDED: \[ALARM\]\[critical\] {alarm}.*"
+        r"e-mail: Held by silence demo01 \(bob: deploying the API\) until .* UTC; still in ALARM\.",
+        step,
+    )
+    assert re.search(rf"\+ 40 min: recovered: oncall got '\[OK\]\[critical\] {alarm} recovered", step)
+    assert "held quietly: True, paged at the end: True, recovery paged: True" in step

@@ -48,11 +48,11 @@ def write(directory: Path, checks: int) -> Path:
     return directory
 
 
-def add_check(directory: Path, service_index: int) -> str:
-    """One more check in one existing service file; its id."""
+def add_check(directory: Path, service_index: int, kind: str) -> str:
+    """One more check, a copy of the fixture's first of `kind`, in one existing service file; its id."""
     path = directory / f"svc{service_index:03d}.yaml"
     document = yaml.safe_load(path.read_text())
-    entry = next(e for e in fixture_checks() if e["kind"] == "http")
+    entry = next(e for e in fixture_checks() if e["kind"] == kind)
     added = {**entry, "id": f"svc{service_index:03d}-added-{entry['id']}"}
     document["checks"].append(added)
     path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -103,7 +103,9 @@ def test_list_shows_silences_in_force_and_with_all_those_that_ended(
     assert silence("campaign-db", "--for", "1h", "--reason", "patching", "--by", "bob") == 0
     ended = created_id(capsys.readouterr().out)
     assert silence("expire", ended, "--by", "carol") == 0
-    assert f"silence {ended} (service campaign-db) ended at " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"silence {ended} (service campaign-db) ended at " in printed
+    assert "still in ALARM pages at " in printed and ", its planned end, or at its next change" in printed
 
     assert silence("list") == 0
     out = capsys.readouterr().out

@@ -20,7 +20,8 @@ Each payload, in order:
 2. skip what the alarm's own actions would not page (vigil.notifier.paging);
 3. drop a state change older than the last one paged, an OK that resolves nothing on-call heard of
    (a new alarm's first evaluation, an inhibited ALARM never paged), hold back one a silence covers
-   (vigil.notifier.silencing) and an inhibited signal's ALARM for its inhibitor's wait
+   (vigil.notifier.silencing; an ALARM an ad-hoc silence holds gets a look at the silence's end,
+   vigil.notifier.silence_end) and an inhibited signal's ALARM for its inhibitor's wait
    (vigil.notifier.inhibition), and drop one already delivered or being delivered by another
    invocation (vigil.notifier.state);
 4. render it (on failure, the plain fallback), with the evidence on ALARM (the checker's last run,
@@ -38,7 +39,8 @@ Each payload, in order:
 
 A first ALARM page to routes that repeat or escalate also schedules its follow-ups and carries an
 acknowledgement link; an OK page says who acknowledged. A follow-up payload from Scheduler goes
-through `follow_up` instead (vigil.notifier.repeats; SCHEDULE_GROUP and the variables beside it).
+through `follow_up` instead (vigil.notifier.repeats; SCHEDULE_GROUP and the variables beside it),
+and the look at a silence's end through `silence_ended` (vigil.notifier.silence_end).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, repeats, route_outputs
+from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, repeats, route_outputs, silence_end
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
     AlarmEvent,
@@ -78,6 +80,7 @@ from vigil.notifier.render import (
 )
 from vigil.notifier.silencing import Decision, Silencing, windows_from_env
 from vigil.notifier.state import Advance, Claim, ClaimKind, Key, StateTable, alarm_partition, delivery_key
+from vigil.silences.active import Silence
 
 logger = Logger(service="vigil-notifier")
 
@@ -231,6 +234,8 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     )
     if repeats.is_followup(event):
         follow_up(event, run)
+    elif silence_end.is_silence_end(event):
+        silence_ended(event, run)
     else:
         for delivery in deliveries(event):
             handle(delivery, run)
@@ -287,9 +292,15 @@ def handle(delivery: Delivery, run: Run) -> None:
         _skip(run, reason, alarm=event.alarm_name if event else None, key=f"{key.pk} {key.sk}" if key else None)
         return
     outgoing = replace(prepare(delivery.payload, event, problem, run), note=decision.note)
-    if event is not None and not outgoing.fallback and claim.kind is ClaimKind.new:
-        outgoing = begin_paging(outgoing, event, run)
-    if claim.kind is ClaimKind.new and join_group(outgoing, key, claim, run):
+    first_page(outgoing, key, claim, run)
+
+
+def first_page(outgoing: Outgoing, key: Key | None, claim: Claim, run: Run, *, group: bool = True) -> None:
+    """A state change's page: an ALARM's repeats and acknowledgement link begin, the change joins its
+    service's group (when `group` and grouping is on) or is delivered now."""
+    if outgoing.event is not None and not outgoing.fallback and claim.kind is ClaimKind.new:
+        outgoing = begin_paging(outgoing, outgoing.event, run)
+    if group and claim.kind is ClaimKind.new and join_group(outgoing, key, claim, run):
         return
     deliver(outgoing, key, claim, run)
 
@@ -342,6 +353,71 @@ def _scheduler() -> Any:
     return _client("scheduler")
 
 
+# --- the page at an ad-hoc silence's end (vigil.notifier.silence_end) ----------------------------
+
+
+def _arrange_silence_end(event: AlarmEvent, silence: Silence, run: Run) -> None:
+    """A held change: when an ad-hoc silence covers it, look at it again at `silence`'s end (the longest
+    silence or window covering it). Only for ALARM (vigil.notifier.silence_end.plan)."""
+    adhoc = run.silencing.adhoc_for(event)
+    if adhoc is not None:  # else a window alone: CloudWatch runs the muted ALARM action at its end
+        _arrange(event, silence.end, (adhoc.id, adhoc.until), run)
+
+
+def _arrange(event: AlarmEvent, end: datetime, held_by: tuple[str, datetime], run: Run) -> None:
+    """The follow-up at `end`. One that could not be scheduled fails the invocation, so its retries and,
+    in the end, the failure queue's self-monitoring alarm keep the page from being lost silently."""
+    planned = silence_end.plan(event, end, held_by, datetime.fromtimestamp(repeats.clock(), UTC))
+    if planned is None:
+        return
+    if not (run.paging.can_schedule and run.function_arn):
+        logger.error(
+            "no schedule group or role: a held ALARM is not looked at again when its silence ends",
+            extra={"alarm": event.alarm_name, "silence": held_by[0]},
+        )
+        return
+    when, follow = planned
+    if run.paging.create(_scheduler(), silence_end.schedule_name(follow, when), follow, when, run.function_arn):
+        logger.info("silence end follow-up scheduled", extra={"alarm": event.alarm_name, "at": when.isoformat()})
+    else:
+        run.tally.failures.append(f"{event.alarm_name}: the follow-up at its silence's end ({end}) was not scheduled")
+
+
+def silence_ended(payload: dict[str, Any], run: Run) -> None:
+    """The silence that held an ALARM has ended: page it if that ALARM still stands and nothing covers it
+    now, arrange again if something does, nothing if it is over."""
+    try:
+        follow = silence_end.SilenceEnd.model_validate(payload)
+    except ValidationError as exc:
+        _skip(run, "unreadable silence-end payload", level="error", error=str(exc)[:500])
+        return
+    # A failure here raises: Scheduler retries the invocation (repeats.SCHEDULE_RETRIES).
+    alarm = repeats.describe(_cloudwatch(), follow.alarm_arn)
+    over = repeats.episode_over(follow.at, alarm)
+    if over or alarm is None:
+        _skip(run, f"held ALARM not paged at its silence's end: {over}", alarm=follow.alarm_arn)
+        return
+    # That ALARM, on the timestamp its held copies carried: the same dedup key, `last` and ack link.
+    alarm = alarm.model_copy(update={"state_time": repeats.moment(follow.at)})
+    still = run.silencing.silence_at(alarm, datetime.fromtimestamp(repeats.clock(), UTC))
+    if still is not None:
+        # The page names the ad-hoc silence that held it last; a window is not one.
+        held_by = (still.name, still.end) if still.kind == "adhoc" else (follow.silence, follow.until)
+        _arrange(alarm, still.end, held_by, run)
+        _skip(run, f"held ALARM still silenced by {still.label}", alarm=alarm.alarm_name)
+        return
+    key = delivery_key(alarm, None)
+    claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
+    if not claim.pages:
+        _skip(run, "held ALARM paged already", alarm=alarm.alarm_name)
+        return
+    if run.store:
+        run.store.mark_held(alarm, held=False)  # paged after all: its recovery pages during a later silence
+    outgoing = prepare(None, alarm, None, run)
+    line = silence_end.held_line(follow, run.silencing.adhoc(follow.silence))
+    first_page(replace(outgoing, notification=silence_end.page_form(outgoing.notification, line)), key, claim, run)
+
+
 def _with_line(outgoing: Outgoing, line: str | None) -> Outgoing:
     return replace(outgoing, notification=repeats.with_line(outgoing.notification, line)) if line else outgoing
 
@@ -380,6 +456,8 @@ def _silenced_or_stale(event: AlarmEvent, run: Run) -> Decision | None:
         return None
     decision = run.silencing.decide(event, silence, advanced.previous)
     if decision.hold:
+        if decision.silence is not None:
+            _arrange_silence_end(event, decision.silence, run)
         _skip(run, decision.hold, alarm=event.alarm_name, state=event.state.value)
         return None
     if _held_for_inhibitor(event, run):
@@ -545,10 +623,7 @@ def inhibit_check(event: AlarmEvent, run: Run) -> None:
     if not claim.pages:
         _skip(run, "already delivered", alarm=event.alarm_name)
         return
-    outgoing = prepare(None, event, None, run)
-    if not outgoing.fallback and claim.kind is ClaimKind.new:
-        outgoing = begin_paging(outgoing, event, run)  # a released ALARM repeats and is acknowledged too
-    deliver(outgoing, key, claim, run)
+    first_page(prepare(None, event, None, run), key, claim, run, group=False)  # repeats and ack link too
 
 
 # --- publishing -----------------------------------------------------------------------------------

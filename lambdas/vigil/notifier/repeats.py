@@ -129,16 +129,26 @@ class Paging:
         )
 
     @property
+    def can_schedule(self) -> bool:
+        """The stack gave the notifier a schedule group and a role (every stack does; see infra/paging.py)."""
+        return bool(self.group and self.role_arn)
+
+    @property
     def enabled(self) -> bool:
-        return bool(self.group and self.role_arn and self.policy.routes)
+        return self.can_schedule and bool(self.policy.routes)
 
     def schedule(self, client: Any, planned: tuple[datetime, FollowUp], target_arn: str) -> None:
         """Create one follow-up's schedule; never raises (see `schedule`)."""
         when, follow = planned
+        if self.create(client, schedule_name(follow), follow, when, target_arn):
+            logger.info("follow-up %s %d scheduled at %s", follow.vigil, follow.count, when.isoformat())
+
+    def create(self, client: Any, name: str, payload: BaseModel, when: datetime, target_arn: str) -> bool:
+        """One one-shot schedule invoking `target_arn` with `payload` at `when`; True when it exists now."""
         assert self.group and self.role_arn
-        request = schedule_request(follow, when, target_arn, self.role_arn, self.group)
-        if schedule(client, request):
-            logger.info("follow-up %s %d scheduled %s", follow.vigil, follow.count, request["ScheduleExpression"])
+        return schedule(
+            client, schedule_request(name, payload.model_dump_json(), when, target_arn, self.role_arn, self.group)
+        )
 
     def ack_paragraph(self, alarm_arn: str, at: str, routes: Sequence[str]) -> str | None:
         """The e-mail's acknowledgement link, `by` the routes paged (not in the SMS: the link would take
@@ -233,10 +243,12 @@ def schedule_name(f: FollowUp) -> str:
     return f"{f.vigil}-{digest}-{f.count}"
 
 
-def schedule_request(f: FollowUp, when: datetime, target_arn: str, role_arn: str, group: str) -> dict[str, Any]:
+def schedule_request(
+    name: str, payload: str, when: datetime, target_arn: str, role_arn: str, group: str
+) -> dict[str, Any]:
     """CreateSchedule's arguments: a one-shot `at()` in UTC, deleted once it has run."""
     return {
-        "Name": schedule_name(f),
+        "Name": name,
         "GroupName": group,
         "ScheduleExpression": f"at({when.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
         "ScheduleExpressionTimezone": "UTC",
@@ -245,7 +257,7 @@ def schedule_request(f: FollowUp, when: datetime, target_arn: str, role_arn: str
         "Target": {
             "Arn": target_arn,
             "RoleArn": role_arn,
-            "Input": f.model_dump_json(),
+            "Input": payload,
             "RetryPolicy": {
                 "MaximumRetryAttempts": SCHEDULE_RETRIES,
                 "MaximumEventAgeInSeconds": SCHEDULE_MAX_AGE_SECONDS,
@@ -360,18 +372,27 @@ def describe(cloudwatch: Any, arn: str) -> AlarmEvent | None:
 
 def why_stop(f: FollowUp, now: AlarmEvent | None, record: Record | None) -> str | None:
     """Why this follow-up pages no one: the alarm is gone, left that ALARM, or someone acknowledged it."""
-    if now is None:
-        return "the alarm no longer exists"
-    if now.state is not AlarmState.alarm:
-        return f"the alarm is {now.state.value} now"
-    if now.state_time is not None and now.state_time - _moment(f.at) > SAME_CHANGE_TOLERANCE:
-        return f"the alarm entered a newer ALARM at {stamp(now)}, which has its own repeats"
+    over = episode_over(f.at, now)
+    if over:
+        return over
     if record is not None and record.at == f.at and record.acked_by:
         return f"acknowledged by {record.acked_by} at {record.acked_at}"
     return None
 
 
-def _moment(at: str) -> datetime:
+def episode_over(at: str, now: AlarmEvent | None) -> str | None:
+    """Why the ALARM of `at` is over, given the alarm as it is `now`: gone, not in ALARM, or in a newer ALARM."""
+    if now is None:
+        return "the alarm no longer exists"
+    if now.state is not AlarmState.alarm:
+        return f"the alarm is {now.state.value} now"
+    if now.state_time is not None and now.state_time - moment(at) > SAME_CHANGE_TOLERANCE:
+        return f"the alarm entered a newer ALARM at {stamp(now)}, which has its own pages"
+    return None
+
+
+def moment(at: str) -> datetime:
+    """A state timestamp (vigil.notifier.state.stamp) back as a datetime."""
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
@@ -383,6 +404,11 @@ def follow_up_form(notification: Notification, f: FollowUp, p: Policy) -> Notifi
     else:
         head = "ESCALATED: "
         first = f"ESCALATED: not acknowledged within {f.after} minutes of the ALARM."
+    return headed(notification, head, first)
+
+
+def headed(notification: Notification, head: str, first: str) -> Notification:
+    """`head` in front of the subject and SMS, `first` as the e-mail's first paragraph."""
     return notification.model_copy(
         update={
             "subject": fit_subject(head, notification.subject),

@@ -9,9 +9,9 @@ so a held change claims nothing and its later copy can still page (see below). D
   then ("How alarm mute rules work", CloudWatch user guide): that copy comes through the action path,
   where windows do not apply, and pages, since the held copy claimed nothing.
 - Ad-hoc silences (`python -m infra silence`) exist only in the state table, so they apply to every
-  path. An alarm still in ALARM when one ends is not paged again until its next state change (a
-  re-notification needs a timer: the deferred work of issue 13's repeats); the footer of the next
-  page and `silence list` name it.
+  path, and nothing in CloudWatch pages at their end: for an ALARM one holds, the notifier arranges
+  a follow-up at the silence's end (vigil.notifier.silence_end), which pages it if it is still in
+  that ALARM and nothing covers it any more.
 - A silence covers a state change by the time it happened (its state timestamp), not by when the
   notifier hears of it, so a late retry of a change made during a window stays held.
 - ALARM: held, recorded in `last` as held and as a `held#` item for the footer.
@@ -115,6 +115,22 @@ class Silencing:
         at = event.state_time or datetime.fromtimestamp(self.clock(), UTC)
         windows = self.windows if event.source == "eventbridge" else ()
         return active_silence(event.meta, at, windows, self._load())
+
+    def silence_at(self, event: AlarmEvent, now: datetime) -> Silence | None:
+        """The silence or window covering the alarm at `now`, whenever its state changed."""
+        return active_silence(event.meta, now, self.windows, self._load())
+
+    def adhoc(self, silence_id: str) -> AdhocSilence | None:
+        """The ad-hoc silence with this id as the table has it now (an early end included)."""
+        return next((s for s in self._load() if s.id == silence_id), None)
+
+    def adhoc_for(self, event: AlarmEvent) -> AdhocSilence | None:
+        """The ad-hoc silence that covered this change when it happened (the longest lasting, if several)."""
+        if event.meta is None or event.state_time is None:
+            return None
+        meta, at = event.meta, event.state_time
+        covering = [s for s in self._load() if s.covers(meta.check, meta.service) and s.active_at(at)]
+        return max(covering, key=lambda s: s.until, default=None)
 
     def decide(self, event: AlarmEvent, silence: Silence | None, previous: Last | None) -> Decision:
         """Hold or deliver a change `silence` covers, given the alarm's `last` before it."""
