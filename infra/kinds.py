@@ -40,7 +40,9 @@ class Kind:
     # event metric filters.
     per_signal: int = 1
     per_check: int = 0
-    # Its checker reads AWS APIs in an access role per service stack (infra.checks.access).
+    # Its checker reads AWS APIs in an access role per service stack (infra.checks.access). The
+    # estimate counts the role for every check of the kind that runs a checker: for consistency,
+    # whose SQL- and search-only checks need none, that is 2 resources over, never under.
     access_role: bool = False
 
     def constructs(self) -> ModuleType:
@@ -64,7 +66,8 @@ KINDS: dict[str, Kind] = {
     "elasticsearch": Kind(ElasticsearchCheck, "infra.checks.elasticsearch", "vigil.checkers.elasticsearch"),
     "sql": Kind(SqlCheck, "infra.checks.sql", "vigil.checkers.sql"),
     "rds": Kind(RdsCheck, "infra.checks.rds"),
-    "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency"),
+    # Only DynamoDB and S3 sides read in the access role; SQL and search sides come through secrets.
+    "consistency": Kind(ConsistencyCheck, "infra.checks.consistency", "vigil.checkers.consistency", access_role=True),
     "heartbeat": Kind(HeartbeatCheck, "infra.checks.heartbeat", "vigil.checkers.heartbeat"),
     "ecs": Kind(EcsCheck, "infra.checks.ecs", per_check=2),
     "ec2": Kind(Ec2Check, "infra.checks.ec2_instance"),

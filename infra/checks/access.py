@@ -1,13 +1,15 @@
-"""Access roles: what the checkers that read AWS APIs (logs_query, sqs by prefix) may read.
+"""Access roles: what the checkers that read AWS APIs (logs_query, sqs by prefix, consistency's
+DynamoDB and S3 sides) may read.
 
-Their functions are shared by every check of the kind, and each check reads its own log groups or
-queues. Granting each check's resources to the shared function's role made that one role grow
+Their functions are shared by every check of the kind, and each check reads its own log groups,
+queues, tables or export prefixes. Granting each check's resources to the shared function's role made that one role grow
 with the catalog: at 1,000 checks its inline policies needed 27,754 characters, past IAM's 10,240
 per role. Instead each service stack has one role per checker it uses, under the path
 `/vigil-<env>/<kind>/`, trusting only that checker function's role and holding exactly the grants
 of that service's checks; the schedule tells the checker to work in it (vigil.checkers.aws). So
 adding a check changes only its service's stack, and the function's own role holds one constant
-statement: it may assume the roles under its kind's path, and nothing else.
+statement for it: it may assume the roles under its kind's path (beside what the function itself
+needs whatever the catalog: consistency's reports bucket and state machine).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """Kind `consistency`: a schedule invoking the consistency checker, its alarms, and what it needs.
 
-Per check: read access to a DynamoDB or S3 side (SQL and search sides come through secrets, which
-CheckContext grants). Per checker function (once, shared by its checks): a reports bucket to write
-each run's differences to, and, when a check may scale out (mode step_functions or auto), a state
-machine whose Map state runs the same checker once per mismatched bucket, then once to gather:
+Per check: read access to a DynamoDB or S3 side, in its service stack's access role
+(infra.checks.access), which the schedule names and the checker assumes for those reads; so adding
+a check changes only its service's stack, never the shared function's role. SQL and search sides
+come through secrets, which CheckContext grants: a check with only those has no access role. Per
+checker function (once, shared by its checks): a reports bucket to write each run's differences
+to, and, when a check may scale out (mode step_functions or auto), a state machine whose Map state
+runs the same checker once per mismatched bucket (in the same access role), then once to gather:
 
     Buckets (Map over $.buckets, phase=bucket) ──► Gather (phase=gather: metrics, like a run)
         └─ any bucket (or Gather) failed ─► GatherFailure (phase=gather with the error: MeasureFailed)
@@ -30,8 +33,10 @@ from constructs import Construct
 
 from infra import functions, nag
 from infra.checks import CheckContext, Checker, checker_alarms, schedule
+from infra.checks.access import access_role
 from infra.selfmon import FUNCTION_RULE
 from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
+from vigil.checkers.runner import ACCESS_ROLE
 from vigil.spec.common import CheckBase
 from vigil.spec.consistency import ConsistencyCheck, DynamoDbEndpoint, S3Endpoint
 
@@ -48,19 +53,23 @@ MAX_BUCKETS = 1024
 
 def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
     assert isinstance(check, ConsistencyCheck)
-    schedule(scope, check, ctx)
+    stack = Stack.of(scope)
+    grants = [statement for endpoint in (check.source, check.target) for statement in read_access(stack, endpoint)]
+    role = access_role(scope, check, ctx) if grants else None
+    if role is not None:
+        for statement in grants:
+            role.add_to_policy(statement)
+        for endpoint in (check.source, check.target):
+            if isinstance(endpoint, S3Endpoint):
+                nag.acknowledge(
+                    role,
+                    [f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{endpoint.bucket}/{endpoint.prefix}*]"],
+                    "The checker reads every export object under the prefix the catalog names, and no others.",
+                )
+    schedule(scope, check, ctx, access=role)
     checker_alarms(scope, check, ctx)
     checker = ctx.checker(check)
     fn = checker.function
-    for endpoint in (check.source, check.target):
-        for statement in read_access(fn, endpoint):
-            fn.add_to_role_policy(statement)
-        if isinstance(endpoint, S3Endpoint) and fn.role is not None:
-            nag.acknowledge(
-                fn.role,
-                [f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{endpoint.bucket}/{endpoint.prefix}*]"],
-                "The checker reads every export object under the prefix the catalog names, and no others.",
-            )
     home = fn.node.scope
     assert isinstance(home, Construct)
     if home.node.try_find_child("Reports") is None:
@@ -76,8 +85,8 @@ def build(scope: Construct, check: CheckBase, ctx: CheckContext) -> None:
         scale_out_alarm(machine, checker, ctx)
 
 
-def read_access(fn: lambda_.Function, endpoint: object) -> list[iam.PolicyStatement]:
-    stack = Stack.of(fn)
+def read_access(stack: Stack, endpoint: object) -> list[iam.PolicyStatement]:
+    """What the checker needs to read a DynamoDB or S3 side; nothing for SQL and search sides."""
     if isinstance(endpoint, DynamoDbEndpoint):
         table = stack.format_arn(service="dynamodb", resource="table", resource_name=endpoint.table)
         return [iam.PolicyStatement(actions=["dynamodb:Scan", "dynamodb:DescribeTable"], resources=[table])]
@@ -203,6 +212,9 @@ def state_machine(scope: Construct, construct_id: str, checker: Checker, ctx: Ch
         "secrets": sfn.JsonPath.object_at("$.secrets"),
         "cutoff": sfn.JsonPath.string_at("$.cutoff"),
         "run": sfn.JsonPath.string_at("$.run"),
+        # The schedule's access role, or null: the payload always carries the key (a missing path
+        # would fail the Map with States.Runtime), so each bucket reads as the scheduled run did.
+        ACCESS_ROLE: sfn.JsonPath.string_at(f"$.{ACCESS_ROLE}"),
     }
     buckets = sfn.Map(
         home,

@@ -86,6 +86,21 @@ def sample(synthesize: Callable[[Path], Synth]) -> Synth:
     return synthesize(SAMPLE)
 
 
+def role_statements(synth: Synth, role_id: str) -> list[dict]:
+    """Every statement of the policies attached to one role (a logical id)."""
+    return [
+        s
+        for p in synth.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statement: dict) -> list[str]:
+    """A statement's actions as a list (CloudFormation gives one action as a string)."""
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
 def secret_statements(synth: Synth, role: str | None = None) -> list[dict]:
     """Every statement naming secretsmanager:GetSecretValue, of one role's policies (a logical id) or all."""
     return [

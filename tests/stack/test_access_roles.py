@@ -19,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 
 import pytest
-from conftest import SAMPLE, Synth, schedule_event
+from conftest import SAMPLE, Synth, actions, schedule_event
 
 from infra.catalog import load_catalog
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 ENV = "demo"
 CATALOG = load_catalog(SAMPLE)
 # Per-check grants that must live in access roles only, never in a shared checker role.
-PER_CHECK_ACTIONS = {"logs:StartQuery", "sqs:GetQueueAttributes"}
+PER_CHECK_ACTIONS = {"logs:StartQuery", "sqs:GetQueueAttributes", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket"}
 
 
 def _text(value: object) -> str:
@@ -36,10 +36,6 @@ def _text(value: object) -> str:
         return value
     parts = value["Fn::Join"][1]  # type: ignore[index]
     return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
-
-
-def _actions(statement: dict) -> list[str]:
-    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
 
 
 def _resources(statement: dict) -> list[object]:
@@ -72,8 +68,9 @@ def test_every_access_role_admits_only_the_function_its_schedule_invokes_and_tha
     sample: Synth,
 ) -> None:
     walked = _walk(sample)
-    # The sample has a logs_query check and an sqs prefix check: the walk must reach both.
-    assert {kind for *_, kind in walked} == {"logs_query", "sqs"}
+    # The sample has a logs_query check, an sqs prefix check and consistency checks with a DynamoDB
+    # and an S3 side: the walk must reach all three kinds.
+    assert {kind for *_, kind in walked} == {"consistency", "logs_query", "sqs"}
     resources = sample.resources
     for schedule_id, schedule, role_id, kind in walked:
         role = resources[role_id]
@@ -88,7 +85,7 @@ def test_every_access_role_admits_only_the_function_its_schedule_invokes_and_tha
         assumable = [
             _text(resource)
             for _, statement in _policies_of(sample, function_role_id)
-            if "sts:AssumeRole" in _actions(statement) and statement["Effect"] == "Allow"
+            if "sts:AssumeRole" in actions(statement) and statement["Effect"] == "Allow"
             for resource in _resources(statement)
         ]
         assert assumable == [f"arn:<AWS::Partition>:iam::<AWS::AccountId>:role/vigil-{ENV}/{kind}/*"]
@@ -109,9 +106,10 @@ def test_per_check_grants_live_in_access_roles_never_in_a_shared_checker_role(sa
     assert checker_roles
     for role_id in checker_roles:
         for _, statement in _policies_of(sample, role_id):
-            if PER_CHECK_ACTIONS & set(_actions(statement)):
-                # Only on vigil's own resources (the failure queue), never on a user's log groups or queues.
+            if PER_CHECK_ACTIONS & set(actions(statement)):
+                # Only on vigil's own resources (the failure queue), never on a user's log groups,
+                # queues, tables or exports.
                 assert all(isinstance(r, dict) and "Fn::GetAtt" in r for r in _resources(statement)), statement
     access_roles = {role_id for _, _, role_id, _ in _walk(sample)}
-    granted = {action for role_id in access_roles for _, s in _policies_of(sample, role_id) for action in _actions(s)}
+    granted = {action for role_id in access_roles for _, s in _policies_of(sample, role_id) for action in actions(s)}
     assert granted >= PER_CHECK_ACTIONS

@@ -1,5 +1,5 @@
-"""Kind `consistency` in the sample catalog's stack: the checker's grants, the reports bucket, the
-Step Functions scale-out, and the drift alarm."""
+"""Kind `consistency` in the sample catalog's stack: the checker's grants (a DynamoDB or S3 side's
+in its service's access role), the reports bucket, the Step Functions scale-out, and the drift alarm."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from aws_cdk.assertions import Match, Template
-from conftest import ENV, SAMPLE, Synth
+from conftest import ENV, SAMPLE, Synth, actions, role_statements, schedule_event
 
 from infra import packaging
 from infra.checks.consistency import PARQUET_TMP_MB
 from vigil.alarm_meta import alarm_name, decode_description
 from vigil.checkers.consistency import REPORTS_BUCKET, STATE_MACHINE
+from vigil.checkers.runner import ACCESS_ROLE
 
 pytestmark = pytest.mark.slow
 
@@ -68,19 +70,35 @@ def test_reports_bucket_is_kms_encrypted_ssl_only_and_expires(template: Template
     )
 
 
-def test_checker_may_read_only_the_named_table_and_prefix(sample: Synth) -> None:
-    statements = [
-        s for p in sample.of_type("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
+def _schedules(sample: Synth) -> dict[str, dict]:
+    """Each consistency check's schedule input, by check id."""
+    events = [schedule_event(s["Properties"]) for s in sample.of_type("AWS::Scheduler::Schedule").values()]
+    return {e["check"]["id"]: e for e in events if e["check"]["kind"] == "consistency"}
+
+
+def test_the_access_role_may_read_only_the_named_table_and_prefix(sample: Synth) -> None:
+    events = _schedules(sample)
+    # Both sample checks are one service's, with one checker: one access role, named by both.
+    roles = {events[c][ACCESS_ROLE] for c in ("campaign-results-dynamodb", "campaign-results-export")}
+    assert len(roles) == 1
+    role_id = roles.pop().strip("<>").removesuffix(".Arn")
+    assert sample.resources[role_id]["Properties"]["Path"] == f"/vigil-{ENV}/consistency/"
+    statements = role_statements(sample, role_id)
     scan = [s for s in statements if s["Action"] == ["dynamodb:Scan", "dynamodb:DescribeTable"]]
     assert len(scan) == 1 and "table/campaign-results" in json.dumps(scan[0]["Resource"])
-    get = [s for s in statements if s["Action"] == "s3:GetObject" and "campaign-exports" in json.dumps(s["Resource"])]
+    get = [s for s in statements if s["Action"] == "s3:GetObject"]
     assert len(get) == 1 and ":s3:::campaign-exports/results/latest/*" in json.dumps(get[0]["Resource"])
-    listing = [
-        s for s in statements if s["Action"] == "s3:ListBucket" and "campaign-exports" in json.dumps(s["Resource"])
-    ]
+    listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    assert len(listing) == 1 and ':s3:::campaign-exports"' in json.dumps(listing[0]["Resource"])
     assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["results/latest/*"]}}
-    assert any(s["Action"] == "states:StartExecution" for s in statements)
+    assert len(statements) == 3  # nothing else: the reports bucket and Step Functions are the function's
+
+
+def test_the_function_role_keeps_only_what_every_check_shares(sample: Synth) -> None:
+    function_role = _checker(sample)["Role"]["Fn::GetAtt"][0]
+    granted = {a for s in role_statements(sample, function_role) for a in actions(s)}
+    assert {"states:StartExecution", "s3:PutObject", "sts:AssumeRole"} <= granted
+    assert not granted & {"dynamodb:Scan", "dynamodb:DescribeTable", "s3:GetObject", "s3:ListBucket"}
 
 
 def test_state_machine_maps_buckets_then_gathers(sample: Synth) -> None:
@@ -94,6 +112,8 @@ def test_state_machine_maps_buckets_then_gathers(sample: Synth) -> None:
     buckets = definition["States"]["Buckets"]
     assert definition["StartAt"] == "Buckets" and buckets["Type"] == "Map" and buckets["ItemsPath"] == "$.buckets"
     assert buckets["MaxConcurrency"] == 10 and buckets["ItemSelector"]["phase"] == "bucket"
+    # Each bucket reads in the access role the scheduled run passes on (null without one).
+    assert buckets["ItemSelector"][f"{ACCESS_ROLE}.$"] == f"$.{ACCESS_ROLE}"
     assert buckets["Next"] == "Gather" and buckets["Catch"][0]["Next"] == "GatherFailure"
     assert definition["States"]["Gather"]["Catch"][0]["Next"] == "GatherFailure"
     # A backstop: a stuck execution ends as ExecutionsTimedOut, which the scale-out alarm counts.
@@ -145,6 +165,43 @@ def test_drift_keeps_its_state_when_a_run_cannot_measure(sample: Synth) -> None:
     alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in sample.of_type("AWS::CloudWatch::Alarm").values()}
     for check in ("campaign-results-dynamodb", "campaign-results-export"):
         assert alarms[alarm_name(ENV, check, "drift")]["TreatMissingData"] == "ignore"
+
+
+# -- SQL sides only: read through secrets, so no access role ------------------------------------
+
+SQL_ONLY = {
+    "id": "results-replica",
+    "kind": "consistency",
+    "severity": "warning",
+    "cadence": "1h",
+    "source": {"type": "sql", "engine": "postgresql", "table": "results"},
+    "source_secret": "campaign-db-readonly",
+    "target": {"type": "sql", "engine": "postgresql", "table": "results_replica"},
+    "target_secret": "campaign-db-readonly",
+    "key": {"column": "id", "type": "int"},
+    "fields": {"spend": "decimal(2)"},
+    "mode": "step_functions",
+}
+
+
+@pytest.fixture(scope="module")
+def sql_only(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    root = tmp_path_factory.mktemp("catalog") / "catalog"
+    root.mkdir()
+    shutil.copy(SAMPLE / "_settings.yaml", root)
+    service = {"service": "campaign-replica", "team": "campaigns", "checks": [SQL_ONLY]}
+    (root / "replica.yaml").write_text(yaml.safe_dump(service))
+    return synthesize(root)
+
+
+def test_a_check_with_only_sql_sides_has_no_access_role(sql_only: Synth) -> None:
+    event = _schedules(sql_only)["results-replica"]
+    assert ACCESS_ROLE not in event
+    paths = [r["Properties"].get("Path") for r in sql_only.of_type("AWS::IAM::Role").values()]
+    assert f"/vigil-{ENV}/consistency/" not in paths
+    # Nothing to assume, so the function's role may assume nothing.
+    function_role = _checker(sql_only)["Role"]["Fn::GetAtt"][0]
+    assert not any("sts:AssumeRole" in actions(s) for s in role_statements(sql_only, function_role))
 
 
 # -- Parquet: the consistency checker's own asset (+ pyarrow), /tmp sized for downloads ----------

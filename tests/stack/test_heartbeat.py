@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Synth, schedule_event
+from conftest import Synth, actions, role_statements, schedule_event
 
 from infra.jitter import schedule_expression
 from tests.support.function_urls import permissions_of, public_url_permissions
@@ -45,17 +45,7 @@ def functions_by_handler(stack: Synth) -> dict[str, tuple[str, dict]]:
 
 
 def statements_of(stack: Synth, function_id: str) -> list[dict]:
-    role = stack.resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [
-        s
-        for p in stack.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def actions(statement: dict) -> list[str]:
-    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+    return role_statements(stack, stack.resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0])
 
 
 def test_one_endpoint_behind_a_public_function_url_for_every_heartbeat(stack):

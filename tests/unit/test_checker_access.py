@@ -108,3 +108,14 @@ def test_a_role_that_cannot_be_assumed_fails_the_run_with_the_reason(monkeypatch
 )
 def test_the_role_is_read_from_the_event_only_when_it_is_a_name(event, role):
     assert aws.access_role(json.loads(json.dumps(event))) == role
+
+
+def test_dynamodb_keeps_its_ten_attempts_and_every_client_gets_the_same_bounds(moto):
+    """Standard retry mode would give a throttled DynamoDB scan 3 retries where legacy mode gave it 10
+    attempts; botocore rewrites the retries it is given, so each client must get its own."""
+    for _ in range(2):  # the second round: after botocore has seen the config once
+        aws.clear_cache()
+        dynamodb, sqs_client = aws.client("dynamodb", None), aws.client("sqs", None)
+        assert dynamodb.meta.config.retries == {"mode": "standard", "total_max_attempts": 10}
+        assert sqs_client.meta.config.retries == {"mode": "standard", "total_max_attempts": aws.RETRIES + 1}
+        assert (sqs_client.meta.config.read_timeout, sqs_client.meta.config.connect_timeout) == (10, 5)

@@ -1,6 +1,7 @@
 """The consistency checker end to end on moto: a DynamoDB source, an S3 JSON Lines target, the
 reports bucket, and the Step Functions hand-off (plan → one call per bucket → gather) giving the
-same answer as a run inside the Lambda."""
+same answer as a run inside the Lambda; both read the stores in the access role the schedule names
+(moto records every AssumeRole)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sts.models import sts_backends
 from pydantic import ValidationError
 
 from tests.support.emf import emf_lines, metric_values
+from vigil.checkers import aws
 from vigil.checkers import consistency as checker
-from vigil.checkers.runner import make_event
+from vigil.checkers.runner import ACCESS_ROLE, CannotMeasure, make_event
 from vigil.consistency.model import KeyType
 from vigil.spec.consistency import ConsistencyCheck
 
 ROWS = 300
+ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/vigil-demo/consistency/VigilCampaignsAccess"
 
 
 def spec(**overrides: Any) -> ConsistencyCheck:
@@ -40,6 +46,32 @@ def spec(**overrides: Any) -> ConsistencyCheck:
         "timeout": 60,
     }
     return ConsistencyCheck.model_validate(check | overrides)
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients() -> Iterator[None]:
+    """The checker keeps its AWS clients across runs (vigil.checkers.aws): none may outlive a mock."""
+    aws.clear_cache()
+    yield
+    aws.clear_cache()
+
+
+def _assumed() -> list[str]:
+    return [role.role_arn for role in sts_backends[DEFAULT_ACCOUNT_ID]["aws"].assumed_roles]
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
+    """(service, role) of every client the checker opens through vigil.checkers.aws."""
+    opened: list[tuple[str, str | None]] = []
+    real = aws.client
+
+    def client(service: str, role: str | None, **kwargs: Any) -> Any:
+        opened.append((service, role))
+        return real(service, role, **kwargs)
+
+    monkeypatch.setattr(aws, "client", client)
+    return opened
 
 
 @pytest.fixture
@@ -87,34 +119,41 @@ def test_in_lambda_run_reports_metrics_samples_and_the_report(stores: Any, capsy
     assert sorted(json.loads(line)["key"] for line in body.splitlines()) == ["10", "42", "9000"]
 
 
-def test_step_functions_hand_off_gives_the_same_answer(stores: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def hand_off(check: ConsistencyCheck, monkeypatch: pytest.MonkeyPatch, role: str | None = None) -> dict[str, Any]:
+    """The scheduled run hands off to a state machine; the execution's input, as Step Functions has it."""
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    role = "arn:aws:iam::123456789012:role/sfn"
     machine = sfn.create_state_machine(
-        name="scale-out", definition='{"StartAt":"x","States":{"x":{"Type":"Pass","End":true}}}', roleArn=role
+        name="scale-out",
+        definition='{"StartAt":"x","States":{"x":{"Type":"Pass","End":true}}}',
+        roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/sfn",
     )
     monkeypatch.setenv(checker.STATE_MACHINE, machine["stateMachineArn"])
-    check = spec(mode="step_functions")
-    handed = checker.handler(make_event(check, {}), None)
-    assert handed["status"] == "ok" and handed["details"]["handed_off"] is True
-    execution = sfn.describe_execution(executionArn=handed["details"]["execution"])
-    state = json.loads(execution["input"])
-    # What the Map state's ItemSelector builds for each bucket, then the Gather state's payload.
-    results = [
-        checker.handler(
-            {
-                "phase": "bucket",
-                "bucket": b,
-                "index": n,
-                **{k: state[k] for k in ("check", "secrets", "cutoff", "run")},
-            },
-            None,
-        )
-        for n, b in enumerate(state["buckets"])
-    ]
-    gathered = checker.handler(
+    handed = checker.handler(make_event(check, {}, access_role=role), None)
+    assert handed["status"] == "ok" and handed["details"]["handed_off"] is True, handed
+    return json.loads(sfn.describe_execution(executionArn=handed["details"]["execution"])["input"])
+
+
+def bucket_events(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the Map state's ItemSelector (infra.checks.consistency.state_machine) builds for each
+    bucket, through JSON as Step Functions passes it."""
+    shared = {k: state[k] for k in ("check", "secrets", "cutoff", "run", ACCESS_ROLE)}
+    return json.loads(
+        json.dumps([{"phase": "bucket", "bucket": b, "index": n, **shared} for n, b in enumerate(state["buckets"])])
+    )
+
+
+def gather(state: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Gather state's payload, run."""
+    return checker.handler(
         {"phase": "gather", **{k: state[k] for k in ("check", "secrets", "run", "plan")}, "results": results}, None
     )
+
+
+def test_step_functions_hand_off_gives_the_same_answer(stores: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = hand_off(spec(mode="step_functions"), monkeypatch)
+    assert state[ACCESS_ROLE] is None  # present, for the Map's path, and null: the caller's own
+    results = [checker.handler(event, None) for event in bucket_events(state)]
+    gathered = gather(state, results)
     assert gathered["values"]["Differences"] == 3 and sorted(gathered["samples"]) == [
         "changed: 10",
         "extra: 9000",
@@ -134,6 +173,82 @@ def test_an_unreachable_store_is_a_failed_measurement_not_a_clean_result(monkeyp
     with mock_aws():  # no table, no bucket
         result = checker.handler(make_event(spec(), {}), None)
     assert result["status"] == "failed" and result["values"] == {}
+
+
+# -- the access role: DynamoDB and S3 sides read in the role the schedule names -------------------
+
+
+def test_the_stores_are_read_in_the_role_the_schedule_names(stores: Any, clients: list, capsys) -> None:
+    result = checker.handler(make_event(spec(), {}, access_role=ROLE), None)
+    assert result["status"] == "ok" and sorted(result["samples"]) == ["changed: 10", "extra: 9000", "missing: 42"]
+    assert sorted(clients) == [("dynamodb", ROLE), ("s3", ROLE)]
+    assert _assumed() == [ROLE]
+    # The report is the function's own: uploaded with its credentials, into its reports bucket.
+    assert stores.list_objects_v2(Bucket="reports")["KeyCount"] == 1
+
+
+def test_without_a_role_the_stores_are_read_as_the_caller(stores: Any, clients: list) -> None:
+    result = checker.handler(make_event(spec(), {}), None)
+    assert result["status"] == "ok" and result["reason_code"] == "drift"
+    assert sorted(clients) == [("dynamodb", None), ("s3", None)]
+    assert _assumed() == []
+
+
+def test_each_bucket_step_functions_drills_reads_in_the_same_role(
+    stores: Any, clients: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = hand_off(spec(mode="step_functions"), monkeypatch, role=ROLE)
+    assert state[ACCESS_ROLE] == ROLE
+    events = bucket_events(state)
+    assert events
+    aws.clear_cache()  # each Map iteration may land on a new Lambda: its own AssumeRole
+    clients.clear()
+    results = [checker.handler(event, None) for event in events]
+    assert set(clients) == {("dynamodb", ROLE), ("s3", ROLE)} and len(clients) == 2 * len(events)
+    assert _assumed() == [ROLE, ROLE]  # the scheduled run's, then the buckets' (kept across them)
+    assert gather(state, results)["values"]["Differences"] == 3
+
+
+def _refuse_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STS refuses every access role; the function's own credentials still work."""
+    own = aws._open
+
+    def refuse(role: str | None) -> Any:
+        if role is None:
+            return own(role)
+        error = {"Code": "AccessDenied", "Message": f"not authorized to perform: sts:AssumeRole on resource: {role}"}
+        raise ClientError({"Error": error}, "AssumeRole")
+
+    monkeypatch.setattr(aws, "_open", refuse)
+
+
+def test_a_role_that_cannot_be_assumed_cannot_measure(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    _refuse_roles(monkeypatch)
+    with mock_aws():
+        result = checker.handler(make_event(spec(), {}, access_role=ROLE), None)
+    assert (result["status"], result["reason_code"]) == ("failed", "access_denied")
+    assert ROLE in result["reason"] and result["values"] == {}
+    values = metric_values(emf_lines(capsys.readouterr().out)[-1])
+    assert values == {"MeasureFailed": 1}
+
+
+def test_a_bucket_whose_role_cannot_be_assumed_fails_the_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raised, so the Map fails and GatherFailure reports could not measure
+    (test_a_failed_bucket_makes_the_gather_report_could_not_measure)."""
+    _refuse_roles(monkeypatch)
+    event = {
+        "phase": "bucket",
+        "bucket": [None, None, 1, "1", 1, "2"],
+        "index": 0,
+        "check": spec(mode="step_functions").model_dump(mode="json"),
+        "secrets": {},
+        "cutoff": "2024-05-01T00:00:00+00:00",
+        "run": "r",
+        ACCESS_ROLE: ROLE,
+    }
+    with mock_aws(), pytest.raises(CannotMeasure, match="sts:AssumeRole") as refused:
+        checker.handler(event, None)
+    assert refused.value.code == "access_denied"
 
 
 @pytest.mark.parametrize(
@@ -260,23 +375,10 @@ def orders(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def run_handed_off(check: ConsistencyCheck, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The scheduled run hands off; each bucket then the gather run as the state machine would."""
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    role = "arn:aws:iam::123456789012:role/sfn"
-    machine = sfn.create_state_machine(
-        name="scale-out", definition='{"StartAt":"x","States":{"x":{"Type":"Pass","End":true}}}', roleArn=role
-    )
-    monkeypatch.setenv(checker.STATE_MACHINE, machine["stateMachineArn"])
-    handed = checker.handler(make_event(check, {}), None)
-    state = json.loads(sfn.describe_execution(executionArn=handed["details"]["execution"])["input"])
-    shared = {k: state[k] for k in ("check", "secrets", "cutoff", "run")}
-    results = [
-        checker.handler({"phase": "bucket", "bucket": b, "index": n, **shared}, None)
-        for n, b in enumerate(json.loads(json.dumps(state["buckets"])))  # through JSON, as Step Functions does
-    ]
+    state = hand_off(check, monkeypatch)
+    results = [checker.handler(event, None) for event in bucket_events(state)]
     assert any(isinstance(b[0], list) for b in state["buckets"])  # composite bounds travel as lists
-    return checker.handler(
-        {"phase": "gather", **{k: state[k] for k in ("check", "secrets", "run", "plan")}, "results": results}, None
-    )
+    return gather(state, results)
 
 
 def test_composite_keys_from_dynamodb_partition_and_sort_keys(orders: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ from moto import mock_aws
 from tests.fixtures.consistency.data import FIELDS, LAG, TYPES, target_rows
 from tests.fixtures.consistency.parquet import ROW_GROUP, SCHEMA, parquet_bytes, put_parquet
 from tests.unit.test_consistency_checker import spec
+from vigil.checkers import aws
 from vigil.checkers import consistency as checker
 from vigil.checkers.runner import CannotMeasure, make_event
 from vigil.consistency import stores
@@ -33,7 +34,9 @@ NOW = datetime(2024, 3, 2, 12, 0, tzinfo=UTC)
 def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # where large objects are downloaded
     with mock_aws():
+        aws.clear_cache()  # the checker keeps its clients across runs: none from another mock
         yield boto3.client("s3", region_name="us-east-1")
+    aws.clear_cache()
 
 
 def document(row: dict[str, Any]) -> dict[str, Any]:

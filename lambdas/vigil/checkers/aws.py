@@ -1,8 +1,9 @@
-"""What the checkers that call AWS APIs (logs_query, sqs by prefix) share: their clients, in the
-service's access role when the schedule names one, and their errors as CannotMeasure.
+"""What the checkers that call AWS APIs (logs_query, sqs by prefix, consistency's DynamoDB and S3
+sides) share: their clients, in the service's access role when the schedule names one, and their
+errors as CannotMeasure.
 
 Why an access role: these checkers share one function per kind, and each check may read
-different log groups or queues. Granting every check's resources to the shared function's role
+different log groups, queues, tables or exports. Granting every check's resources to the shared function's role
 made that role grow with the catalog, past IAM's 10,240 characters per role at a few dozen checks.
 Instead each service stack has one role per kind holding exactly its checks' grants (infra.access),
 the schedule's event names it (`access_role`), and the function's own role may only assume roles
@@ -23,11 +24,11 @@ SESSION_NAME = "vigil-checker"
 SESSION_SECONDS = 3600
 REFRESH_MARGIN_S = 300
 # Bounded per call, so one hung request cannot run past the Lambda's own timeout.
-CLIENT_CONFIG: dict[str, Any] = {
-    "connect_timeout": 5,
-    "read_timeout": 10,
-    "retries": {"mode": "standard", "max_attempts": 3},
-}
+CLIENT_CONFIG: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 10}
+# Retries after the first attempt, in botocore's standard mode. A scan of a provisioned table
+# (consistency) is throttled in bursts: DynamoDB keeps the 10 attempts legacy mode gives it.
+RETRIES = 3
+SERVICE_RETRIES = {"dynamodb": 9}
 
 
 def aws_failure(exc: Exception, codes: Mapping[str, str]) -> CannotMeasure:
@@ -74,12 +75,16 @@ def client(service: str, role: str | None, max_pool: int = 10, now: Callable[[],
         if held is None or held.expires - now() < REFRESH_MARGIN_S:
             held = _sessions[role] = _open(role)
         if service not in held.clients:
-            from botocore.config import Config
-
-            held.clients[service] = held.session.client(
-                service, config=Config(**CLIENT_CONFIG, max_pool_connections=max_pool)
-            )
+            held.clients[service] = held.session.client(service, config=_config(service, max_pool))
         return held.clients[service]
+
+
+def _config(service: str, max_pool: int = 10) -> Any:
+    from botocore.config import Config
+
+    # A new retries dict per client: botocore rewrites the one it is given.
+    retries = {"mode": "standard", "max_attempts": SERVICE_RETRIES.get(service, RETRIES)}
+    return Config(**CLIENT_CONFIG, retries=retries, max_pool_connections=max_pool)
 
 
 def _open(role: str | None) -> _Session:
@@ -87,9 +92,7 @@ def _open(role: str | None) -> _Session:
 
     if role is None:
         return _Session(expires=float("inf"), session=boto3.Session())
-    from botocore.config import Config
-
-    sts = boto3.client("sts", config=Config(**CLIENT_CONFIG))
+    sts = boto3.client("sts", config=_config("sts"))
     credentials = sts.assume_role(RoleArn=role, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)[
         "Credentials"
     ]

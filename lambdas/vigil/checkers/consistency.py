@@ -7,6 +7,11 @@ One function, three entry points (the event's "phase"):
   bucket   one Map iteration of the state machine: drill one bucket, return its tally;
   gather   the state machine's last state: add the tallies up and report, as a scheduled run does.
 Every difference goes to a JSON Lines report in the reports bucket; the notification quotes a few.
+
+DynamoDB and S3 sides are read in the service's access role the schedule names (`access_role`,
+vigil.checkers.aws); the scheduled run passes it to the state machine, whose Map gives it to each
+bucket. The reports bucket and Step Functions are the function's own: those calls use its role.
+A role that cannot be assumed is a run that cannot measure (access_denied), never a clean one.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from vigil.checkers import runner
+from vigil.checkers import aws, runner
+from vigil.checkers.aws import aws_failure
+from vigil.checkers.runner import ACCESS_ROLE
 from vigil.consistency.compare import Bucket, Comparison, Endpoint, Options, Tally
 from vigil.consistency.model import Difference, FieldType, Key, Range, Summary, normalize_keys
 from vigil.consistency.stream import ScanEndpoint, Shape
 from vigil.result import CheckResult, Status
 from vigil.spec.consistency import (
     DIFF_METRICS,
+    MAX_SEGMENTS,
     TOTAL_METRIC,
     ConsistencyCheck,
     DynamoDbEndpoint,
@@ -41,6 +49,8 @@ KIND = "consistency"
 AUTO_ROWS = 2_000_000
 REPORTS_BUCKET = "VIGIL_CONSISTENCY_REPORTS"
 STATE_MACHINE = "VIGIL_CONSISTENCY_STATE_MACHINE"
+# Opening a DynamoDB or S3 client in the access role: STS's refusal names the role.
+_ASSUME_ERRORS = {"AccessDenied": "access_denied"}
 
 parse = ConsistencyCheck.model_validate
 
@@ -59,7 +69,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 def scheduled(event: Mapping[str, Any], spec: ConsistencyCheck, resolve: runner.SecretsResolver) -> CheckResult:
     cutoff = datetime.now(UTC) - timedelta(seconds=spec.lag_seconds())
     run_id = cutoff.strftime("%Y%m%dT%H%M%SZ")
-    with comparing(spec, resolve, cutoff, f"{spec.id}/{run_id}.jsonl") as (comparison, report):
+    role = aws.access_role(event)
+    with comparing(spec, resolve, cutoff, f"{spec.id}/{run_id}.jsonl", role) as (comparison, report):
         tally = Tally(sample_size=spec.sample_size)
         buckets = comparison.plan(tally)
         if hand_off(spec, buckets):
@@ -90,12 +101,14 @@ def start_execution(
     arn = os.environ.get(STATE_MACHINE)
     if not arn:
         raise RuntimeError(f"mode {spec.mode} needs the state machine, and {STATE_MACHINE} is not set")
-    # The Map state's ItemSelector adds check, secrets, cutoff and run to each bucket.
+    # The Map state's ItemSelector adds check, secrets, cutoff, run and the access role to each
+    # bucket; the role's key is there even when null, since the Map fails on a missing path.
     payload = {
         "check": event["check"],
         "secrets": event.get("secrets") or {},
         "cutoff": cutoff.isoformat(),
         "run": run_id,
+        ACCESS_ROLE: aws.access_role(event),
         "plan": plan.to_json(),
         "buckets": [bucket_json(b) for b in buckets],
     }
@@ -114,7 +127,7 @@ def drill_bucket(event: Mapping[str, Any]) -> dict[str, Any]:
     resolve = runner.resolver(event.get("secrets") or {})
     cutoff = datetime.fromisoformat(event["cutoff"])
     key = f"{spec.id}/{event['run']}/bucket-{int(event['index']):05d}.jsonl"
-    with comparing(spec, resolve, cutoff, key) as (comparison, _):
+    with comparing(spec, resolve, cutoff, key, aws.access_role(event)) as (comparison, _):
         tally = Tally(sample_size=spec.sample_size)
         comparison.drill([bucket_from(event["bucket"], spec)], tally)
     return tally.to_json()
@@ -210,15 +223,16 @@ class Report:
 
 @contextmanager
 def comparing(
-    spec: ConsistencyCheck, resolve: runner.SecretsResolver, cutoff: datetime, report_key: str
+    spec: ConsistencyCheck, resolve: runner.SecretsResolver, cutoff: datetime, report_key: str, role: str | None
 ) -> Iterator[tuple[Comparison, Report]]:
+    """`role`: the access role DynamoDB and S3 sides are read in; None reads them as the caller."""
     shape = Shape(spec.key.types(), tuple(FieldType.parse(t) for t in spec.fields.values()), cutoff)
     same_engine = isinstance(spec.source, SqlEndpoint) and isinstance(spec.target, SqlEndpoint)
     fast = same_engine and spec.source.engine == spec.target.engine == "postgresql"  # type: ignore[union-attr]
     report = Report(report_key)
     with ExitStack() as stack:
-        source = endpoint("source", spec, resolve, shape, fast, stack)
-        target = endpoint("target", spec, resolve, shape, fast, stack)
+        source = endpoint("source", spec, resolve, shape, fast, stack, role)
+        target = endpoint("target", spec, resolve, shape, fast, stack, role)
         options = Options(
             key_types=shape.key_types,
             buckets=spec.buckets,
@@ -237,7 +251,13 @@ def comparing(
 
 
 def endpoint(
-    side: str, spec: ConsistencyCheck, resolve: runner.SecretsResolver, shape: Shape, fast: bool, stack: ExitStack
+    side: str,
+    spec: ConsistencyCheck,
+    resolve: runner.SecretsResolver,
+    shape: Shape,
+    fast: bool,
+    stack: ExitStack,
+    role: str | None,
 ) -> Endpoint:
     config = spec.source if side == "source" else spec.target
     secret_name = spec.source_secret if side == "source" else spec.target_secret
@@ -256,18 +276,19 @@ def endpoint(
         source = Source(key=key, columns=columns, table=config.table, query=config.query, updated_at=updated_at)
         # Reads what the key columns hold (uuid, text and its collation) from one row.
         return SqlSide(side, engine, source, shape, fast_hash=fast, on_error=on_error)
-    import boto3
-
     from vigil.consistency import stores
 
     if isinstance(config, DynamoDbEndpoint):
-        scan = stores.dynamodb_scan(boto3.client("dynamodb"), config.table, key, columns, updated_at, config.segments)
+        # One connection per scan segment; the client is kept across runs, so sized for the most.
+        client = store_client("dynamodb", role, MAX_SEGMENTS)
+        scan = stores.dynamodb_scan(client, config.table, key, columns, updated_at, config.segments)
     elif isinstance(config, S3Endpoint):
-        scan = stores.s3_scan(boto3.client("s3"), config.bucket, config.prefix, config.format, key, columns, updated_at)
+        client = store_client("s3", role)
+        scan = stores.s3_scan(client, config.bucket, config.prefix, config.format, key, columns, updated_at)
     else:
         assert isinstance(config, SearchEndpoint)
         secret = resolve(secret_name) if secret_name else {}
-        client = stores.SearchClient(
+        search = stores.SearchClient(
             config.url,
             timeout=min(60.0, spec.timeout),
             username=secret.get("username"),
@@ -276,5 +297,13 @@ def endpoint(
             flavor=config.flavor,
         )
         # Counts per bucket from _count, checksums from scans of the buckets whose counts agree.
-        return stores.SearchIndexEndpoint(side, shape, client, config.index, key, columns, updated_at)
+        return stores.SearchIndexEndpoint(side, shape, search, config.index, key, columns, updated_at)
     return ScanEndpoint(side, shape, scan)
+
+
+def store_client(service: str, role: str | None, max_pool: int = 10) -> Any:
+    """A DynamoDB or S3 client in the access role; an assume that fails cannot measure."""
+    try:
+        return aws.client(service, role, max_pool=max_pool)
+    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
+        raise aws_failure(exc, _ASSUME_ERRORS) from None

@@ -122,10 +122,14 @@ class SqlEndpoint(_Side):
         return self
 
 
+# The most parallel scan segments: the checker sizes its DynamoDB connection pool for it.
+MAX_SEGMENTS = 64
+
+
 class DynamoDbEndpoint(_Side):
     type: Literal["dynamodb"]
     table: str = Field(pattern=DYNAMODB_TABLE_NAME)
-    segments: int = Field(default=4, ge=1, le=64, description="parallel scan segments")
+    segments: int = Field(default=4, ge=1, le=MAX_SEGMENTS, description="parallel scan segments")
 
 
 class S3Endpoint(_Side):
@@ -136,7 +140,7 @@ class S3Endpoint(_Side):
             "an S3 bucket name: 3 to 63 lowercase letters, digits, . and -, starting and ending with a letter or digit",
         )
     )
-    # Required and without wildcards: the checker's role may read `<bucket>/<prefix>*` and list
+    # Required and without wildcards: the checker's access role may read `<bucket>/<prefix>*` and list
     # only under it, so an empty prefix (or a * in it) would grant read on the whole bucket.
     prefix: str = Field(
         default="", max_length=1024, description="the export's key prefix (required): only objects under it are read"
