@@ -61,6 +61,13 @@ def test_every_stack_keeps_to_its_budgets(base: Synth) -> None:
     assert max(max(s.role_inline_chars, default=0) for s in stacks) > 1000
 
 
+def test_the_core_floor_validate_counts_on_is_a_lower_bound(base: Synth, sample: Synth) -> None:
+    for synth in (base, sample):
+        core = json.loads((synth.outdir / f"{stack_name(ENV)}.template.json").read_text())["Resources"]
+        files = sum(1 for r in core.values() if r["Type"] == assembly.NESTED_STACK)
+        assert files and len(core) >= budgets.CORE_FLOOR + files
+
+
 def test_all_300_checks_are_deployed_once(base: Synth, catalogs: tuple[Path, Path]) -> None:
     names = [
         r["Properties"]["AlarmName"]
@@ -88,7 +95,12 @@ def test_adding_one_check_changes_only_its_service_stack(base: Synth, grown: Syn
     (logical_id,) = diff
     assert f"svc{GROWN_SERVICE:03d}NestedStack" in logical_id
     was, now = before[core]["Resources"][logical_id], after[core]["Resources"][logical_id]
-    assert {**was["Properties"], "TemplateURL": None} == {**now["Properties"], "TemplateURL": None}
+    # Its new template, and, when the check is the file's first of its kind, the checker's ARNs passed
+    # in as new parameters: none that existed changes.
+    old_parameters, new_parameters = was["Properties"]["Parameters"], now["Properties"]["Parameters"]
+    assert new_parameters.items() >= old_parameters.items()
+    strip = {"TemplateURL": None, "Parameters": None}
+    assert {**was["Properties"], **strip} == {**now["Properties"], **strip}
     assert before[core].keys() == after[core].keys() and before[core]["Outputs"] == after[core]["Outputs"]
 
 

@@ -26,6 +26,16 @@ def test_over_the_budget_names_the_stack_the_count_and_the_way_out():
     assert "new service file" in problem
 
 
+def test_a_core_over_the_budget_says_to_merge_service_files_or_split_environments():
+    problem = stack.resource_budget("Vigil-demo", 752, service_files=600)
+
+    assert problem is not None
+    assert "Vigil-demo would hold 752 CloudFormation resources" in problem
+    assert "one nested stack per service file (600 here)" in problem
+    assert "merge small service files" in problem and "more environments" in problem
+    assert "new service file" not in problem
+
+
 def test_synth_fails_naming_each_service_stack_over_budget(synthesize: Callable[[Path], Synth], monkeypatch):
     # campaign-db's stack holds 26 resources, messaging's 18: a budget of 20 stands in for a big file.
     monkeypatch.setattr(budgets, "RESOURCE_BUDGET", 20)
