@@ -62,18 +62,41 @@ def test_without_a_role_the_caller_reads_as_itself(moto):
     assert _assumed() == []
 
 
-def test_credentials_are_kept_until_five_minutes_before_they_expire(moto):
+# Lambda's longest timeout (Lambda quotas: 900 seconds): a run never outlives the credentials it started with.
+LAMBDA_MAX_TIMEOUT_S = 900
+
+
+def test_credentials_are_renewed_before_any_run_could_outlive_them(moto):
     first = aws.client("sqs", ROLE)
     assert aws.client("sqs", ROLE) is first
-    expires = aws._sessions[ROLE].expires
+    expires = aws._roles[ROLE].expires
+    assert aws.REFRESH_MARGIN_S >= LAMBDA_MAX_TIMEOUT_S
     assert aws.client("sqs", ROLE, now=lambda: expires - aws.REFRESH_MARGIN_S - 1) is first
-    renewed = aws.client("sqs", ROLE, now=lambda: expires - aws.REFRESH_MARGIN_S + 1)
+    renewed = aws.client("sqs", ROLE, now=lambda: expires - LAMBDA_MAX_TIMEOUT_S + 1)
     assert renewed is not first
-    assert len(_assumed()) == 2
+    assert aws.client("sqs", ROLE, now=lambda: expires + 1) is not renewed  # expired: renewed again
+    assert len(_assumed()) == 3
+
+
+def test_every_role_shares_one_session_and_the_least_recently_used_are_forgotten(moto, monkeypatch):
+    made = []
+    real = boto3.Session
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(boto3, "Session", counted)
+    roles = [f"{ROLE}{n}" for n in range(aws.MAX_ROLES + 1)]
+    clients = [aws.client("sqs", role) for role in roles]
+    # One session loads the service models once; each role's client signs with its own keys.
+    assert len(made) == 1
+    assert len({c._request_signer._credentials.access_key for c in clients}) == len(roles)
+    assert list(aws._roles) == roles[1:]
 
 
 def test_a_role_that_cannot_be_assumed_fails_the_run_with_the_reason(monkeypatch, capsys):
-    def refuse(role: str | None) -> Any:
+    def refuse(session: Any, role: str | None) -> Any:
         error = {"Code": "AccessDenied", "Message": f"not authorized to perform: sts:AssumeRole on resource: {role}"}
         raise ClientError({"Error": error}, "AssumeRole")
 

@@ -213,9 +213,9 @@ def _refuse_roles(monkeypatch: pytest.MonkeyPatch) -> None:
     """STS refuses every access role; the function's own credentials still work."""
     own = aws._open
 
-    def refuse(role: str | None) -> Any:
+    def refuse(session: Any, role: str | None) -> Any:
         if role is None:
-            return own(role)
+            return own(session, role)
         error = {"Code": "AccessDenied", "Message": f"not authorized to perform: sts:AssumeRole on resource: {role}"}
         raise ClientError({"Error": error}, "AssumeRole")
 

@@ -55,7 +55,7 @@ def test_validate_refuses_more_service_files_than_the_core_can_hold(tmp_path: Pa
     assert "merge small service files" in out and "more environments" in out
 
 
-def test_as_many_service_files_as_the_floor_leaves_room_for_pass_validate(tmp_path: Path, capsys) -> None:
+def test_as_many_service_files_as_the_core_floor_leaves_room_for_pass_validate(tmp_path: Path, capsys) -> None:
     catalog = _one_check_per_file(tmp_path / "catalog", budgets.RESOURCE_BUDGET - budgets.CORE_FLOOR)
 
     assert main(["validate", str(catalog)]) == 0, capsys.readouterr().out

@@ -4,16 +4,23 @@ errors as CannotMeasure.
 
 Why an access role: these checkers share one function per kind, and each check may read
 different log groups, queues, tables or exports. Granting every check's resources to the shared function's role
-made that role grow with the catalog, past IAM's 10,240 characters per role at a few dozen checks.
-Instead each service stack has one role per kind holding exactly its checks' grants (infra.access),
-the schedule's event names it (`access_role`), and the function's own role may only assume roles
-under the environment's path for its kind. Credentials are kept until 5 minutes before they expire.
+made that role grow with the catalog, past IAM's 10,240 characters per role (27,754 at 1,000
+generated checks). Instead each service stack has one role per kind holding exactly its checks'
+grants (infra.checks.access), the schedule's event names it (`access_role`), and the function's
+own role may only assume roles under the environment's path for its kind.
+
+One boto3 session serves every role: a client made with a role's keys shares the session's loaded
+service models (about 0.3 MB a role), where a session per role would load its own (about 10 MB a
+role, out of memory after some 20 service files in a 256 MB function). The MAX_ROLES most recently
+used roles are kept; a role's credentials are renewed once less than REFRESH_MARGIN_S is left, so
+no run, however long Lambda lets it be, outlives the credentials it started with.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +28,9 @@ from typing import Any
 from vigil.checkers.runner import ACCESS_ROLE, CannotMeasure
 
 SESSION_NAME = "vigil-checker"
-SESSION_SECONDS = 3600
-REFRESH_MARGIN_S = 300
+SESSION_SECONDS = 3600  # the most a role assumed by a role may ask for
+REFRESH_MARGIN_S = 900  # Lambda's longest run
+MAX_ROLES = 64
 # Bounded per call, so one hung request cannot run past the Lambda's own timeout.
 CLIENT_CONFIG: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 10}
 # Retries after the first attempt, in botocore's standard mode. A scan of a provisioned table
@@ -51,32 +59,42 @@ def access_role(event: object) -> str | None:
 
 
 @dataclass
-class _Session:
+class _Role:
     expires: float  # epoch seconds; never, for the function's own credentials
-    session: Any
-    clients: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, str]  # the client's credential arguments; none for the function's own
+    clients: dict[tuple[str, int], Any] = field(default_factory=dict)
 
 
-_sessions: dict[str | None, _Session] = {}
+_base: list[Any] = []  # the one boto3 Session, made on first use (cold start)
+_roles: OrderedDict[str | None, _Role] = OrderedDict()  # least recently used first
 _lock = threading.Lock()  # sqs reads queues from a thread pool
 
 
 def clear_cache() -> None:
-    """Forget every session and client: the next call opens new ones (an endpoint mocked or changed)."""
+    """Forget the session, every role and client: the next call opens new ones (an endpoint mocked or changed)."""
     with _lock:
-        _sessions.clear()
+        _base.clear()
+        _roles.clear()
 
 
 def client(service: str, role: str | None, max_pool: int = 10, now: Callable[[], float] = time.time) -> Any:
     """A boto3 client for `service`, in `role` when given. Raises what boto3 raises (AccessDenied
     when the role may not be assumed): callers turn it into CannotMeasure with aws_failure."""
     with _lock:
-        held = _sessions.get(role)
+        if not _base:
+            import boto3  # lazy: the import costs more than the rest of a checker (cold start)
+
+            _base.append(boto3.Session())
+        session = _base[0]
+        held = _roles.get(role)
         if held is None or held.expires - now() < REFRESH_MARGIN_S:
-            held = _sessions[role] = _open(role)
-        if service not in held.clients:
-            held.clients[service] = held.session.client(service, config=_config(service, max_pool))
-        return held.clients[service]
+            held = _roles[role] = _open(session, role)
+        _roles.move_to_end(role)
+        while len(_roles) > MAX_ROLES:
+            _roles.popitem(last=False)
+        if (service, max_pool) not in held.clients:
+            held.clients[(service, max_pool)] = session.client(service, config=_config(service, max_pool), **held.keys)
+        return held.clients[(service, max_pool)]
 
 
 def _config(service: str, max_pool: int = 10) -> Any:
@@ -87,18 +105,16 @@ def _config(service: str, max_pool: int = 10) -> Any:
     return Config(**CLIENT_CONFIG, retries=retries, max_pool_connections=max_pool)
 
 
-def _open(role: str | None) -> _Session:
-    import boto3  # lazy: the import costs more than the rest of a checker (cold start)
-
+def _open(session: Any, role: str | None) -> _Role:
     if role is None:
-        return _Session(expires=float("inf"), session=boto3.Session())
-    sts = boto3.client("sts", config=_config("sts"))
+        return _Role(expires=float("inf"), keys={})
+    sts = session.client("sts", config=_config("sts"))
     credentials = sts.assume_role(RoleArn=role, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)[
         "Credentials"
     ]
-    session = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-    return _Session(expires=credentials["Expiration"].timestamp(), session=session)
+    keys = {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+    return _Role(expires=credentials["Expiration"].timestamp(), keys=keys)
