@@ -294,8 +294,9 @@ def inhibited_description() -> str:
 
 
 @pytest.fixture
-def inhibitor(sqs: RecordingSqs, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    """The inhibitor's alarm in moto CloudWatch, OK; the deferred queue recorded, grouping off."""
+def held_inhibited(now: Clock, table: Any, sqs: RecordingSqs, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:  # noqa: F811
+    """An inhibited signal's ALARM held by an ad-hoc silence, its inhibitor OK (grouping off): the
+    schedule at the silence's end."""
     monkeypatch.setenv("GROUP_WAIT_SECONDS", "0")
     boto3.client("cloudwatch", region_name=REGION).put_metric_alarm(
         AlarmName=INHIBITOR,
@@ -308,20 +309,20 @@ def inhibitor(sqs: RecordingSqs, monkeypatch: pytest.MonkeyPatch) -> None:  # no
         ComparisonOperator="GreaterThanThreshold",
     )
     set_state("OK", INHIBITOR)
-
-
-def test_an_inhibited_held_alarm_waits_at_its_silences_end_while_its_inhibitor_is_in_alarm(
-    now: Clock,
-    table: Any,  # noqa: F811
-    sqs: RecordingSqs,  # noqa: F811
-    inhibitor: None,
-) -> None:
     silence(table, now)
     assert notifier.handler(alarm_in_moto(description=inhibited_description()), CONTEXT) == summary(skipped=1)
     assert sqs.sent == []  # held by the silence: its inhibitor is looked at when the silence ends
     (schedule,) = silence_ends()
+    return schedule
+
+
+def test_an_inhibited_held_alarm_waits_at_its_silences_end_while_its_inhibitor_is_in_alarm(
+    now: Clock,
+    sqs: RecordingSqs,  # noqa: F811
+    held_inhibited: dict[str, Any],
+) -> None:
     set_state("ALARM", INHIBITOR)
-    assert fire(schedule, now) == summary(skipped=1)
+    assert fire(held_inhibited, now) == summary(skipped=1)
     assert Routes.published(ROUTE) == []
     # Held as any inhibited ALARM whose wait is over: looked at again after the signal's own periods.
     (held,) = sqs.sent
@@ -329,20 +330,16 @@ def test_an_inhibited_held_alarm_waits_at_its_silences_end_while_its_inhibitor_i
     assert json.loads(held["MessageBody"])["vigil"] == "inhibit-check"
     set_state("OK", INHIBITOR)  # the inhibitor recovers, the signal does not: it pages then, once
     assert notifier.handler(flush_record(held), CONTEXT) == summary(published=1)
-    assert fire(schedule, now) == summary(skipped=1)  # Scheduler's second delivery
+    assert fire(held_inhibited, now) == summary(skipped=1)  # Scheduler's second delivery
     assert len(Routes.published(ROUTE)) == 1
 
 
 def test_an_inhibited_held_alarm_pages_at_its_silences_end_when_its_inhibitor_is_not_in_alarm(
     now: Clock,
-    table: Any,  # noqa: F811
     sqs: RecordingSqs,  # noqa: F811
-    inhibitor: None,
+    held_inhibited: dict[str, Any],
 ) -> None:
-    silence(table, now)
-    notifier.handler(alarm_in_moto(description=inhibited_description()), CONTEXT)
-    (schedule,) = silence_ends()
-    assert fire(schedule, now) == summary(published=1)
+    assert fire(held_inhibited, now) == summary(published=1)
     assert sqs.sent == []
     ((subject, _),) = Routes.published(ROUTE)
     assert subject == f"SILENCE ENDED: {SUBJECT}"
