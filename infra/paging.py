@@ -3,9 +3,13 @@ an ad-hoc silence's end (vigil.notifier.silence_end): what they run on.
 
 - A Scheduler group, vigil-<env>-paging, for the notifier's one-shot schedules (each deletes itself
   after it runs), and the role Scheduler invokes the notifier with: trusted by scheduler.amazonaws.com
-  for this account's schedules in this group only, allowed to invoke the notifier and nothing else.
-  The notifier may create schedules in that group and pass that role, to Scheduler only. Every
-  stack has them: any route's alarm can be silenced, and its page at the silence's end needs them.
+  for this account's schedules in this group only, allowed to invoke the notifier and to send to its
+  failure queue, nothing else.
+  The notifier may create schedules in that group and pass that role, to Scheduler only. Each
+  schedule names the notifier's failure queue as its dead-letter queue, which the role may send to:
+  an invocation Scheduler could not deliver lands there, and the queue's alarm pages the
+  self-monitoring route. Every stack has them: any route's alarm can be silenced, and its page at
+  the silence's end needs them.
 The rest only when some route repeats or escalates:
 - The acknowledgement function behind a function URL with auth type NONE: its HMAC-signed token is
   the auth (docs/operations.md, Repeats). Its only write is the paging record of an alarm
@@ -35,6 +39,7 @@ from vigil.notifier.ack_token import KEY_FIELD
 from vigil.notifier.repeats import (
     ACK_SECRET_ENV,
     ACK_URL_ENV,
+    DEAD_LETTER_ENV,
     PAGING_ENV,
     SCHEDULE_GROUP_ENV,
     SCHEDULER_ROLE_ENV,
@@ -62,7 +67,7 @@ class Paging(Construct):
         failures: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._schedules(env, notifier)
+        self._schedules(env, notifier, failures)
         if not policy.routes:
             return
         # Repeats and escalation: the acknowledgement function and its key; the policy for the notifier.
@@ -111,8 +116,9 @@ class Paging(Construct):
         state.grant_alarm_partitions(notifier, ["dynamodb:GetItem"])
         self.key.grant_read(notifier)
 
-    def _schedules(self, env: str, notifier: lambda_.Function) -> None:
-        """The group, the role Scheduler invokes the notifier with, and the notifier's right to use both."""
+    def _schedules(self, env: str, notifier: lambda_.Function, failures: sqs.IQueue) -> None:
+        """The group, the role Scheduler invokes the notifier with (and sends what it could not deliver to
+        `failures` with), and the notifier's right to use both."""
         scheduler.CfnScheduleGroup(self, "Group", name=group_name(env))
         scheduler_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         schedules = f"{scheduler_arn}:schedule/{group_name(env)}/*"
@@ -136,6 +142,9 @@ class Paging(Construct):
                 actions=["lambda:InvokeFunction"], resources=[notifier.function_arn, f"{notifier.function_arn}:*"]
             )
         )
+        # The one-shots' dead letters, as CDK's scheduler targets grant theirs. The failure queues are
+        # SSE-SQS (infra.functions.failure_queue): no KMS key for the role to use.
+        self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
         notifier_id = Stack.of(notifier).get_logical_id(cast(CfnElement, notifier.node.default_child))
         nag.acknowledge(
             self.role,
@@ -144,6 +153,7 @@ class Paging(Construct):
         )
         notifier.add_environment(SCHEDULE_GROUP_ENV, group_name(env))
         notifier.add_environment(SCHEDULER_ROLE_ENV, self.role.role_arn)
+        notifier.add_environment(DEAD_LETTER_ENV, failures.queue_arn)
         notifier.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules]))
         notifier.add_to_role_policy(
             iam.PolicyStatement(

@@ -22,7 +22,14 @@ from infra.notifications import NOTIFIER_HANDLER
 from infra.paging import ACK_HANDLER, group_name
 from infra.paging_config import paging_policy
 from tests.support.function_urls import permissions_of, public_url_permissions
-from vigil.notifier.repeats import ACK_SECRET_ENV, ACK_URL_ENV, PAGING_ENV, SCHEDULE_GROUP_ENV, SCHEDULER_ROLE_ENV
+from vigil.notifier.repeats import (
+    ACK_SECRET_ENV,
+    ACK_URL_ENV,
+    DEAD_LETTER_ENV,
+    PAGING_ENV,
+    SCHEDULE_GROUP_ENV,
+    SCHEDULER_ROLE_ENV,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +115,7 @@ def either(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue("synth" if request.param == "repeats" else "no_repeats")
 
 
-def test_only_scheduler_of_this_account_and_group_may_assume_the_role_and_it_only_invokes_the_notifier(
+def test_only_scheduler_of_this_account_and_group_may_assume_the_role_which_only_invokes_the_notifier_and_dead_letters(
     either: Synth,
 ) -> None:
     synth = either
@@ -119,7 +126,7 @@ def test_only_scheduler_of_this_account_and_group_may_assume_the_role_and_it_onl
     assert group_name(ENV) in json.dumps(trust["Condition"]["StringEquals"]["aws:SourceArn"])
     notifier_id, _ = _function(synth, NOTIFIER_HANDLER)
     statements = _statements_of(synth, role_id)
-    assert [_actions(s) for s in statements] == [["lambda:InvokeFunction"]]
+    assert [_actions(s) for s in statements] == [["lambda:InvokeFunction"], ["sqs:SendMessage"]]
     assert notifier_id in json.dumps(statements[0]["Resource"])
     assert len(statements[0]["Resource"]) == 2  # the function, and its versions and aliases
 
@@ -140,6 +147,28 @@ def test_the_notifier_passes_the_scheduler_role_to_scheduler_only_and_schedules_
     assert variables[SCHEDULER_ROLE_ENV] == {"Fn::GetAtt": [role_id, "Arn"]}
     groups = [g["Properties"]["Name"] for g in synth.of_type("AWS::Scheduler::ScheduleGroup").values()]
     assert group_name(ENV) in groups
+
+
+def test_the_one_shots_dead_letters_go_to_the_notifiers_failure_queue(either: Synth) -> None:
+    """What Scheduler could not deliver lands where the notifier's own failures do, whose alarm pages
+    self-monitoring (test_notifier_stack: a dead letter pages through self-monitoring)."""
+    synth = either
+    notifier_id, notifier = _function(synth, NOTIFIER_HANDLER)
+    (config,) = [
+        c["Properties"]
+        for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": notifier_id}
+    ]
+    failures = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert "NotifierFailures" in failures["Fn::GetAtt"][0]
+    assert notifier["Properties"]["Environment"]["Variables"][DEAD_LETTER_ENV] == failures
+    role_id, _ = _scheduler_role(synth)
+    (sending,) = [s for s in _statements_of(synth, role_id) if "sqs:SendMessage" in _actions(s)]
+    assert _actions(sending) == ["sqs:SendMessage"] and sending["Resource"] == failures
+    # SSE-SQS: sending needs no KMS key. On vigil's key the role would need kms:GenerateDataKey and
+    # kms:Decrypt on it too (EventBridge Scheduler's dead-letter queue guide).
+    queue = synth.resources[failures["Fn::GetAtt"][0]]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in queue
 
 
 def test_the_notifier_carries_the_catalogs_paging_policy(synth: Synth) -> None:

@@ -31,6 +31,7 @@ from vigil.notifier.events import from_sns_message
 ROUTE, ESCALATION = "campaigns-critical", "platform-critical"
 GROUP = "vigil-prod-paging"
 ROLE = "arn:aws:iam::123456789012:role/vigil-prod-scheduler"
+DEAD_LETTERS = "arn:aws:sqs:eu-west-1:123456789012:vigil-prod-notifier-failures"
 FUNCTION = "arn:aws:lambda:eu-west-1:123456789012:function:vigil-prod-notifier"
 ACK_URL = "https://abc123.lambda-url.eu-west-1.on.aws/"
 CONTEXT = SimpleNamespace(invoked_function_arn=FUNCTION, aws_request_id="r-1")
@@ -60,6 +61,7 @@ def paging(table: Any, monkeypatch: pytest.MonkeyPatch) -> Clock:  # noqa: F811
         repeats.PAGING_ENV: json.dumps(policy),
         repeats.SCHEDULE_GROUP_ENV: GROUP,
         repeats.SCHEDULER_ROLE_ENV: ROLE,
+        repeats.DEAD_LETTER_ENV: DEAD_LETTERS,
         repeats.ACK_URL_ENV: ACK_URL,
         repeats.ACK_SECRET_ENV: secret["ARN"],
     }.items():
@@ -72,10 +74,12 @@ def paging(table: Any, monkeypatch: pytest.MonkeyPatch) -> Clock:  # noqa: F811
     return clock
 
 
-def alarm_in_moto(state: str = "ALARM") -> dict[str, Any]:
-    """The fixture's alarm in moto CloudWatch, put in `state`; its SNS notification of that change."""
+def alarm_in_moto(state: str = "ALARM", description: str | None = None) -> dict[str, Any]:
+    """The fixture's alarm in moto CloudWatch, put in `state` (created with `description` when given);
+    its SNS notification of that change."""
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    message = json.loads(sns_event()["Records"][0]["Sns"]["Message"])
+    described = {"AlarmDescription": description} if description else {}
+    message = json.loads(sns_event(**described)["Records"][0]["Sns"]["Message"])
     if not cloudwatch.describe_alarms(AlarmNames=[message["AlarmName"]])["MetricAlarms"]:
         cloudwatch.put_metric_alarm(
             AlarmName=message["AlarmName"],
@@ -97,6 +101,7 @@ def alarm_in_moto(state: str = "ALARM") -> dict[str, Any]:
         NewStateValue=state,
         OldStateValue="OK" if state == "ALARM" else "ALARM",
         StateChangeTime=changed,
+        **described,
     )
 
 
@@ -221,6 +226,8 @@ def test_the_schedules_are_one_shot_at_expressions_that_invoke_the_notifier(pagi
     assert repeat["ActionAfterCompletion"] == "DELETE"
     assert repeat["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert repeat["Target"]["Arn"] == FUNCTION and repeat["Target"]["RoleArn"] == ROLE
+    # What Scheduler could not deliver goes to the notifier's failure queue, whose alarm pages.
+    assert all(s["Target"]["DeadLetterConfig"] == {"Arn": DEAD_LETTERS} for s in found.values())
     payload = json.loads(repeat["Target"]["Input"])
     assert payload["vigil"] == "repeat" and payload["count"] == 2 and payload["routes"] == [ROUTE]
     assert payload["alarm_arn"] == ALARM_ARN

@@ -17,20 +17,25 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from test_notifier_delivery import TABLE, sns_event, table  # noqa: F401
-from test_notifier_grouping import RecordingSqs, flush_record, sqs  # noqa: F401
+from test_notifier_grouping import RecordingSqs, _member, flush_record, sqs  # noqa: F401
 from test_notifier_handler import REGION, Routes, env, routes, summary  # noqa: F401
-from test_notifier_repeats import CONTEXT, ROUTE, Clock, alarm_in_moto, paging, schedules  # noqa: F401
+from test_notifier_repeats import CONTEXT, DEAD_LETTERS, ROUTE, Clock, alarm_in_moto, paging, schedules  # noqa: F401
 
 from infra.alarm_events import eventbridge_event
+from vigil.alarm_meta import decode_description, encode_description
 from vigil.notifier import handler as notifier
 from vigil.notifier import repeats, silence_end
 from vigil.notifier.events import AlarmEvent, from_sns_message
+from vigil.notifier.group_render import render_group
+from vigil.notifier.grouping import Member
 from vigil.notifier.handler import PublishError
 from vigil.notifier.silencing import WINDOWS_ENV
 from vigil.silences.adhoc import AdhocSilence
 from vigil.silences.windows import Window
 
 ALARM_NAME = "vigil-prod-orders-queue-backlog"
+INHIBITOR = "vigil-prod-order-worker-health-down"
+INHIBIT_EXTENSION = 240
 SUBJECT = "[ALARM][critical] orders-queue backlog - orders"
 
 
@@ -85,10 +90,8 @@ def fixture_alarm() -> AlarmEvent:
     return from_sns_message(json.loads(sns_event()["Records"][0]["Sns"]["Message"]))
 
 
-def set_state(state: str) -> None:
-    boto3.client("cloudwatch", region_name=REGION).set_alarm_state(
-        AlarmName=ALARM_NAME, StateValue=state, StateReason="test"
-    )
+def set_state(state: str, name: str = ALARM_NAME) -> None:
+    boto3.client("cloudwatch", region_name=REGION).set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
 
 
 def test_a_held_alarm_still_in_alarm_pages_once_when_its_silence_ends(now: Clock, table: Any) -> None:  # noqa: F811
@@ -100,6 +103,7 @@ def test_a_held_alarm_still_in_alarm_pages_once_when_its_silence_ends(now: Clock
     (schedule,) = silence_ends()  # both copies of the held change: one schedule
     assert schedule["ScheduleExpression"] == f"at({held.until:%Y-%m-%dT%H:%M:%S})"
     assert schedule["ActionAfterCompletion"] == "DELETE" and schedule["Target"]["Arn"] == CONTEXT.invoked_function_arn
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": DEAD_LETTERS}  # the only page: never dropped silently
 
     assert fire(schedule, now) == summary(published=1)
     ((subject, message),) = Routes.published(ROUTE)
@@ -174,6 +178,15 @@ def test_with_grouping_on_the_page_at_the_silences_end_joins_its_services_group(
     assert notifier.handler(flush_record(flush), CONTEXT) == summary(published=1)
     ((subject, _),) = Routes.published(ROUTE)
     assert subject == f"SILENCE ENDED: {SUBJECT}"
+
+
+def test_in_a_group_of_several_the_page_at_a_silences_end_keeps_its_mark_in_the_list() -> None:
+    backlog, age = _member("backlog"), _member("age")
+    held = silence_end.page_form(backlog.notification, "Held by silence 3f9a2c until 2 May 15:00 UTC; still in ALARM.")
+    email = render_group([Member.of(backlog.event, held, backlog.routes), age]).email
+    assert "orders-queue backlog (silence ended): " in email
+    assert "orders-queue age: " in email and "orders-queue age (silence ended)" not in email
+    assert "Held by silence 3f9a2c" in email  # its own e-mail, in full below the list
 
 
 def test_a_window_open_at_the_silences_end_moves_the_follow_up_to_the_windows_end(
@@ -267,3 +280,66 @@ def test_the_schedule_is_at_least_a_minute_ahead_and_named_within_scheduler_limi
 def test_an_unreadable_payload_is_logged_and_pages_nothing(now: Clock) -> None:
     assert notifier.handler({"vigil": "silence-end", "alarm_arn": ""}, CONTEXT) == summary(skipped=1)
     assert silence_ends() == []
+
+
+# --- an inhibited signal's held ALARM ---------------------------------------------------------------
+
+
+def inhibited_description() -> str:
+    """The fixture alarm's description, its metadata naming INHIBITOR, as synth writes an inhibited signal's."""
+    human, meta = decode_description(json.loads(sns_event()["Records"][0]["Sns"]["Message"])["AlarmDescription"])
+    assert meta is not None
+    update = {"inhibited_by": INHIBITOR, "inhibit_wait": 180, "inhibit_extension": INHIBIT_EXTENSION}
+    return encode_description(human, meta.model_copy(update=update))
+
+
+@pytest.fixture
+def held_inhibited(now: Clock, table: Any, sqs: RecordingSqs, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:  # noqa: F811
+    """An inhibited signal's ALARM held by an ad-hoc silence, its inhibitor OK (grouping off): the
+    schedule at the silence's end."""
+    monkeypatch.setenv("GROUP_WAIT_SECONDS", "0")
+    boto3.client("cloudwatch", region_name=REGION).put_metric_alarm(
+        AlarmName=INHIBITOR,
+        Namespace="Vigil",
+        MetricName="m",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    set_state("OK", INHIBITOR)
+    silence(table, now)
+    assert notifier.handler(alarm_in_moto(description=inhibited_description()), CONTEXT) == summary(skipped=1)
+    assert sqs.sent == []  # held by the silence: its inhibitor is looked at when the silence ends
+    (schedule,) = silence_ends()
+    return schedule
+
+
+def test_an_inhibited_held_alarm_waits_at_its_silences_end_while_its_inhibitor_is_in_alarm(
+    now: Clock,
+    sqs: RecordingSqs,  # noqa: F811
+    held_inhibited: dict[str, Any],
+) -> None:
+    set_state("ALARM", INHIBITOR)
+    assert fire(held_inhibited, now) == summary(skipped=1)
+    assert Routes.published(ROUTE) == []
+    # Held as any inhibited ALARM whose wait is over: looked at again after the signal's own periods.
+    (held,) = sqs.sent
+    assert held["DelaySeconds"] == INHIBIT_EXTENSION
+    assert json.loads(held["MessageBody"])["vigil"] == "inhibit-check"
+    set_state("OK", INHIBITOR)  # the inhibitor recovers, the signal does not: it pages then, once
+    assert notifier.handler(flush_record(held), CONTEXT) == summary(published=1)
+    assert fire(held_inhibited, now) == summary(skipped=1)  # Scheduler's second delivery
+    assert len(Routes.published(ROUTE)) == 1
+
+
+def test_an_inhibited_held_alarm_pages_at_its_silences_end_when_its_inhibitor_is_not_in_alarm(
+    now: Clock,
+    sqs: RecordingSqs,  # noqa: F811
+    held_inhibited: dict[str, Any],
+) -> None:
+    assert fire(held_inhibited, now) == summary(published=1)
+    assert sqs.sent == []
+    ((subject, _),) = Routes.published(ROUTE)
+    assert subject == f"SILENCE ENDED: {SUBJECT}"

@@ -4,12 +4,14 @@
 - SMS, one segment as ever: "ALARM crit 3 alarms: orders-queue backlog, orders-queue age, orders-dlq
   depth"; recoveries in a group of ALARMs say " OK" after their name; names are cut at the end of the
   segment (the e-mail has them all).
-- E-mail: an index (state, name, value against the rule) and then each change's own e-mail as it
-  was rendered when it arrived (value, threshold, evidence, runbook, links).
+- E-mail: an index (state, name, value against the rule; "(silence ended)" after the name of a held
+  ALARM paged at its silence's end) and then each change's own e-mail as it was rendered when it
+  arrived (value, threshold, evidence, runbook, links).
 """
 
 from __future__ import annotations
 
+from vigil.notifier import silence_end
 from vigil.notifier import sms as gsm
 from vigil.notifier.events import AlarmState
 from vigil.notifier.grouping import Member
@@ -48,6 +50,11 @@ def _count(members: list[Member], state: AlarmState) -> str:
     return f"{len(members)} {noun}{recovered}"
 
 
+def _marker(member: Member) -> str:
+    """What the member's own subject said in front that the group's subject cannot."""
+    return " (silence ended)" if silence_end.is_page(member.notification) else ""
+
+
 def render_group(members: list[Member]) -> Notification:
     """One notification for two or more members (a single member keeps its own notification)."""
     state = _state(members)
@@ -68,7 +75,8 @@ def render_group(members: list[Member]) -> Notification:
     sms = shorten(text, limit, measure=lambda t: gsm.units(t, encoding))
 
     index = [
-        f"  {m.event.state.value:<6} {single_line(title(m.event))}: {single_line(value_line(m.event))}" for m in members
+        f"  {m.event.state.value:<6} {single_line(title(m.event))}{_marker(m)}: {single_line(value_line(m.event))}"
+        for m in members
     ]
     lines = [
         f"{count}" + (f" of service {single_line(service)}" if service else "") + ", within one group wait:",

@@ -112,7 +112,7 @@ def _sqs() -> Any:
 
 def _cloudwatch() -> Any:
     # One client for every DescribeAlarms (inhibition checks, follow-ups): a slow answer fails fast,
-    # and the caller's own fallback (page, or Scheduler's retry) takes over.
+    # and the caller's own fallback (page, or Lambda's retry of a follow-up) takes over.
     return _client("cloudwatch", connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
 
 
@@ -209,7 +209,9 @@ class Run:
     remaining_seconds: Callable[[], float | None] = lambda: None  # the invocation's time left, when known
     groups: Groups | None = None  # with the state table: groups to join (when on) and to flush
     defer: deferred.Send | None = None  # sends a message to the deferred queue, when there is one
-    paging: repeats.Paging = field(default_factory=lambda: repeats.Paging(repeats.Policy(), None, None, None, None))
+    paging: repeats.Paging = field(
+        default_factory=lambda: repeats.Paging(repeats.Policy(), None, None, None, None, None)
+    )
     function_arn: str | None = None  # this function, which the follow-up schedules invoke
 
 
@@ -325,7 +327,7 @@ def follow_up(payload: dict[str, Any], run: Run) -> None:
         _skip(run, "unreadable follow-up payload", level="error", error=str(exc)[:500])
         return
     record = repeats.Record.of(run.store.get(repeats.record_key(follow.alarm_arn))) if run.store else None
-    # A failure here raises: Scheduler retries the invocation (repeats.SCHEDULE_RETRIES).
+    # A failure here raises: Lambda retries the invocation, then sends it to the failure queue.
     alarm = repeats.describe(_cloudwatch(), follow.alarm_arn)
     stop = repeats.why_stop(follow, alarm, record)
     if stop or alarm is None:
@@ -361,7 +363,7 @@ def _arrange_silence_end(event: AlarmEvent, silence: Silence, run: Run) -> None:
     silence or window covering it). Only for ALARM (vigil.notifier.silence_end.plan)."""
     adhoc = run.silencing.adhoc_for(event)
     if adhoc is not None:  # else a window alone: CloudWatch runs the muted ALARM action at its end
-        _arrange(event, silence.end, (adhoc.id, adhoc.until), run)
+        _arrange(event, silence.end, (adhoc.name, adhoc.end), run)
 
 
 def _arrange(event: AlarmEvent, end: datetime, held_by: tuple[str, datetime], run: Run) -> None:
@@ -372,7 +374,7 @@ def _arrange(event: AlarmEvent, end: datetime, held_by: tuple[str, datetime], ru
         return
     if not (run.paging.can_schedule and run.function_arn):
         logger.error(
-            "no schedule group or role: a held ALARM is not looked at again when its silence ends",
+            "no schedule group, role or dead-letter queue: a held ALARM is not looked at again when its silence ends",
             extra={"alarm": event.alarm_name, "silence": held_by[0]},
         )
         return
@@ -385,13 +387,13 @@ def _arrange(event: AlarmEvent, end: datetime, held_by: tuple[str, datetime], ru
 
 def silence_ended(payload: dict[str, Any], run: Run) -> None:
     """The silence that held an ALARM has ended: page it if that ALARM still stands and nothing covers it
-    now, arrange again if something does, nothing if it is over."""
+    now, arrange again if something does, hold it while its inhibitor is in ALARM, nothing if it is over."""
     try:
         follow = silence_end.SilenceEnd.model_validate(payload)
     except ValidationError as exc:
         _skip(run, "unreadable silence-end payload", level="error", error=str(exc)[:500])
         return
-    # A failure here raises: Scheduler retries the invocation (repeats.SCHEDULE_RETRIES).
+    # A failure here raises: Lambda retries the invocation, then sends it to the failure queue.
     alarm = repeats.describe(_cloudwatch(), follow.alarm_arn)
     over = repeats.episode_over(follow.at, alarm)
     if over or alarm is None:
@@ -405,6 +407,10 @@ def silence_ended(payload: dict[str, Any], run: Run) -> None:
         held_by = (still.name, still.end) if still.kind == "adhoc" else (follow.silence, follow.until)
         _arrange(alarm, still.end, held_by, run)
         _skip(run, f"held ALARM still silenced by {still.label}", alarm=alarm.alarm_name)
+        return
+    # An inhibited signal's ALARM waits for its inhibitor as any other does; its wait is long over, so
+    # only whether the inhibitor is in ALARM now counts.
+    if inhibition.hold_seconds(alarm) and _still_inhibited(alarm, run):
         return
     key = delivery_key(alarm, None)
     claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
@@ -603,6 +609,21 @@ def _held_for_inhibitor(event: AlarmEvent, run: Run, seconds: int | None = None)
 
 def inhibit_check(event: AlarmEvent, run: Run) -> None:
     """A held ALARM's wait is over: page it, hold it again, or let it go (inhibition.verdict)."""
+    if _still_inhibited(event, run):
+        return
+    if run.store:
+        run.store.mark_held(event, held=False)
+    key = delivery_key(event, None)
+    claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
+    if not claim.pages:
+        _skip(run, "already delivered", alarm=event.alarm_name)
+        return
+    first_page(prepare(None, event, None, run), key, claim, run, group=False)  # repeats and ack link too
+
+
+def _still_inhibited(event: AlarmEvent, run: Run) -> bool:
+    """An inhibited signal's ALARM whose wait is over: True when it pages nothing now, held again (its
+    inhibitor is in ALARM) or let go (inhibition.verdict); False: page it."""
     meta = event.meta
     assert meta is not None and meta.inhibited_by
     try:
@@ -613,17 +634,8 @@ def inhibit_check(event: AlarmEvent, run: Run) -> None:
         verdict = inhibition.Verdict.page
     if verdict is inhibition.Verdict.drop:
         _skip(run, "no longer in ALARM, or in ALARM again since (that change has its own wait)", alarm=event.alarm_name)
-        return
-    if verdict is inhibition.Verdict.hold and _held_for_inhibitor(event, run, meta.inhibit_extension):
-        return
-    if run.store:
-        run.store.mark_held(event, held=False)
-    key = delivery_key(event, None)
-    claim = run.store.claim(key, run.lease_seconds) if run.store and key else Claim(ClaimKind.new)
-    if not claim.pages:
-        _skip(run, "already delivered", alarm=event.alarm_name)
-        return
-    first_page(prepare(None, event, None, run), key, claim, run, group=False)  # repeats and ack link too
+        return True
+    return verdict is inhibition.Verdict.hold and _held_for_inhibitor(event, run, meta.inhibit_extension)
 
 
 # --- publishing -----------------------------------------------------------------------------------

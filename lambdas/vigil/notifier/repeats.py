@@ -4,6 +4,7 @@ Environment (written by the stack, infra/paging_config.py and infra/paging.py):
     PAGING              JSON Policy: per route, the repeat interval per severity and the escalation
     SCHEDULE_GROUP      the EventBridge Scheduler group the one-shot schedules go in
     SCHEDULER_ROLE_ARN  the role Scheduler invokes the notifier with (the notifier passes it)
+    SCHEDULE_DLQ_ARN    the notifier's failure queue: where Scheduler sends an invocation it could not deliver
     ACK_URL             the acknowledgement function's URL (optional: no link without it)
     ACK_SECRET_ARN      the generated secret holding the links' HMAC key (optional, as ACK_URL)
 
@@ -18,6 +19,11 @@ which costs one invocation and needs no DeleteSchedule permission.
 
 Schedule names derive from the ALARM and the follow-up's number, so a retried page or a
 redelivered follow-up creates nothing twice (Scheduler answers ConflictException).
+
+Scheduler invokes the notifier asynchronously. An invocation it cannot deliver (throttled, refused)
+it retries (RetryPolicy) and then sends to the dead-letter queue, the notifier's failure queue, whose
+alarm pages the self-monitoring route; a delivered one that fails inside the notifier is retried by
+Lambda and then goes to the function's on-failure destination, the same queue.
 """
 
 from __future__ import annotations
@@ -44,13 +50,15 @@ from vigil.notifier.state import Key, StateTable, alarm_partition, stamp
 PAGING_ENV = "PAGING"
 SCHEDULE_GROUP_ENV = "SCHEDULE_GROUP"
 SCHEDULER_ROLE_ENV = "SCHEDULER_ROLE_ARN"
+DEAD_LETTER_ENV = "SCHEDULE_DLQ_ARN"
 ACK_URL_ENV = "ACK_URL"
 ACK_SECRET_ENV = "ACK_SECRET_ARN"
-ENVIRONMENT = (PAGING_ENV, SCHEDULE_GROUP_ENV, SCHEDULER_ROLE_ENV, ACK_URL_ENV, ACK_SECRET_ENV)
+ENVIRONMENT = (PAGING_ENV, SCHEDULE_GROUP_ENV, SCHEDULER_ROLE_ENV, DEAD_LETTER_ENV, ACK_URL_ENV, ACK_SECRET_ENV)
 
 RECORD = "paging"  # the sort key of an alarm's paging record, beside its `last` and `sent#` items
 RECORD_TTL_SECONDS = 14 * 86400  # vigil.notifier.state.LAST_TTL_SECONDS: an OK still finds who acknowledged
-# Scheduler retries a failed invocation; after an hour a repeat is late enough to be noise.
+# Scheduler retries an invocation it could not deliver, for at most an hour (a repeat that late is
+# noise), then sends it to the dead-letter queue.
 SCHEDULE_RETRIES = 3
 SCHEDULE_MAX_AGE_SECONDS = 3600
 # DescribeAlarms and the state change event may word the same moment to different precision (an
@@ -110,11 +118,13 @@ def policy(text: str) -> Policy:
 
 @dataclass(frozen=True)
 class Paging:
-    """What the notifier needs to repeat and escalate; `enabled` only with a schedule group and role."""
+    """What the notifier needs to repeat and escalate; `enabled` only with a schedule group, role and
+    dead-letter queue."""
 
     policy: Policy
     group: str | None
     role_arn: str | None
+    dead_letter_arn: str | None
     ack_url: str | None
     ack_secret: str | None
 
@@ -124,14 +134,17 @@ class Paging:
             policy=policy(os.environ.get(PAGING_ENV, "")),
             group=os.environ.get(SCHEDULE_GROUP_ENV) or None,
             role_arn=os.environ.get(SCHEDULER_ROLE_ENV) or None,
+            dead_letter_arn=os.environ.get(DEAD_LETTER_ENV) or None,
             ack_url=os.environ.get(ACK_URL_ENV) or None,
             ack_secret=os.environ.get(ACK_SECRET_ENV) or None,
         )
 
     @property
     def can_schedule(self) -> bool:
-        """The stack gave the notifier a schedule group and a role (every stack does; see infra/paging.py)."""
-        return bool(self.group and self.role_arn)
+        """The stack gave the notifier a schedule group, a role and a dead-letter queue (every stack does;
+        see infra/paging.py): no schedule without the queue, whose alarm keeps an undelivered one from
+        being lost silently."""
+        return bool(self.group and self.role_arn and self.dead_letter_arn)
 
     @property
     def enabled(self) -> bool:
@@ -145,10 +158,11 @@ class Paging:
 
     def create(self, client: Any, name: str, payload: BaseModel, when: datetime, target_arn: str) -> bool:
         """One one-shot schedule invoking `target_arn` with `payload` at `when`; True when it exists now."""
-        assert self.group and self.role_arn
-        return schedule(
-            client, schedule_request(name, payload.model_dump_json(), when, target_arn, self.role_arn, self.group)
+        assert self.group and self.role_arn and self.dead_letter_arn
+        request = schedule_request(
+            name, payload.model_dump_json(), when, target_arn, self.role_arn, self.group, self.dead_letter_arn
         )
+        return schedule(client, request)
 
     def ack_paragraph(self, alarm_arn: str, at: str, routes: Sequence[str]) -> str | None:
         """The e-mail's acknowledgement link, `by` the routes paged (not in the SMS: the link would take
@@ -244,9 +258,10 @@ def schedule_name(f: FollowUp) -> str:
 
 
 def schedule_request(
-    name: str, payload: str, when: datetime, target_arn: str, role_arn: str, group: str
+    name: str, payload: str, when: datetime, target_arn: str, role_arn: str, group: str, dead_letter_arn: str
 ) -> dict[str, Any]:
-    """CreateSchedule's arguments: a one-shot `at()` in UTC, deleted once it has run."""
+    """CreateSchedule's arguments: a one-shot `at()` in UTC, deleted once it has run; what Scheduler
+    could not deliver goes to `dead_letter_arn`."""
     return {
         "Name": name,
         "GroupName": group,
@@ -258,6 +273,7 @@ def schedule_request(
             "Arn": target_arn,
             "RoleArn": role_arn,
             "Input": payload,
+            "DeadLetterConfig": {"Arn": dead_letter_arn},
             "RetryPolicy": {
                 "MaximumRetryAttempts": SCHEDULE_RETRIES,
                 "MaximumEventAgeInSeconds": SCHEDULE_MAX_AGE_SECONDS,

@@ -10,6 +10,9 @@ schedule at the silence's end, in the group `vigil-<env>-paging`, invoking the n
   which has its own pages);
 - arranges the follow-up again, at its end, when a silence or maintenance window covers the alarm
   now (the silence was extended, or another one began);
+- holds it for its inhibitor, when it is an inhibited signal whose inhibitor is in ALARM now, as
+  the notifier holds any inhibited ALARM whose wait is over (vigil.notifier.inhibition): looked at
+  again after the signal's own periods, and paged then as a plain first page if at all;
 - else pages it as its first page (held by silence <id> until <end>; still in ALARM), on the dedup
   key a first page of that ALARM takes, so a duplicate follow-up, or the other arrangement of the
   same ALARM, pages nothing more; repeats and the acknowledgement link start as for any first page.
@@ -36,6 +39,7 @@ from vigil.notifier.state import stamp
 from vigil.silences.adhoc import AdhocSilence
 
 KIND = "silence-end"
+HEAD = "SILENCE ENDED: "  # in front of the page's subject and SMS
 # Scheduler needs a time ahead of now; a hold learned late (a retry) or a silence ending this very
 # moment gets its follow-up a minute from now instead.
 MIN_LEAD = timedelta(seconds=60)
@@ -89,7 +93,12 @@ def held_line(follow: SilenceEnd, silence: AdhocSilence | None) -> str:
 
 def page_form(notification: Notification, line: str) -> Notification:
     """The first page of an ALARM a silence held: say so in front."""
-    return headed(notification, "SILENCE ENDED: ", line)
+    return headed(notification, HEAD, line)
+
+
+def is_page(notification: Notification) -> bool:
+    """This is the page at a silence's end (page_form): a group's list marks it."""
+    return notification.subject.startswith(HEAD)
 
 
 def _clock_text(moment: datetime) -> str:

@@ -124,13 +124,11 @@ class Silencing:
         """The ad-hoc silence with this id as the table has it now (an early end included)."""
         return next((s for s in self._load() if s.id == silence_id), None)
 
-    def adhoc_for(self, event: AlarmEvent) -> AdhocSilence | None:
+    def adhoc_for(self, event: AlarmEvent) -> Silence | None:
         """The ad-hoc silence that covered this change when it happened (the longest lasting, if several)."""
-        if event.meta is None or event.state_time is None:
+        if event.state_time is None:
             return None
-        meta, at = event.meta, event.state_time
-        covering = [s for s in self._load() if s.covers(meta.check, meta.service) and s.active_at(at)]
-        return max(covering, key=lambda s: s.until, default=None)
+        return active_silence(event.meta, event.state_time, (), self._load())
 
     def decide(self, event: AlarmEvent, silence: Silence | None, previous: Last | None) -> Decision:
         """Hold or deliver a change `silence` covers, given the alarm's `last` before it."""
