@@ -173,7 +173,7 @@ def test_sqs_prefix(tmp_path, capsys, messages, code):
 @pytest.mark.parametrize(("errors", "code"), [("7", 1), ("0", 0)])
 def test_logs_query(tmp_path, capsys, monkeypatch, errors, code):
     client = boto3.client("logs")
-    monkeypatch.setattr(aws, "client", lambda service, role: client)
+    monkeypatch.setattr(aws, "client", lambda service, role, **_: client)
     check = {
         "id": "api-errors",
         "kind": "logs_query",

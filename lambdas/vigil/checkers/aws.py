@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from vigil.checkers.runner import ACCESS_ROLE, CannotMeasure
@@ -65,36 +66,52 @@ class _Role:
     clients: dict[tuple[str, int], Any] = field(default_factory=dict)
 
 
-_base: list[Any] = []  # the one boto3 Session, made on first use (cold start)
 _roles: OrderedDict[str | None, _Role] = OrderedDict()  # least recently used first
 _lock = threading.Lock()  # sqs reads queues from a thread pool
+# Opening a client: STS's refusal of the access role names the role.
+OPEN_ERRORS = {"AccessDenied": "access_denied"}
+
+
+@cache
+def _session() -> Any:
+    """The one boto3 Session, made on first use (cold start)."""
+    import boto3  # lazy: the import costs more than the rest of a checker
+
+    return boto3.Session()
 
 
 def clear_cache() -> None:
     """Forget the session, every role and client: the next call opens new ones (an endpoint mocked or changed)."""
     with _lock:
-        _base.clear()
+        _session.cache_clear()
         _roles.clear()
 
 
-def client(service: str, role: str | None, max_pool: int = 10, now: Callable[[], float] = time.time) -> Any:
-    """A boto3 client for `service`, in `role` when given. Raises what boto3 raises (AccessDenied
-    when the role may not be assumed): callers turn it into CannotMeasure with aws_failure."""
-    with _lock:
-        if not _base:
-            import boto3  # lazy: the import costs more than the rest of a checker (cold start)
-
-            _base.append(boto3.Session())
-        session = _base[0]
-        held = _roles.get(role)
-        if held is None or held.expires - now() < REFRESH_MARGIN_S:
-            held = _roles[role] = _open(session, role)
-        _roles.move_to_end(role)
-        while len(_roles) > MAX_ROLES:
-            _roles.popitem(last=False)
-        if (service, max_pool) not in held.clients:
-            held.clients[(service, max_pool)] = session.client(service, config=_config(service, max_pool), **held.keys)
-        return held.clients[(service, max_pool)]
+def client(
+    service: str,
+    role: str | None,
+    max_pool: int = 10,
+    codes: Mapping[str, str] = OPEN_ERRORS,
+    now: Callable[[], float] = time.time,
+) -> Any:
+    """A boto3 client for `service`, in `role` when given. One that cannot be opened (the role may
+    not be assumed) raises CannotMeasure, its reason code picked from `codes` (aws_failure)."""
+    try:
+        with _lock:
+            session = _session()
+            held = _roles.get(role)
+            if held is None or held.expires - now() < REFRESH_MARGIN_S:
+                held = _roles[role] = _open(session, role)
+            _roles.move_to_end(role)
+            while len(_roles) > MAX_ROLES:
+                _roles.popitem(last=False)
+            if (service, max_pool) not in held.clients:
+                held.clients[(service, max_pool)] = session.client(
+                    service, config=_config(service, max_pool), **held.keys
+                )
+            return held.clients[(service, max_pool)]
+    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
+        raise aws_failure(exc, codes) from None
 
 
 def _config(service: str, max_pool: int = 10) -> Any:

@@ -26,7 +26,6 @@ from functools import partial
 from typing import Any
 
 from vigil.checkers import aws, runner
-from vigil.checkers.aws import aws_failure
 from vigil.checkers.runner import ACCESS_ROLE
 from vigil.consistency.compare import Bucket, Comparison, Endpoint, Options, Tally
 from vigil.consistency.model import Difference, FieldType, Key, Range, Summary, normalize_keys
@@ -49,8 +48,6 @@ KIND = "consistency"
 AUTO_ROWS = 2_000_000
 REPORTS_BUCKET = "VIGIL_CONSISTENCY_REPORTS"
 STATE_MACHINE = "VIGIL_CONSISTENCY_STATE_MACHINE"
-# Opening a DynamoDB or S3 client in the access role: STS's refusal names the role.
-_ASSUME_ERRORS = {"AccessDenied": "access_denied"}
 
 parse = ConsistencyCheck.model_validate
 
@@ -280,10 +277,10 @@ def endpoint(
 
     if isinstance(config, DynamoDbEndpoint):
         # One connection per scan segment; the client is kept across runs, so sized for the most.
-        client = store_client("dynamodb", role, MAX_SEGMENTS)
+        client = aws.client("dynamodb", role, max_pool=MAX_SEGMENTS)
         scan = stores.dynamodb_scan(client, config.table, key, columns, updated_at, config.segments)
     elif isinstance(config, S3Endpoint):
-        client = store_client("s3", role)
+        client = aws.client("s3", role)
         scan = stores.s3_scan(client, config.bucket, config.prefix, config.format, key, columns, updated_at)
     else:
         assert isinstance(config, SearchEndpoint)
@@ -299,11 +296,3 @@ def endpoint(
         # Counts per bucket from _count, checksums from scans of the buckets whose counts agree.
         return stores.SearchIndexEndpoint(side, shape, search, config.index, key, columns, updated_at)
     return ScanEndpoint(side, shape, scan)
-
-
-def store_client(service: str, role: str | None, max_pool: int = 10) -> Any:
-    """A DynamoDB or S3 client in the access role; an assume that fails cannot measure."""
-    try:
-        return aws.client(service, role, max_pool=max_pool)
-    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
-        raise aws_failure(exc, _ASSUME_ERRORS) from None

@@ -216,15 +216,12 @@ def measure(
     role: str | None = None,
 ) -> CheckResult:
     """`role`: the service's access role (vigil.checkers.aws), None to query as the caller."""
-    try:
-        logs = logs if logs is not None else aws.client("logs", role)
-    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
-        return runner.cannot_measure(spec.id, KIND, aws_failure(exc, _CLIENT_ERRORS))
     rule = spec.rule(VALUE)
     deadline = clock.monotonic() + spec.timeout
     end = int(clock.wall()) - INGESTION_DELAY
     start = end - spec.window
     try:
+        logs = logs if logs is not None else aws.client("logs", role, codes=_CLIENT_ERRORS)
         completed = run_query(logs, spec.log_groups, spec.query, start, end, deadline, clock)
         reading = read_value(completed.rows, spec.value_field, rule.comparison)
     except CannotMeasure as cannot:

@@ -351,13 +351,10 @@ def measure(
     role: str | None = None,
 ) -> CheckResult:
     """`role`: the service's access role (vigil.checkers.aws), None to read as the caller."""
-    try:
-        sqs = sqs if sqs is not None else aws.client("sqs", role, max_pool=ATTRIBUTE_WORKERS)
-        cloudwatch = cloudwatch if cloudwatch is not None else aws.client("cloudwatch", role)
-    except Exception as exc:  # botocore's errors, not imported at module level (cold start)
-        return runner.cannot_measure(spec.id, KIND, aws_failure(exc, _CLIENT_ERRORS))
     deadline = monotonic() + spec.timeout
     try:
+        sqs = sqs if sqs is not None else aws.client("sqs", role, max_pool=ATTRIBUTE_WORKERS, codes=_CLIENT_ERRORS)
+        cloudwatch = cloudwatch if cloudwatch is not None else aws.client("cloudwatch", role, codes=_CLIENT_ERRORS)
         readings = read_queues(spec, sqs, cloudwatch, wall(), deadline, monotonic)
     except CannotMeasure as cannot:
         return runner.cannot_measure(spec.id, KIND, cannot)
