@@ -84,10 +84,10 @@ class Assumptions:
     default_native_publish_delay_s: int = 180
     evaluation_delay_s: int = 60
     delivery_s: int = 30
-    # The run's EMF line, the runner's one log line and Lambda's START/END/REPORT lines, with
-    # CloudWatch Logs' 26 bytes per event. http: a ~400-byte EMF line (one metric); kinds that quote
-    # samples (log lines, hits, keys) write more.
-    log_bytes_per_run: dict[str, int] = field(default_factory=lambda: {"http": 1024})
+    # A healthy run logs its EMF line alone (Lambda drops START/END/REPORT, infra.functions), plus
+    # CloudWatch Logs' 26 bytes per event. http: a 280-330-byte EMF line (one metric; an unhealthy
+    # run adds its reason); kinds that write more metrics or quote samples (log lines, hits, keys) more.
+    log_bytes_per_run: dict[str, int] = field(default_factory=lambda: {"http": 384})
     default_log_bytes_per_run: int = 2048
     state_changes_per_alarm_month: int = 4  # two incidents: ALARM and OK each
 

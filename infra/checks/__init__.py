@@ -153,6 +153,7 @@ class CheckContext:
             memory_size=checker_memory_mb(kind),
             reserved_concurrency=reserved_concurrency(peers, timeout),
             traced=False,
+            quiet_logs=True,
             **vpc_args,  # type: ignore[arg-type]
         )
         secrets = self.catalog.settings.secrets

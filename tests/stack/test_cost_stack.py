@@ -47,6 +47,25 @@ def test_checker_memory_and_reserved_concurrency_follow_infra_sizing(sample: Syn
         assert props["ReservedConcurrentExecutions"] == reserved_concurrency(peers, checker_timeout(peers)), kind
 
 
+def test_checkers_log_quietly_and_the_rest_log_everything(sample: Synth) -> None:
+    # Lambda drops a checker's START/END/REPORT lines (INFO) but keeps timeouts and crashes (WARN):
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+    functions = sample.of_type("AWS::Lambda::Function").values()
+    checkers = [f["Properties"] for f in functions if ".checkers." in str(f["Properties"].get("Handler"))]
+    others = [f["Properties"] for f in functions if ".checkers." not in str(f["Properties"].get("Handler"))]
+    assert checkers and others
+    for props in checkers:
+        assert props["LoggingConfig"] == {
+            "LogFormat": "JSON",
+            "SystemLogLevel": "WARN",
+            "ApplicationLogLevel": "INFO",
+            "LogGroup": props["LoggingConfig"]["LogGroup"],
+        }, props["Handler"]
+    # The notifier's and heartbeat's own lines are how an incident is traced: kept in full.
+    for props in others:
+        assert "LogFormat" not in props.get("LoggingConfig", {}), props.get("Handler")
+
+
 def test_each_schedule_fires_at_its_checks_minute(sample: Synth) -> None:
     schedules = [s["Properties"] for s in sample.of_type("AWS::Scheduler::Schedule").values()]
     by_check = {schedule_event(s)["check"]["id"]: s["ScheduleExpression"] for s in schedules}

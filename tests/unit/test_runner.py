@@ -68,3 +68,21 @@ def test_samples_are_bounded_and_ride_in_the_log_line(capsys):
     assert all(len(s) <= SAMPLE_LIMIT and "\n" not in s for s in result["samples"])
     assert result["samples"][0].startswith("line 0 with a break x")
     assert only_emf(capsys.readouterr().out)["samples"] == result["samples"]
+
+
+def test_a_healthy_run_logs_its_emf_line_and_nothing_at_info(capsys, caplog):
+    # In Lambda the EMF line is a healthy run's whole log (infra.functions, quiet logs): a second
+    # INFO line would double what a 1-minute check pays for logs.
+    caplog.set_level("INFO", logger="vigil")
+    runner.run(event(), "probe", Probe.model_validate, measure)
+
+    assert [r for r in caplog.records if r.levelno >= 20] == []
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_a_run_that_cannot_measure_still_logs_an_error(capsys, caplog):
+    caplog.set_level("INFO", logger="vigil")
+    runner.run(event(depth=-1), "probe", Probe.model_validate, measure)
+
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "could not measure (spec)" in caplog.records[0].getMessage()

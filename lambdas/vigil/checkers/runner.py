@@ -188,4 +188,6 @@ def _log(result: CheckResult) -> None:
     elif result.reason_code:
         logger.warning("check %s unhealthy (%s): %s", result.check_id, result.reason_code, result.reason)
     else:
-        logger.info("check %s healthy in %.0f ms", result.check_id, result.duration_ms)
+        # DEBUG: a healthy run's EMF line already says so (status, duration), and in Lambda a second
+        # line would double the logs bill of a 1-minute check (infra.functions, quiet logs).
+        logger.debug("check %s healthy in %.0f ms", result.check_id, result.duration_ms)
