@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from infra import check_groups
 from infra.catalog_yaml import Document, Problem, entry_label, read_yaml, yaml_files
 from infra.kinds import KINDS
 from infra.notifier_config import environment_problem, notifier_environment
@@ -130,6 +131,7 @@ def load_catalog(root: Path | str) -> Catalog:
                 continue
             origin[check.id] = file
             checks.append(check)
+    problems += check_groups.problems(checks, origin)
 
     windows: list[Window] = []
     if settings is not None:

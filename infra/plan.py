@@ -23,7 +23,8 @@ data point is left in CloudWatch's evaluation range (see infra.alarm_model), whi
 Monthly cost (730 hours), per check, from prices.json (us-east-1 list prices, no free tier):
     checker kinds: scheduler invocations + Lambda requests + GB-seconds (arm64, at the memory the
                    checker function is built with and a typical duration per kind, both from
-                   infra.sizing; one invocation per check and run) + the run's log lines + one custom
+                   infra.sizing; one invocation per check and run, or per group and run, shared by
+                   the group's checks: infra.check_groups) + the run's log lines + one custom
                    metric per series the checker writes (per distinct metric of its signals, with its
                    dimensions: a RabbitMQ listed queue's own; plus what it writes without an alarm,
                    such as an sqs prefix check's Queues; exact for a kind with a MetricBudget)
@@ -56,6 +57,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra import check_groups
 from infra.alarm_model import periods_to_alarm, periods_to_alarm_when_silent
 from infra.catalog import Catalog
 from infra.discovery import Targets, found_labels
@@ -235,7 +237,10 @@ def alarm_metrics(check: CheckBase, signal: str) -> int:
 
 def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float], a: Assumptions) -> dict[str, float]:
     runs = runs_per_month(check)
-    gb_seconds = runs * typical_duration_s(check.kind) * checker_memory_mb(check.kind) / 1024
+    # A group's checks share each run's schedule invocation, request and compute (its checks measure
+    # side by side, so a run lasts about one check's time); each still writes its own EMF line.
+    shared_by = len(check_groups.members(check, catalog.checks, catalog.files))
+    gb_seconds = runs * typical_duration_s(check.kind) * checker_memory_mb(check.kind) / 1024 / shared_by
     log_bytes = a.log_bytes_per_run.get(check.kind, a.default_log_bytes_per_run)
     alarms = check.rules()
     alarm_cost = sum(
@@ -256,8 +261,8 @@ def cost_breakdown(check: CheckBase, catalog: Catalog, prices: dict[str, float],
     usage = getattr(check, "usage_per_month", None)
     extras = sum(prices[name] * amount for name, amount in usage(SECONDS_PER_MONTH).items()) if usage else 0.0
     return {
-        "scheduler": runs * prices["scheduler_invocation"],
-        "lambda_requests": runs * prices["lambda_request"],
+        "scheduler": runs * prices["scheduler_invocation"] / shared_by,
+        "lambda_requests": runs * prices["lambda_request"] / shared_by,
         "lambda_compute": gb_seconds * prices["lambda_gb_second_arm"],
         "logs": runs * log_bytes / 1024**3 * prices["logs_ingest_gb"],
         "custom_metrics": custom_metrics(check) * prices["custom_metric_month"],

@@ -20,7 +20,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import functions, nag, signal_alarms
+from infra import check_groups, functions, nag, signal_alarms
 from infra.alarms import AlarmActions, AlarmFactory
 from infra.catalog import Catalog, secret_ids, secret_refs
 from infra.dashboard import DashboardBuilder
@@ -30,8 +30,9 @@ from infra.kinds import KINDS
 from infra.placement import checker_log_group, placement_key, placement_of
 from infra.secret_arns import grant_secret_reads
 from infra.sizing import checker_groups, checker_memory_mb, checker_timeout, reserved_concurrency
-from vigil.checkers.runner import make_event
+from vigil.checkers.runner import GROUP, make_event
 from vigil.spec.common import CheckBase, VpcPlacement
+from vigil.text import clip
 
 
 def alarm_signals(
@@ -169,32 +170,59 @@ class CheckContext:
         return Checker(function=fn, timeout=timeout, key=pkey, scheduler_role=role)
 
 
+# Scheduler's Description is at most 512 characters; a group's lists its checks.
+SCHEDULE_DESCRIPTION = 512
 # Scheduler retries a failed invoke (throttle, service error); beyond two, the next run is due anyway.
 SCHEDULE_RETRIES = 2
 
 
 def schedule(
     scope: Construct, check: CheckBase, ctx: CheckContext, access: iam.IRole | None = None
-) -> scheduler.Schedule:
+) -> scheduler.Schedule | None:
     """Any checker kind: invoke its checker every cadence, at the check's own minute (infra.jitter),
-    with the spec as input; `access`: the role the checker reads AWS in (infra.checks.access)."""
-    checker = ctx.checker(check)
+    with the spec as input; `access`: the role the checker reads AWS in (infra.checks.access).
+
+    A check in a group (infra.check_groups) has no schedule of its own: the group's, built with its
+    first check beside the checks' scopes, runs them all. None for the group's other checks."""
+    role_arn = access.role_arn if access is not None else None
+    group = check_groups.group_of(check, ctx.catalog.files)
+    if group is None:
+        return _schedule(scope, "Schedule", check.id, [check], ctx, ctx.event(check, role_arn), access)
+    stack = Stack.of(scope)
+    if stack.node.try_find_child(group.label) is not None:
+        return None
+    checks = check_groups.members(check, ctx.catalog.checks, ctx.catalog.files)
+    event = {GROUP: [ctx.event(member, role_arn) for member in checks]}
+    # Its minute is hashed from the stack and group names: stable, and apart from same-named groups.
+    label = f"{stack.node.id}/{group.label}"
+    return _schedule(Construct(stack, group.label), "Schedule", label, checks, ctx, event, access)
+
+
+def _schedule(
+    scope: Construct,
+    construct_id: str,
+    label: str,
+    checks: list[CheckBase],
+    ctx: CheckContext,
+    event: dict[str, object],
+    access: iam.IRole | None,
+) -> scheduler.Schedule:
+    first = checks[0]
+    checker = ctx.checker(first)
+    slowest = max(float(getattr(c, "timeout", 0)) for c in checks)
+    what = label if len(checks) == 1 and label == first.id else f"{label} ({', '.join(c.id for c in checks)})"
     found = scheduler.Schedule(
         scope,
-        "Schedule",
-        schedule=scheduler.ScheduleExpression.expression(
-            schedule_expression(check.id, check.cadence, getattr(check, "timeout", 0))
-        ),
+        construct_id,
+        schedule=scheduler.ScheduleExpression.expression(schedule_expression(label, first.cadence, slowest)),
         schedule_group=ctx.schedule_group,
-        description=f"vigil {ctx.env}: {check.id} every {check.cadence // 60} min",
+        description=clip(f"vigil {ctx.env}: {what} every {first.cadence // 60} min", SCHEDULE_DESCRIPTION),
         target=targets.LambdaInvoke(
             checker.function,
-            input=scheduler.ScheduleTargetInput.from_object(
-                ctx.event(check, access.role_arn if access is not None else None)
-            ),
+            input=scheduler.ScheduleTargetInput.from_object(event),
             retry_attempts=SCHEDULE_RETRIES,
             # A run older than one cadence is superseded by the next one.
-            max_event_age=Duration.seconds(max(60, check.cadence)),
+            max_event_age=Duration.seconds(max(60, first.cadence)),
             dead_letter_queue=ctx.scheduler_dlq,
             role=checker.scheduler_role,
         ),

@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from tests.support.drip_server import dripping_server
-from tests.support.emf import assert_vigil_emf, metric_units, only_emf
+from tests.support.emf import assert_vigil_emf, emf_lines, metric_units, only_emf
 from tests.support.http_server import LoopbackServer, closed_port, running_server
 from vigil import secrets
 from vigil.checkers import http as checker
@@ -443,6 +443,50 @@ def test_bad_header_value_is_rejected_without_quoting_it(capsys, server, secrets
     assert "X-Token" in result["reason"]
     assert not any(part in result["reason"] for part in ("abc", "snow", "42", "Injected"))
     assert_http_emf(emf, {"Healthy": 0})
+
+
+# --- a group (infra.check_groups): one invocation, each check's own verdict and EMF line ---------
+
+
+def test_a_group_reports_each_check_as_if_it_ran_alone(capsys, server):
+    def member(check_id: str, url: str, **fields: Any) -> dict[str, Any]:
+        return {"check": {**spec(url, **fields), "id": check_id}, "secrets": {}}
+
+    group = {
+        "checks": [
+            member("api-health", server.url("/health")),
+            member("api-down", server.url("/down")),
+            member("api-slow", server.url("/sleep?ms=1500"), timeout=0.3),
+            member("api-late-a", server.url("/sleep?ms=800"), timeout=3),
+            member("api-late-b", server.url("/sleep?ms=800"), timeout=3),
+            {"check": {**spec(server.url("/health")), "id": "api-broken", "timeout": -1}, "secrets": {}},
+        ]
+    }
+    started = time.perf_counter()
+    result = checker.handler(group, None)
+    elapsed = time.perf_counter() - started
+    json.dumps(result)
+
+    verdicts = [(r["check_id"], r["status"], r["reason_code"]) for r in result["checks"]]
+    assert verdicts == [
+        ("api-health", "ok", None),
+        ("api-down", "ok", "status"),
+        ("api-slow", "ok", "timeout"),
+        ("api-late-a", "ok", None),
+        ("api-late-b", "ok", None),
+        ("api-broken", "failed", "spec"),
+    ]
+    lines = emf_lines(capsys.readouterr().out)
+    assert [(line["Check"], line["Healthy"]) for line in lines] == [
+        ("api-health", [1.0]),
+        ("api-down", [0.0]),
+        ("api-slow", [0.0]),
+        ("api-late-a", [1.0]),
+        ("api-late-b", [1.0]),
+        ("api-broken", [0.0]),  # could not measure: never healthy
+    ]
+    # Side by side: the two 0.8 s answers overlap (one after the other would take 1.6 s at least).
+    assert elapsed < 1.5
 
 
 # --- the checker itself in trouble ---------------------------------------------------------------

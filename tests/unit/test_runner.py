@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, Field
 
-from tests.support.emf import assert_vigil_emf, only_emf
+from tests.support.emf import assert_vigil_emf, emf_lines, only_emf
 from vigil.checkers import runner
 from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, CheckResult, Status
 
@@ -86,3 +88,48 @@ def test_a_run_that_cannot_measure_still_logs_an_error(capsys, caplog):
 
     assert [r.levelname for r in caplog.records] == ["ERROR"]
     assert "could not measure (spec)" in caplog.records[0].getMessage()
+
+
+# --- a group's run (infra.check_groups) ---------------------------------------------------------
+
+
+def test_a_group_measures_its_checks_side_by_side_and_reports_each(capsys):
+    # Both measures must be in flight at once to pass the barrier: run one after the other, the
+    # first would wait out the timeout and report internal.
+    barrier = threading.Barrier(2, timeout=5)
+
+    def together(spec: Probe, resolve: runner.SecretsResolver) -> CheckResult:
+        barrier.wait()
+        return CheckResult(check_id=spec.id, kind="probe", status=Status.ok, values={"Depth": float(spec.depth)})
+
+    group = {"checks": [event(id="queue-a", depth=1), event(id="queue-b", depth=2)]}
+    result = runner.run(group, "probe", Probe.model_validate, together)
+
+    assert [(r["check_id"], r["status"]) for r in result["checks"]] == [("queue-a", "ok"), ("queue-b", "ok")]
+    lines = emf_lines(capsys.readouterr().out)
+    assert [line["Check"] for line in lines] == ["queue-a", "queue-b"]
+    assert_vigil_emf(lines[0], "queue-a", {"MeasureFailed": 0, "Depth": 1})
+    assert_vigil_emf(lines[1], "queue-b", {"MeasureFailed": 0, "Depth": 2})
+
+
+def test_one_bad_check_in_a_group_fails_alone(capsys):
+    group = {"checks": [event(id="queue-a", depth=-1), event(id="queue-b", depth=2)]}
+    result = runner.run(group, "probe", Probe.model_validate, measure)
+
+    assert [(r["check_id"], r["status"], r["reason_code"]) for r in result["checks"]] == [
+        ("queue-a", "failed", "spec"),
+        ("queue-b", "ok", None),
+    ]
+    lines = emf_lines(capsys.readouterr().out)
+    assert_vigil_emf(lines[0], "queue-a", {"MeasureFailed": 1})
+    assert_vigil_emf(lines[1], "queue-b", {"MeasureFailed": 0, "Depth": 2})
+
+
+@pytest.mark.parametrize("checks", [[], "queue-a", [event()] * (runner.MAX_GROUP + 1)], ids=["empty", "text", "big"])
+def test_a_group_event_that_cannot_be_read_emits_nothing_and_says_so(capsys, caplog, checks):
+    # Nothing emitted: each check's alarm sees missing data, which pages (breaching), never healthy.
+    result = runner.run({"checks": checks}, "probe", Probe.model_validate, measure)
+
+    assert result == {"checks": []}
+    assert emf_lines(capsys.readouterr().out) == []
+    assert "malformed group event" in caplog.text

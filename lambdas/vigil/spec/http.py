@@ -64,6 +64,14 @@ class HttpCheck(CheckBase):
         default=None, description="name of a secret (see settings secrets) holding a JSON object of request headers"
     )
     vpc: VpcPlacement | None = None
+    group: Slug | None = Field(
+        default=None,
+        description=(
+            "run with the http checks of this service file that name the same group: one schedule and one "
+            "checker run for all of them (same cadence and vpc, at most 10), so a 1-minute check costs less; "
+            "adding a check to a group updates the group's schedule (docs/catalog.md, Groups)"
+        ),
+    )
     allow_private: bool = Field(
         default=False,
         description=(
