@@ -15,7 +15,11 @@ from tests.support.catalogs import SETTINGS
 from tests.support.catalogs import problem_lines as problems
 
 PLAN_CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "plan_catalog"
-VPC = {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
+VPC = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
 
 
 def http(check_id: str, **fields: object) -> dict:
@@ -87,7 +91,9 @@ def grouped_plan(tmp_path_factory):
     data = yaml.safe_load(path.read_text())
     health = data["checks"][0]
     health["group"] = "edge"
-    data["checks"] += [{**health, "id": f"campaign-api-edge-{i}", "url": f"https://edge{i}.example.com/"} for i in (1, 2)]
+    data["checks"] += [
+        {**health, "id": f"campaign-api-edge-{i}", "url": f"https://edge{i}.example.com/"} for i in (1, 2)
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     rows, _ = plan_catalog(load_catalog(root), load_prices())
     alone, _ = plan_catalog(load_catalog(PLAN_CATALOG), load_prices())
