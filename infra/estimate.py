@@ -2,7 +2,7 @@
 
 `validate` refuses a service file whose estimate is over the stack budget (infra.budgets), so a
 pull request learns it before synth. Per check: one alarm per active signal (times the kind's
-per_signal), a schedule when it runs a checker, and the kind's per_check extras (infra.kinds). Per service stack: its dashboard, its maintenance-window
+per_signal), a schedule when it runs a checker (one per group for grouped checks), and the kind's per_check extras (infra.kinds). Per service stack: its dashboard, its maintenance-window
 rules, and an access role with its policy per AWS-reading checker its checks run (infra.checks.access). A tag selector's resources are unknown before discovery: it counts as one, and synth checks
 the real number. tests/stack/test_estimate.py keeps the estimate at or above the real count.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from infra import budgets
+from infra import budgets, check_groups
 from infra.catalog import Catalog
 from infra.kinds import KINDS
 from infra.placement import placement_key, placement_of
@@ -40,7 +40,9 @@ def stack_resources(checks: list[CheckBase], catalog: Catalog) -> int:
         if (covered := sum(alarms(c) for c in checks if window.covers(c.id, c.service)))
     )
     access = {(c.kind, placement_key(placement_of(c))) for c in checks if KINDS[c.kind].access_role and c.has_checker}
-    return DASHBOARD + rules + ACCESS_ROLE * len(access) + sum(check_resources(c) for c in checks)
+    # A group's checks share one schedule (infra.check_groups): one for the group, not one each.
+    shared = sum(len(group) - 1 for group in check_groups.groups(checks, catalog.files).values())
+    return DASHBOARD + rules + ACCESS_ROLE * len(access) + sum(check_resources(c) for c in checks) - shared
 
 
 def by_file(catalog: Catalog) -> dict[str, int]:

@@ -3,6 +3,7 @@ its own alarm, and adding a check to the group changes that schedule's input and
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,9 @@ import pytest
 import yaml
 from conftest import Synth, schedule_event
 from test_lint_nag import lint_all
+
+from infra import estimate
+from infra.catalog import load_catalog
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +38,13 @@ def catalog_with(root: Path, extra: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def grouped(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize(catalog_with(tmp_path_factory.mktemp("grouped") / "catalog", 2))
+def grouped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return catalog_with(tmp_path_factory.mktemp("grouped") / "catalog", 2)
+
+
+@pytest.fixture(scope="module")
+def grouped(synthesize: Callable[[Path], Synth], grouped_dir: Path) -> Synth:
+    return synthesize(grouped_dir)
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +98,12 @@ def test_adding_a_check_to_the_group_changes_its_schedules_input_only(grouped: S
 def test_the_grouped_templates_lint_and_pass_nag(grouped: Synth) -> None:
     assert lint_all(grouped) == {}
     assert (grouped.outdir / "validation-report.json").exists()
+
+
+def test_validates_estimate_counts_one_schedule_per_group(grouped: Synth, grouped_dir: Path) -> None:
+    (template,) = [
+        t
+        for t in (json.loads(path.read_text()) for path in grouped.template_files)
+        if t.get("Description", "").endswith("service file campaign-api")
+    ]
+    assert estimate.by_file(load_catalog(grouped_dir))["campaign-api"] == len(template["Resources"])
