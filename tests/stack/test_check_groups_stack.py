@@ -4,42 +4,25 @@ its own alarm, and adding a check to the group changes that schedule's input and
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import Synth, schedule_event
 from test_lint_nag import lint_all
 
 from infra import estimate
 from infra.catalog import load_catalog
+from tests.support.catalogs import grouped_plan_catalog
 
 pytestmark = pytest.mark.slow
 
-PLAN_CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "plan_catalog"
 GROUP = ["campaign-api-health", "campaign-api-edge-1", "campaign-api-edge-2"]
-
-
-def catalog_with(root: Path, extra: int) -> Path:
-    """The plan catalog with `extra` more 1-minute checks in campaign-api-health's group `edge`."""
-    shutil.copytree(PLAN_CATALOG, root)
-    path = root / "campaign-api.yaml"
-    data = yaml.safe_load(path.read_text())
-    health = data["checks"][0]
-    health["group"] = "edge"
-    data["checks"] += [
-        {**health, "id": f"campaign-api-edge-{i}", "url": f"https://edge{i}.example.com/health"}
-        for i in range(1, extra + 1)
-    ]
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return root
 
 
 @pytest.fixture(scope="module")
 def grouped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return catalog_with(tmp_path_factory.mktemp("grouped") / "catalog", 2)
+    return grouped_plan_catalog(tmp_path_factory.mktemp("grouped") / "catalog", 2)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +32,7 @@ def grouped(synthesize: Callable[[Path], Synth], grouped_dir: Path) -> Synth:
 
 @pytest.fixture(scope="module")
 def grown(synthesize: Callable[[Path], Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize(catalog_with(tmp_path_factory.mktemp("grown") / "catalog", 3))
+    return synthesize(grouped_plan_catalog(tmp_path_factory.mktemp("grown") / "catalog", 3))
 
 
 def schedules(synth: Synth) -> dict[str, dict]:

@@ -9,6 +9,7 @@ reads it.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,25 @@ USER_CATALOG = REPO_ROOT / "checks"
 # A valid catalog with every kind and every settings section, for tests to copy and break.
 VALIDATION_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "validation"
 VALIDATION_CATALOG = VALIDATION_FIXTURES / "catalog"
+
+PLAN_CATALOG = REPO_ROOT / "tests" / "fixtures" / "plan_catalog"
+
+
+def grouped_plan_catalog(root: Path, extra: int) -> Path:
+    """The plan catalog at root, with `extra` more 1-minute http checks in campaign-api-health's
+    group `edge` (campaign-api-edge-1, -2, ...)."""
+    shutil.copytree(PLAN_CATALOG, root)
+    path = root / "campaign-api.yaml"
+    data = yaml.safe_load(path.read_text())
+    health = data["checks"][0]
+    health["group"] = "edge"
+    data["checks"] += [
+        {**health, "id": f"campaign-api-edge-{i}", "url": f"https://edge{i}.example.com/health"}
+        for i in range(1, extra + 1)
+    ]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return root
+
 
 SETTINGS = {
     "contacts": {"oncall": {"email": "oncall@example.com"}},

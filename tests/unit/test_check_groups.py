@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,9 @@ import yaml
 from infra import check_groups
 from infra.catalog import load_catalog
 from infra.plan import load_prices, plan_catalog
-from tests.support.catalogs import SETTINGS
+from tests.support.catalogs import PLAN_CATALOG, SETTINGS, grouped_plan_catalog
 from tests.support.catalogs import problem_lines as problems
 
-PLAN_CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "plan_catalog"
 VPC = {
     "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ["subnet-0123456789abcdef0"],
@@ -85,16 +83,7 @@ def test_group_is_an_http_field_only(tmp_path):
 @pytest.fixture(scope="module")
 def grouped_plan(tmp_path_factory):
     """The plan catalog with two more 1-minute checks in campaign-api-health's group."""
-    root = tmp_path_factory.mktemp("plan") / "catalog"
-    shutil.copytree(PLAN_CATALOG, root)
-    path = root / "campaign-api.yaml"
-    data = yaml.safe_load(path.read_text())
-    health = data["checks"][0]
-    health["group"] = "edge"
-    data["checks"] += [
-        {**health, "id": f"campaign-api-edge-{i}", "url": f"https://edge{i}.example.com/"} for i in (1, 2)
-    ]
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    root = grouped_plan_catalog(tmp_path_factory.mktemp("plan") / "catalog", 2)
     rows, _ = plan_catalog(load_catalog(root), load_prices())
     alone, _ = plan_catalog(load_catalog(PLAN_CATALOG), load_prices())
     return {r.id: r for r in rows}, {r.id: r for r in alone}
