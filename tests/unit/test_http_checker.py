@@ -450,7 +450,7 @@ def test_bad_header_value_is_rejected_without_quoting_it(capsys, server, secrets
 
 def test_a_group_reports_each_check_as_if_it_ran_alone(capsys, server):
     def member(check_id: str, url: str, **fields: Any) -> dict[str, Any]:
-        return {"check": {**spec(url, **fields), "id": check_id}, "secrets": {}}
+        return {"check": {**spec(url, group="edge", **fields), "id": check_id}, "secrets": {}}
 
     group = {
         "checks": [
