@@ -38,9 +38,10 @@ def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
 
 # Checkers run 43,800 times a month per 1-minute check, so their log lines are a bill of their own.
 # JSON format lets Lambda filter by level (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html):
-# system WARN drops the START/END/REPORT lines of every run (INFO) but keeps what goes wrong (a run
-# that times out or crashes is WARN); application INFO keeps the EMF line (printed without a level,
-# which Lambda treats as INFO) and every warning and error the checker logs.
+# system WARN drops the START/END/REPORT lines of every run (INFO), a timeout's "Status: timeout"
+# included: a timed-out run shows in the function's Errors metric, which self-monitoring alarms
+# on, and in the failure queue (docs/operations.md). Application INFO keeps the EMF line (printed
+# without a level, which Lambda treats as INFO) and every warning and error the checker logs.
 _QUIET_LOGS: dict[str, object] = {
     "logging_format": lambda_.LoggingFormat.JSON,
     "system_log_level_v2": lambda_.SystemLogLevel.WARN,

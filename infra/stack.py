@@ -20,9 +20,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct, IValidation
 
-from infra import budgets, functions, nag, packaging
+from infra import budgets, check_groups, functions, nag, packaging
 from infra.alarms import AlarmFactory, TopicActions
-from infra.catalog import Catalog, load_catalog
+from infra.catalog import Catalog, CatalogError, load_catalog
 from infra.checks import CheckContext
 from infra.dashboard import DashboardBuilder
 from infra.discovery import Source, Targets, resolve, selecting, source_for
@@ -213,6 +213,10 @@ def build_app(
     """
     app = app or App(outdir=str(outdir) if outdir else None)
     catalog = catalog or load_catalog(environment.catalog)
+    # load_catalog checks groups; a catalog built in code must not reach a schedule built for a
+    # group that cannot run together (infra.check_groups).
+    if problems := check_groups.problems(catalog.checks, catalog.files):
+        raise CatalogError(problems)
     targets: Targets = {}
     if selecting(catalog.checks):
         targets = resolve(catalog.checks, discovery or source_for(environment.listing, environment.region))

@@ -48,7 +48,7 @@ def test_checker_memory_and_reserved_concurrency_follow_infra_sizing(sample: Syn
 
 
 def test_checkers_log_quietly_and_the_rest_log_everything(sample: Synth) -> None:
-    # Lambda drops a checker's START/END/REPORT lines (INFO) but keeps timeouts and crashes (WARN):
+    # Lambda drops a checker's START/END/REPORT lines (INFO); a timeout shows in Errors and the failure queue:
     # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
     functions = sample.of_type("AWS::Lambda::Function").values()
     checkers = [f["Properties"] for f in functions if ".checkers." in str(f["Properties"].get("Handler"))]

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aws_cdk import aws_lambda as lambda_
 
 from infra import check_groups
-from infra.catalog import load_catalog
+from infra.catalog import CatalogError, load_catalog
+from infra.environments import Environment
 from infra.plan import load_prices, plan_catalog
+from infra.stack import build_app
 from tests.support.catalogs import PLAN_CATALOG, SETTINGS, grouped_plan_catalog
 from tests.support.catalogs import problem_lines as problems
+from vigil.checkers.runner import make_event
 
 VPC = {
     "vpc_id": "vpc-0123456789abcdef0",
@@ -102,3 +106,20 @@ def test_plan_shares_a_groups_run_between_its_checks(grouped_plan):
     assert row.cost_usd_month <= 0.50
     # An ungrouped check of the same file pays for its runs alone.
     assert grouped["campaign-api-deep-health"].cost_usd_month == alone["campaign-api-deep-health"].cost_usd_month
+
+
+def test_a_check_without_a_group_sends_the_spec_it_sent_before_groups(tmp_path):
+    # A release adding the field must not rewrite the input of every deployed http schedule.
+    catalog = load_catalog(write(tmp_path, {"edge": [http("edge-a"), http("edge-b", group="web")]}))
+    alone, grouped = (make_event(check, {})["check"] for check in catalog.checks)
+    assert "group" not in alone
+    assert grouped["group"] == "web"
+
+
+def test_synth_refuses_a_group_that_cannot_run_together_in_a_catalog_built_in_code(tmp_path):
+    catalog = load_catalog(write(tmp_path, {"edge": [http("edge-a", group="web"), http("edge-b", group="web")]}))
+    catalog.checks[1] = catalog.checks[1].model_copy(update={"cadence": 60})
+
+    with pytest.raises(CatalogError) as refused:
+        build_app(Environment(name="demo", catalog=tmp_path), catalog=catalog, code=lambda_.Code.from_inline("x"))
+    assert "share a cadence" in str(refused.value.problems[0])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
 
 from tests.support.emf import assert_vigil_emf, emf_lines, only_emf
+from vigil import metrics
 from vigil.checkers import runner
 from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, CheckResult, Status
 
@@ -106,10 +108,9 @@ def test_a_group_measures_its_checks_side_by_side_and_reports_each(capsys):
     result = runner.run(group, "probe", Probe.model_validate, together)
 
     assert [(r["check_id"], r["status"]) for r in result["checks"]] == [("queue-a", "ok"), ("queue-b", "ok")]
-    lines = emf_lines(capsys.readouterr().out)
-    assert [line["Check"] for line in lines] == ["queue-a", "queue-b"]
-    assert_vigil_emf(lines[0], "queue-a", {"MeasureFailed": 0, "Depth": 1})
-    assert_vigil_emf(lines[1], "queue-b", {"MeasureFailed": 0, "Depth": 2})
+    lines = {line["Check"]: line for line in emf_lines(capsys.readouterr().out)}
+    assert_vigil_emf(lines["queue-a"], "queue-a", {"MeasureFailed": 0, "Depth": 1})
+    assert_vigil_emf(lines["queue-b"], "queue-b", {"MeasureFailed": 0, "Depth": 2})
 
 
 def test_one_bad_check_in_a_group_fails_alone(capsys):
@@ -120,9 +121,9 @@ def test_one_bad_check_in_a_group_fails_alone(capsys):
         ("queue-a", "failed", "spec"),
         ("queue-b", "ok", None),
     ]
-    lines = emf_lines(capsys.readouterr().out)
-    assert_vigil_emf(lines[0], "queue-a", {"MeasureFailed": 1})
-    assert_vigil_emf(lines[1], "queue-b", {"MeasureFailed": 0, "Depth": 2})
+    lines = {line["Check"]: line for line in emf_lines(capsys.readouterr().out)}
+    assert_vigil_emf(lines["queue-a"], "queue-a", {"MeasureFailed": 1})
+    assert_vigil_emf(lines["queue-b"], "queue-b", {"MeasureFailed": 0, "Depth": 2})
 
 
 @pytest.mark.parametrize("checks", [[], "queue-a", [event()] * (runner.MAX_GROUP + 1)], ids=["empty", "text", "big"])
@@ -133,3 +134,48 @@ def test_a_group_event_that_cannot_be_read_emits_nothing_and_says_so(capsys, cap
     assert result == {"checks": []}
     assert emf_lines(capsys.readouterr().out) == []
     assert "malformed group event" in caplog.text
+
+
+class Context:
+    """What run_group reads of Lambda's context: the time left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.ends - time.monotonic()) * 1000)
+
+
+def test_a_check_still_running_at_the_deadline_fails_alone_and_the_rest_are_already_reported(capsys):
+    # One target hangs past its own timeout: Lambda would end the whole run, taking every
+    # datapoint with it, if the group waited for it.
+    release = threading.Event()
+
+    def hanging(spec: Probe, resolve: runner.SecretsResolver) -> CheckResult:
+        if spec.id == "queue-stuck":
+            release.wait(30)
+        return CheckResult(check_id=spec.id, kind="probe", status=Status.ok, values={"Depth": float(spec.depth)})
+
+    group = {"checks": [event(id="queue-stuck"), event(id="queue-b", depth=2)]}
+    started = time.monotonic()
+    try:
+        result = runner.run(group, "probe", Probe.model_validate, hanging, Context(runner.REPORT_MARGIN_S + 0.5))
+    finally:
+        release.set()
+    assert time.monotonic() - started < 5, "the group must not wait for the hanging check"
+
+    assert [(r["check_id"], r["status"], r["reason_code"]) for r in result["checks"]] == [
+        ("queue-stuck", "failed", "deadline"),
+        ("queue-b", "ok", None),
+    ]
+    lines = {line["Check"]: line for line in emf_lines(capsys.readouterr().out)}
+    assert_vigil_emf(lines["queue-b"], "queue-b", {"MeasureFailed": 0, "Depth": 2})
+    assert_vigil_emf(lines["queue-stuck"], "queue-stuck", {"MeasureFailed": 1})
+    assert list(lines) == ["queue-b", "queue-stuck"], "the finished check is reported first, not held back"
+
+
+def test_an_emf_line_carries_no_log_level():
+    # Lambda's JSON log format filters a line by its "level" field (none: INFO, which passes);
+    # a level of "debug" in the metadata would silently drop the metrics.
+    result = CheckResult(check_id="queue-depth", kind="probe", status=Status.ok, values={"Depth": 1.0})
+    assert "level" not in {key.lower() for key in metrics.render(result)}

@@ -118,7 +118,7 @@ def parse(check: Mapping[str, Any]) -> Target:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return runner.run(event, KIND, parse, measure_with_secrets)
+    return runner.run(event, KIND, parse, measure_with_secrets, context)
 
 
 def measure_with_secrets(spec: Target, resolve: runner.SecretsResolver) -> CheckResult:

@@ -67,8 +67,13 @@ def cannot_measure(check_id: str, kind: str, exc: CannotMeasure, **fields: Any) 
 
 ACCESS_ROLE = "access_role"  # the event's key naming the role an AWS-reading checker works in
 GROUP = "checks"  # a group's event: {"checks": [one check's event, ...]}
-# infra.check_groups.MAX_GROUP_SIZE: a bigger group is not one synth builds.
+# A sanity bound on a group event: synth builds groups of at most infra.check_groups.MAX_GROUP_SIZE.
 MAX_GROUP = 10
+# Before Lambda's timeout, what a group keeps to report its unfinished checks and return.
+REPORT_MARGIN_S = 1.5
+DEADLINE_REASON = (
+    "did not finish before the checker function's own timeout (its target is slower than the check's timeout allows)"
+)
 
 # The event's "check" → the kind's spec; raises ValueError (pydantic's ValidationError is one).
 Parse = Callable[[Mapping[str, Any]], Spec]
@@ -78,37 +83,61 @@ logger = logging.getLogger(__name__)
 _SLUG = re.compile(SLUG_PATTERN)
 
 
-def run(event: Any, kind: str, parse: Parse, measure: Measure) -> dict[str, Any]:
+def run(event: Any, kind: str, parse: Parse, measure: Measure, context: Any = None) -> dict[str, Any]:
     """Validate, measure, emit; the CheckResult as JSON-ready dict. Never raises.
 
-    A group's event ({"checks": [event, ...]}, infra.check_groups) is handed to run_group."""
+    A group's event ({"checks": [event, ...]}, infra.check_groups) is handed to run_group, which
+    reads the Lambda `context` for the time left."""
     if isinstance(event, Mapping) and GROUP in event:
-        return run_group(event, kind, parse, measure)
+        return run_group(event, kind, parse, measure, context)
     result = _evaluate(event, kind, parse, measure)
     _report(result)
     return result.to_dict()
 
 
-def run_group(event: Mapping[str, Any], kind: str, parse: Parse, measure: Measure) -> dict[str, Any]:
+def run_group(
+    event: Mapping[str, Any], kind: str, parse: Parse, measure: Measure, context: Any = None
+) -> dict[str, Any]:
     """Each check of a group measured side by side, each reported as if it had run alone.
 
-    Side by side, so a slow target costs its neighbours nothing: the run lasts as long as the slowest
-    check's own timeout. Emitted one after another from this thread, so EMF lines never interleave.
-    A group event that cannot be read emits nothing: every check in it then misses its datapoint,
-    which its alarm treats as breaching, so a broken group pages rather than looking healthy.
+    Side by side, so a slow target costs its neighbours nothing, and each check is reported the
+    moment it is done (from this thread only, so EMF lines never interleave): a check whose
+    target hangs past its own timeout (a name that takes long to resolve) cannot take the others'
+    datapoints with it when Lambda's timeout ends the run. One still running shortly before that
+    is reported as could not measure (`deadline`). A group event that cannot be read emits
+    nothing: every check in it then misses its datapoint, which its alarm treats as breaching, so
+    a broken group pages rather than looking healthy.
     """
     events = event.get(GROUP)
     if not isinstance(events, list) or not events or len(events) > MAX_GROUP:
         logger.error("vigil checker: malformed group event, no metric emitted: expected 1 to %d checks", MAX_GROUP)
         return {GROUP: []}
     # Imported here: only groups use threads, and every cold start pays for the runner's imports.
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    with ThreadPoolExecutor(max_workers=len(events), thread_name_prefix="check") as pool:
-        results = list(pool.map(lambda one: _evaluate(one, kind, parse, measure), events))
-    for result in results:
-        _report(result)
-    return {GROUP: [result.to_dict() for result in results]}
+    results: list[CheckResult | None] = [None] * len(events)
+    pool = ThreadPoolExecutor(max_workers=len(events), thread_name_prefix="check")
+    try:
+        futures = {pool.submit(_evaluate, one, kind, parse, measure): i for i, one in enumerate(events)}
+        try:
+            for future in as_completed(futures, timeout=_time_left(context)):
+                results[futures[future]] = result = future.result()  # _evaluate never raises
+                _report(result)
+        except TimeoutError:
+            for i, one in enumerate(events):
+                if results[i] is None:
+                    results[i] = late = _failed(one, kind, "deadline", DEADLINE_REASON)
+                    _report(late)
+    finally:
+        # Never wait for a check still running: its thread is left to end on its own, unreported.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {GROUP: [result.to_dict() for result in results if result is not None]}
+
+
+def _time_left(context: Any) -> float | None:
+    """Seconds the group may wait for its checks: Lambda's time left minus what reporting needs."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else max(0.0, remaining() / 1000 - REPORT_MARGIN_S)
 
 
 def _evaluate(event: Any, kind: str, parse: Parse, measure: Measure) -> CheckResult:

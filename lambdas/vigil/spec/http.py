@@ -66,9 +66,12 @@ class HttpCheck(CheckBase):
     vpc: VpcPlacement | None = None
     group: Slug | None = Field(
         default=None,
+        # Left out of the spec when unset, so that the schedules of checks without a group read as
+        # they did before the field existed: a release must not touch every http schedule.
+        exclude_if=lambda value: value is None,
         description=(
             "run with the http checks of this service file that name the same group: one schedule and one "
-            "checker run for all of them (same cadence and vpc, at most 10), so a 1-minute check costs less; "
+            "checker run for all of them (same cadence and vpc, at most 3), so a 1-minute check costs less; "
             "adding a check to a group updates the group's schedule (docs/catalog.md, Groups)"
         ),
     )
