@@ -6,7 +6,7 @@ of a vCPU (CPU is proportional to memory; 1,769 MB is one vCPU). What a check sp
 is then stretched about 14 times, and checks measured at once share it: the last of a group may
 read as slower (LatencyMs) by the group's whole CPU time at that share. This prints the CPU time
 per check of the real checker (`vigil.checkers.http.handler`, a group event) against an HTTPS
-server in another process, on this machine, and that stretch. Prints figures only; never pass/fail.
+server in another process (an ECDSA P-256 certificate, verified), on this machine, and that stretch. Prints figures only; never pass/fail.
 
     .venv/bin/python bench/http_group.py [--sizes 1 3 10] [--runs 30]
 """
@@ -14,7 +14,6 @@ server in another process, on this machine, and that stretch. Prints figures onl
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import subprocess
@@ -24,7 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "lambdas"))
+sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
+
+from tests.support.tls import loopback_certificate  # noqa: E402
 
 VCPU_AT_128_MB = 128 / 1769
 
@@ -52,54 +53,12 @@ server.serve_forever()
 """
 
 
-def certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a localhost certificate it signed (RSA 2048, as most public endpoints still serve)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vigil bench CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
 def group_event(port: int, size: int) -> dict:
     from vigil.spec.http import HttpCheck
 
     def spec(n: int) -> dict:
         raw = {"id": f"bench-{n}", "kind": "http", "service": "bench", "severity": "warning"}
-        url = f"https://localhost:{port}/health"
+        url = f"https://127.0.0.1:{port}/health"
         check = {
             **raw,
             "url": url,
@@ -119,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
-        ca, cert, key = certificates(Path(tmp))
-        # The checker verifies certificates against the default store; this CA is the store here.
-        os.environ["SSL_CERT_FILE"] = str(ca)
+        certificate = loopback_certificate(Path(tmp))
+        # The checker verifies certificates against the default store; this certificate is the store here.
+        os.environ["SSL_CERT_FILE"] = str(certificate.cert_file)
         server = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(cert), str(key)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", SERVER, str(certificate.cert_file), str(certificate.key_file)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             port = int(server.stdout.readline())  # type: ignore[union-attr]

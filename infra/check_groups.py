@@ -26,7 +26,7 @@ from vigil.spec.common import CheckBase, format_duration
 
 # A group's checks share the CPU of one 128 MB checker (about 0.07 of a vCPU), so checks measured at
 # once read slower than alone: bench/http_group.py measures a TLS check at 2-3 ms of CPU here,
-# which 3 checks stretch to about 0.1 s at that share and 10 to about 0.4 s, enough to turn a tight
+# which 3 checks stretch to about 0.1 s at that share and 10 to 0.3-0.4 s, enough to turn a tight
 # max_latency_ms into false `slow` pages. Three keep two thirds of what grouping saves.
 MAX_GROUP_SIZE = 3
 assert MAX_GROUP_SIZE <= MAX_GROUP, "the runner refuses a bigger group event"
