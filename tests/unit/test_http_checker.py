@@ -24,7 +24,7 @@ from tests.support.emf import assert_vigil_emf, emf_lines, metric_units, only_em
 from tests.support.http_server import LoopbackServer, closed_port, running_server
 from vigil import secrets
 from vigil.checkers import http as checker
-from vigil.checkers import network
+from vigil.checkers import network, runner
 from vigil.result import CheckResult
 from vigil.spec.http import HttpCheck, JsonAssertion
 
@@ -476,7 +476,7 @@ def test_a_group_reports_each_check_as_if_it_ran_alone(capsys, server):
         ("api-late-b", "ok", None),
         ("api-broken", "failed", "spec"),
     ]
-    # Each line as its check is done: the order is the checks' finishing order.
+    # One line per check (in the order they finished: tests/unit/test_runner.py checks that).
     healthy = {line["Check"]: line["Healthy"] for line in emf_lines(capsys.readouterr().out)}
     assert healthy == {
         "api-health": [1.0],
@@ -488,6 +488,33 @@ def test_a_group_reports_each_check_as_if_it_ran_alone(capsys, server):
     }
     # Side by side: the two 1.5 s answers overlap (one after the other would take 3 s at least).
     assert elapsed < 2.7
+
+
+def test_the_handler_gives_a_group_lambdas_deadline(capsys, server):
+    # Without the context, a check hanging past its own timeout would hold the whole group until
+    # Lambda's timeout ended the run, and every check of the group would lose its datapoint.
+    class Context:
+        ends = time.monotonic() + runner.REPORT_MARGIN_S + 1.5
+
+        def get_remaining_time_in_millis(self) -> int:
+            return int((self.ends - time.monotonic()) * 1000)
+
+    group = {
+        "checks": [
+            {"check": {**spec(server.url("/sleep?ms=4000"), timeout=10), "id": "api-stuck"}, "secrets": {}},
+            {"check": {**spec(server.url("/health")), "id": "api-health"}, "secrets": {}},
+        ]
+    }
+    started = time.perf_counter()
+    result = checker.handler(group, Context())
+
+    assert time.perf_counter() - started < 3.5
+    assert [(r["check_id"], r["status"], r["reason_code"]) for r in result["checks"]] == [
+        ("api-stuck", "failed", "deadline"),
+        ("api-health", "ok", None),
+    ]
+    healthy = {line["Check"]: line["Healthy"] for line in emf_lines(capsys.readouterr().out)}
+    assert healthy == {"api-stuck": [0.0], "api-health": [1.0]}
 
 
 # --- the checker itself in trouble ---------------------------------------------------------------

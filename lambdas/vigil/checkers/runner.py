@@ -69,8 +69,10 @@ ACCESS_ROLE = "access_role"  # the event's key naming the role an AWS-reading ch
 GROUP = "checks"  # a group's event: {"checks": [one check's event, ...]}
 # A sanity bound on a group event: synth builds groups of at most infra.check_groups.MAX_GROUP_SIZE.
 MAX_GROUP = 10
-# Before Lambda's timeout, what a group keeps to report its unfinished checks and return.
-REPORT_MARGIN_S = 1.5
+# Before Lambda's timeout, what a group keeps to report its unfinished checks and return (a few
+# printed lines: milliseconds). Under 1 s on purpose: infra.sizing gives the function at least 1 s
+# more than its slowest check's timeout, so the deadline never cuts a check still within its own.
+REPORT_MARGIN_S = 0.5
 DEADLINE_REASON = (
     "did not finish before the checker function's own timeout (its target is slower than the check's timeout allows)"
 )
@@ -129,7 +131,9 @@ def run_group(
                     results[i] = late = _failed(one, kind, "deadline", DEADLINE_REASON)
                     _report(late)
     finally:
-        # Never wait for a check still running: its thread is left to end on its own, unreported.
+        # Never wait for a check still running: its thread is left to end on its own, unreported
+        # (if Lambda thaws the container for the next run first, what it logs then carries that
+        # run's request id).
         pool.shutdown(wait=False, cancel_futures=True)
     return {GROUP: [result.to_dict() for result in results if result is not None]}
 
