@@ -62,7 +62,7 @@ def groups(checks: Iterable[CheckBase], files: dict[str, str]) -> dict[GroupKey,
 def members(check: CheckBase, checks: Iterable[CheckBase], files: dict[str, str]) -> list[CheckBase]:
     """The checks run with this one (itself included), or just itself when it names no group."""
     key = group_of(check, files)
-    return [check] if key is None else groups(checks, files)[key]
+    return [check] if key is None else [c for c in checks if group_of(c, files) == key]
 
 
 def problems(checks: Iterable[CheckBase], files: dict[str, str]) -> list[Problem]:

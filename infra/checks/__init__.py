@@ -187,7 +187,7 @@ def schedule(
     role_arn = access.role_arn if access is not None else None
     group = check_groups.group_of(check, ctx.catalog.files)
     if group is None:
-        return _schedule(scope, "Schedule", check.id, [check], ctx, ctx.event(check, role_arn), access)
+        return _schedule(scope, check.id, [check], ctx, ctx.event(check, role_arn), access)
     stack = Stack.of(scope)
     if stack.node.try_find_child(group.label) is not None:
         return None
@@ -195,12 +195,11 @@ def schedule(
     event = {GROUP: [ctx.event(member, role_arn) for member in checks]}
     # Its minute is hashed from the stack and group names: stable, and apart from same-named groups.
     label = f"{stack.node.id}/{group.label}"
-    return _schedule(Construct(stack, group.label), "Schedule", label, checks, ctx, event, access)
+    return _schedule(Construct(stack, group.label), label, checks, ctx, event, access)
 
 
 def _schedule(
     scope: Construct,
-    construct_id: str,
     label: str,
     checks: list[CheckBase],
     ctx: CheckContext,
@@ -213,7 +212,7 @@ def _schedule(
     what = label if len(checks) == 1 and label == first.id else f"{label} ({', '.join(c.id for c in checks)})"
     found = scheduler.Schedule(
         scope,
-        construct_id,
+        "Schedule",
         schedule=scheduler.ScheduleExpression.expression(schedule_expression(label, first.cadence, slowest)),
         schedule_group=ctx.schedule_group,
         description=clip(f"vigil {ctx.env}: {what} every {first.cadence // 60} min", SCHEDULE_DESCRIPTION),

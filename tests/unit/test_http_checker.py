@@ -22,6 +22,7 @@ from moto import mock_aws
 from tests.support.drip_server import dripping_server
 from tests.support.emf import assert_vigil_emf, emf_lines, metric_units, only_emf
 from tests.support.http_server import LoopbackServer, closed_port, running_server
+from tests.support.lambda_context import Context
 from vigil import secrets
 from vigil.checkers import http as checker
 from vigil.checkers import network, runner
@@ -493,12 +494,6 @@ def test_a_group_reports_each_check_as_if_it_ran_alone(capsys, server):
 def test_the_handler_gives_a_group_lambdas_deadline(capsys, server):
     # Without the context, a check hanging past its own timeout would hold the whole group until
     # Lambda's timeout ended the run, and every check of the group would lose its datapoint.
-    class Context:
-        ends = time.monotonic() + runner.REPORT_MARGIN_S + 1.5
-
-        def get_remaining_time_in_millis(self) -> int:
-            return int((self.ends - time.monotonic()) * 1000)
-
     group = {
         "checks": [
             {"check": {**spec(server.url("/sleep?ms=4000"), timeout=10), "id": "api-stuck"}, "secrets": {}},
@@ -506,7 +501,7 @@ def test_the_handler_gives_a_group_lambdas_deadline(capsys, server):
         ]
     }
     started = time.perf_counter()
-    result = checker.handler(group, Context())
+    result = checker.handler(group, Context(runner.REPORT_MARGIN_S + 1.5))
 
     assert time.perf_counter() - started < 3.5
     assert [(r["check_id"], r["status"], r["reason_code"]) for r in result["checks"]] == [

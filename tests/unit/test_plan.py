@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,10 @@ from infra.plan import (
     plan_total,
 )
 from tests.support.catalogs import FIXTURE_CATALOG as SAMPLE
+from tests.support.catalogs import PLAN_CATALOG
 
 # A frozen three-check catalog, so the figures below stay exact while the sample catalog grows.
-CHECKS = Path(__file__).resolve().parents[1] / "fixtures" / "plan_catalog"
+CHECKS = PLAN_CATALOG
 
 
 @pytest.fixture(scope="module")

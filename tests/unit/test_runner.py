@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from infra.sizing import checker_timeout
 from tests.support.emf import assert_vigil_emf, emf_lines, only_emf
+from tests.support.lambda_context import Context
 from vigil import metrics
 from vigil.checkers import runner
 from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, CheckResult, Status
@@ -135,16 +136,6 @@ def test_a_group_event_that_cannot_be_read_emits_nothing_and_says_so(capsys, cap
     assert result == {"checks": []}
     assert emf_lines(capsys.readouterr().out) == []
     assert "malformed group event" in caplog.text
-
-
-class Context:
-    """What run_group reads of Lambda's context: the time left."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.ends - time.monotonic()) * 1000)
 
 
 def test_a_check_still_running_at_the_deadline_fails_alone_and_the_rest_are_already_reported(capsys):

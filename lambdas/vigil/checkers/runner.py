@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from vigil import metrics
+from vigil.lambda_time import seconds_left
 from vigil.result import MAX_SAMPLES, SAMPLE_LIMIT, SLUG_PATTERN, CheckResult, Status
 from vigil.secrets import SecretError, SecretsResolver, resolver
 from vigil.text import REASON_LIMIT, clip
@@ -140,8 +141,8 @@ def run_group(
 
 def _time_left(context: Any) -> float | None:
     """Seconds the group may wait for its checks: Lambda's time left minus what reporting needs."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return None if remaining is None else max(0.0, remaining() / 1000 - REPORT_MARGIN_S)
+    left = seconds_left(context)
+    return None if left is None else max(0.0, left - REPORT_MARGIN_S)
 
 
 def _evaluate(event: Any, kind: str, parse: Parse, measure: Measure) -> CheckResult:

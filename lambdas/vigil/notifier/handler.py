@@ -54,6 +54,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from vigil.lambda_time import seconds_left
 from vigil.notifier import deferred, ecs_evidence, evidence, inhibition, repeats, route_outputs, silence_end
 from vigil.notifier.aws_errors import Failure, classify, describe
 from vigil.notifier.events import (
@@ -220,7 +221,6 @@ def handler(event: Any, context: Any) -> dict[str, int]:
     logger.append_keys(env=settings.env, request_id=getattr(context, "aws_request_id", None))
     store = StateTable(_dynamodb(), settings.state_table) if settings.state_table else None
     defer = deferred.sender(_sqs(), settings.deferred_queue_url) if settings.deferred_queue_url else None
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
     run = Run(
         settings=settings,
         links=LinkContext(stack_region=settings.stack_region, dashboard_name=settings.dashboard_name),
@@ -228,7 +228,7 @@ def handler(event: Any, context: Any) -> dict[str, int]:
         lease_seconds=_lease_seconds(context),
         tally=Tally(),
         silencing=Silencing(store, windows_from_env()),
-        remaining_seconds=(lambda: remaining() / 1000) if callable(remaining) else (lambda: None),
+        remaining_seconds=lambda: seconds_left(context),
         groups=_groups(settings, defer),
         defer=defer,
         paging=repeats.Paging.from_env(),
@@ -260,8 +260,8 @@ def _groups(settings: Settings, defer: deferred.Send | None) -> Groups | None:
 
 def _lease_seconds(context: Any) -> float:
     """How long this invocation may hold a state change: until its timeout, and a little."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return remaining() / 1000 + 5 if callable(remaining) else DEFAULT_LEASE_SECONDS
+    left = seconds_left(context)
+    return left + 5 if left is not None else DEFAULT_LEASE_SECONDS
 
 
 def handle(delivery: Delivery, run: Run) -> None:
